@@ -1,0 +1,152 @@
+"""``Function``: one node of the computational graph, its forward and its local derivative.
+
+Every differentiable op is a subclass with two methods:
+
+* ``forward(*arrays) -> array`` computes the value with numpy;
+* ``backward(*grad_outputs) -> grads`` applies the chain rule locally: given the
+  gradient of the final output with respect to this op's output (the *upstream*
+  gradient), it returns the gradient with respect to each input, i.e. the upstream
+  gradient times the local derivative.
+
+``backward`` is written with chainrule's own differentiable ops on ``self.inputs``
+(Tensors, not arrays). Normally it runs with graph recording off, so it costs no
+more than numpy; with ``create_graph=True`` the engine turns recording on and the
+backward pass is itself recorded, which is how second and higher derivatives work
+without any extra code per op.
+
+Memory: an output holds its creator (``grad_fn``) strongly, the creator holds its
+outputs weakly and its inputs strongly, so the graph has no reference cycles and
+arrays are freed by reference counting as soon as nothing needs them.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from chainrule.autograd.mode import mode
+
+if TYPE_CHECKING:
+    from chainrule.autograd.tensor import Tensor
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring).
+
+    Subclasses declare ``__slots__`` for their parameters (axis, exponent, ...) so
+    a node costs no per-instance dict. Class flags say what ``backward`` reads,
+    which is what the in-place modification check guards:
+    ``needs_inputs`` (the inputs' values) and ``needs_outputs`` (the output's value).
+    """
+
+    __slots__ = ("inputs", "outputs", "generation", "versions", "saved", "output_hooks",
+                 "created_at", "__weakref__")
+    needs_inputs: ClassVar[bool] = True
+    needs_outputs: ClassVar[bool] = False
+
+    # -- what subclasses write -------------------------------------------------
+    def forward(self, *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def backward(self, *gys: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+        raise NotImplementedError(f"{self.name} has no backward")
+
+    # -- the machinery ---------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def __call__(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """Run forward on the inputs' arrays; record this node if any input needs a gradient."""
+        ys = self.forward(*[x.data for x in inputs])
+        if mode.anomaly:
+            self.created_at = _user_frame()
+            _check_finite(self, ys if isinstance(ys, tuple) else (ys,), "forward")
+        record = False
+        if mode.grad_enabled:
+            for x in inputs:
+                if x.requires_grad:
+                    record = True
+                    break
+        if not record:
+            if isinstance(ys, tuple):
+                return tuple(Tensor._make(y, False, None, 0) for y in ys)
+            return Tensor._make(ys, False, None, 0)
+
+        self.inputs = inputs
+        gen = 0
+        for x in inputs:
+            f = x.grad_fn
+            if f is not None and f.generation >= gen:
+                gen = f.generation + 1
+        self.generation = gen
+        if self.needs_inputs:
+            self.versions = tuple([x._version for x in inputs])
+        if isinstance(ys, tuple):
+            outs = tuple(Tensor._make(y, True, self, i) for i, y in enumerate(ys))
+            self.outputs = tuple(weakref.ref(y) for y in outs)
+            return outs
+        out = Tensor._make(ys, True, self, 0)
+        self.outputs = (weakref.ref(out),)
+        return out
+
+    def output(self, index: int = 0) -> Tensor:
+        """The ``index``-th output Tensor (backward of exp, sigmoid, ... reuses it)."""
+        return self.outputs[index]()
+
+    def check_versions(self) -> None:
+        """Raise if a tensor that backward reads was modified in place after forward."""
+        if self.needs_inputs:
+            for i, (x, v) in enumerate(zip(self.inputs, self.versions, strict=True)):
+                if x._version != v:
+                    raise RuntimeError(
+                        f"{self.name}: input {i} (shape {x.shape}) was modified in place after "
+                        f"{self.name} used it (its version went from {v} to {x._version}), but "
+                        f"the backward pass needs its old value. Use an out-of-place op instead "
+                        f"(e.g. x = x + 1 rather than x += 1).")
+        if self.needs_outputs:
+            for i, ref in enumerate(self.outputs):
+                y = ref()
+                if y is not None and y._version != 0:
+                    raise RuntimeError(
+                        f"{self.name}: output {i} (shape {y.shape}) was modified in place, but "
+                        f"the backward pass of {self.name} needs its value.")
+
+    def release(self) -> None:
+        """Drop what backward needed; a second backward through this node is then refused."""
+        self.inputs = None
+        self.saved = None
+
+
+def _user_frame() -> str:
+    """'file:line in function' of the innermost frame outside chainrule itself."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if "/chainrule/" not in frame.filename.replace("\\", "/"):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "<unknown>"
+
+
+def _check_finite(fn: Function, arrays: tuple, where: str) -> None:
+    for i, a in enumerate(arrays):
+        if a is None:
+            continue
+        a = getattr(a, "data", a)
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            what = "NaN" if np.isnan(a).any() else "Inf"
+            try:
+                created = fn.created_at
+            except AttributeError:
+                created = None
+            raise FloatingPointError(
+                f"detect_anomaly: {fn.name} {where} produced {what} in its "
+                f"{'output' if where == 'forward' else 'gradient for input'} {i} "
+                f"(shape {a.shape}); {fn.name} was created at {created or '<unknown>'}")
+
+
+from chainrule.autograd.tensor import Tensor  # noqa: E402  (Tensor imports this module too)

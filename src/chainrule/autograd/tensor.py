@@ -1,0 +1,540 @@
+"""``Tensor``: a numpy array plus what backpropagation needs to know about it.
+
+A Tensor is a *leaf* when the user made it (``grad_fn is None``) and an
+*intermediate* when an op made it (``grad_fn`` is that op's node). ``backward()``
+fills ``.grad`` of the leaves that have ``requires_grad=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from chainrule.autograd.mode import mode
+
+if TYPE_CHECKING:
+    from chainrule.autograd.function import Function
+
+Axis = int | Sequence[int] | None
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Attributes:
+        data: the numpy array holding the values. Writing into it directly is not
+            tracked by autograd (as with PyTorch's ``.data``); use the Tensor's
+            in-place methods (``+=``, ``add_``, ``zero_``, ...) so a backward pass
+            that still needs the old values can detect the change.
+        grad: the accumulated gradient (a Tensor) or None.
+        requires_grad: whether backward computes a gradient for this tensor.
+        grad_fn: the Function that created this tensor, or None for a leaf.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_out_index",
+                 "_hooks", "_retains_grad", "__weakref__")
+    # numpy defers binary operators with an ndarray on the left to us (ndarray * Tensor).
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        array = _to_array(data, None)
+        self.data = array
+        self.grad: Tensor | None = None
+        self.grad_fn: Function | None = None
+        self._version = 0
+        self._out_index = 0
+        self._hooks: list | None = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array: np.ndarray, requires_grad: bool, grad_fn: Function | None,
+              out_index: int) -> Tensor:
+        """Wrap an array the caller owns, without copying or checking (the ops' fast path)."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._version = 0
+        t._out_index = out_index
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # -- array-like properties -------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's meaning of ``size``)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    # -- conversion -------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied). Refused while it requires grad."""
+        if self.requires_grad:
+            raise RuntimeError("numpy(): this tensor requires grad; call .detach().numpy() "
+                               "(or read .data) to get its values without the graph")
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a Python "
+                             f"number; this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
+                             f"ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.data)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating-point tensors can require grad; this one is "
+                            f"{self.dtype}. Convert it first, e.g. x.astype('float32')")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) on a tensor an op made; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
+                               threshold=100, edgeitems=3)
+        extras = []
+        if self.data.dtype != np.float32 and self.data.dtype.kind not in "iu":
+            extras.append(f"dtype={self.data.dtype}")
+        elif self.data.dtype.kind in "iu" and self.data.dtype != np.int64:
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- autograd ---------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Backpropagate from this tensor: add d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is the gradient of some final scalar with respect to this tensor
+        (the seed of the chain rule); it may be omitted only for a one-element
+        tensor, where it is 1. ``.grad`` accumulates across calls until zeroed.
+        The graph's saved values are freed afterwards unless ``retain_graph``
+        (which defaults to ``create_graph``, as in PyTorch). With
+        ``create_graph=True`` the backward pass is recorded too, so the gradients
+        can be differentiated again.
+        """
+        from chainrule.autograd.engine import backward
+
+        backward((self,), None if grad is None else (grad,), retain_graph, create_graph)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed.
+
+        The hook may return a Tensor to use instead of the gradient (to clip or
+        scale it) or None to leave it unchanged. For a leaf it runs before the
+        gradient is added to ``.grad``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no "
+                               "gradient will ever reach the hook")
+        fn = self.grad_fn
+        if fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            # Kept on the node, so the hook fires even if the user drops this tensor.
+            table = getattr(fn, "output_hooks", None)
+            if table is None:
+                table = fn.output_hooks = {}
+            hooks = table.setdefault(self._out_index, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this intermediate tensor too (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retains_grad = True
+
+    # -- in-place modification (version counted) ---------------------------------
+    def _check_inplace(self, what: str) -> None:
+        if self.requires_grad and mode.grad_enabled:
+            kind = "a leaf tensor" if self.grad_fn is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{what}: in-place change of {kind} that requires grad while the graph is "
+                f"recorded would make its gradient wrong. Update parameters inside "
+                f"`with chainrule.no_grad():`, or use an out-of-place op (x = x {what[2:3]} y).")
+
+    def _bump(self) -> None:
+        self._version += 1
+
+    def _inplace(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        self._check_inplace(what)
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other, out=self.data, casting="same_kind")
+        except ValueError as e:
+            raise ValueError(f"{what}: cannot update shape {self.shape} in place with shape "
+                             f"{np.shape(other)}: {e}") from None
+        self._version += 1
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("x += y", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("x -= y", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("x *= y", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("x /= y", np.true_divide, other)
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """In place: self += alpha * other."""
+        if alpha != 1.0:
+            other = (other.data if isinstance(other, Tensor) else np.asarray(other)) * \
+                np.asarray(alpha, self.data.dtype)
+        return self._inplace("x += y", np.add, other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("x *= y", np.multiply, other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """In place: overwrite the values with ``src`` (broadcast, cast to this dtype)."""
+        self._check_inplace("copy_")
+        np.copyto(self.data, src.data if isinstance(src, Tensor) else np.asarray(src),
+                  casting="unsafe")
+        self._version += 1
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        self._version += 1
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_inplace("x[...] = y")
+        self.data[_index_key(key)] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
+
+    # -- comparisons (no gradient; results are bool tensors) ----------------------
+    def _compare(self, other: Any, op: Callable) -> Tensor:
+        return Tensor._make(np.asarray(op(self.data, _raw(other))), False, None, 0)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    __hash__ = object.__hash__  # identity, as for PyTorch tensors
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)),
+                            False, None, 0)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)),
+                            False, None, 0)
+
+    # -- differentiable operators and methods (defined in chainrule.ops) -----------
+    def __add__(self, other: Any) -> Tensor:
+        return _ew.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ew.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ew.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ew.div(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ew.pow(other, self)
+
+    def __abs__(self) -> Tensor:
+        return _ew.abs(self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _la.matmul(other, self)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _sh.getitem(self, key)
+
+    def exp(self) -> Tensor:
+        return _ew.exp(self)
+
+    def log(self) -> Tensor:
+        return _ew.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ew.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ew.abs(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _ew.pow(self, exponent)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return _ew.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ew.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ew.minimum(self, other)
+
+    def sigmoid(self) -> Tensor:
+        return _act.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _act.tanh(self)
+
+    def relu(self) -> Tensor:
+        return _act.relu(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _act.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _act.log_softmax(self, axis)
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.mean(self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.min(self, axis, keepdims)
+
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.var(self, axis, ddof, keepdims)
+
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.std(self, axis, ddof, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _sh.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return self.reshape(*shape)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return _sh.flatten(self, start_axis, end_axis)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """numpy semantics: no argument reverses the axes; otherwise a permutation,
+        or (PyTorch style) exactly two axes to swap."""
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        return _sh.transpose(self, axes or None)
+
+    def permute(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        return _sh.permute(self, axes)
+
+    @property
+    def T(self) -> Tensor:
+        return _sh.transpose(self, None)
+
+    @property
+    def mT(self) -> Tensor:
+        """Swap the last two axes (a batch of matrices transposed)."""
+        return _sh.swapaxes(self, -1, -2)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _sh.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return _sh.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _sh.unsqueeze(self, axis)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _sh.broadcast_to(self, tuple(shape))
+
+    def matmul(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy in another dtype; differentiable between floating dtypes."""
+        return _ew.cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _index_key(key: Any) -> Any:
+    """An indexing key with any Tensors in it replaced by their arrays."""
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    return key
+
+
+_FLOAT_DEFAULT = np.float32
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Convert user data to an array: Python floats become float32 (chainrule's default),
+    numpy arrays keep their dtype unless ``dtype`` is given."""
+    if isinstance(data, Tensor):
+        data = data.data
+    from_numpy = isinstance(data, np.ndarray | np.generic)
+    try:
+        array = np.array(data, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"tensor(): cannot make a numeric array of {type(data).__name__} "
+                        f"data ({e}); expected numbers, nested lists of numbers of equal "
+                        f"lengths, or a numpy array") from None
+    kind = array.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"tensor(): data of dtype {array.dtype} is not supported; "
+                        f"expected bool, integer or floating-point numbers")
+    if dtype is None and kind == "f" and not from_numpy and array.dtype != _FLOAT_DEFAULT:
+        array = array.astype(_FLOAT_DEFAULT)
+    return array
+
+
+# The ops import Tensor from this module, so they are imported after the class exists.
+from chainrule.functional import activations as _act  # noqa: E402
+from chainrule.ops import elementwise as _ew  # noqa: E402
+from chainrule.ops import linalg as _la  # noqa: E402
+from chainrule.ops import reductions as _red  # noqa: E402
+from chainrule.ops import shape as _sh  # noqa: E402

@@ -1,0 +1,283 @@
+"""Loss functions L(prediction, target), each with ``reduction='mean'|'sum'|'none'``.
+
+'mean' averages over the examples (over every element for the elementwise losses,
+as PyTorch does), 'sum' adds them up, 'none' returns one loss per example/element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.autograd.mode import mode
+from chainrule.autograd.tensor import Tensor
+from chainrule.functional.activations import _logsumexp_array, _sigmoid_array, sigmoid, softmax
+from chainrule.ops.elementwise import as_tensor, log, maximum
+from chainrule.ops.reductions import sum as _sum
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of 'mean', 'sum', 'none'; "
+                         f"got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    """Elementwise losses refuse to broadcast: (N, 1) against (N,) would silently compare
+    every prediction with every target."""
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: input has shape {input.shape} but target has shape "
+                         f"{target.shape}; they must be equal (reshape one of them)")
+
+
+def _weighted(loss: Tensor, weight: Any) -> Tensor:
+    return loss if weight is None else loss * as_tensor(weight, loss)
+
+
+# -- regression -------------------------------------------------------------------------
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error: L = mean((input - target)**2);  dL/dinput = 2 (input - target) / n."""
+    _check_reduction("mse_loss", reduction)
+    target = as_tensor(target, input)
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+# -- binary classification ---------------------------------------------------------------
+
+_LOG_FLOOR = -100.0  # log(p) is clamped here, so p = 0 or 1 gives a finite loss (PyTorch's bound)
+_EPS = 1e-12
+
+
+class BinaryCrossEntropy(Function):
+    """L = -(t log p + (1 - t) log(1 - p)) elementwise;  dL/dp = (p - t) / (p (1 - p)),
+    dL/dt = log(1 - p) - log(p). The logs are clamped at -100 and the denominator at
+    1e-12, so probabilities of exactly 0 or 1 give finite values and gradients."""
+
+    __slots__ = ()
+
+    def forward(self, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), _LOG_FLOOR)
+            log_q = np.maximum(np.log1p(-p), _LOG_FLOOR)
+        return -(t * log_p + (1 - t) * log_q)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
+        p, t = self.inputs
+        gp = gy * (p - t) / maximum(p * (1.0 - p), _EPS)
+        gt = None
+        if t.requires_grad:
+            gt = gy * (maximum(log(1.0 - p), _LOG_FLOOR) - maximum(log(p), _LOG_FLOOR))
+        return gp, gt
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """Cross-entropy between probabilities ``input`` in [0, 1] and targets in [0, 1]."""
+    _check_reduction("binary_cross_entropy", reduction)
+    target = as_tensor(target, input)
+    _same_shape("binary_cross_entropy", input, target)
+    p = input.data
+    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
+        raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1]; "
+                         f"found values from {np.nanmin(p):.4g} to {np.nanmax(p):.4g}. For raw "
+                         f"scores use binary_cross_entropy_with_logits")
+    return _reduce(_weighted(BinaryCrossEntropy()(input, target), weight), reduction)
+
+
+class BCEWithLogits(Function):
+    """L = -(t log s(x) + (1 - t) log(1 - s(x))) with s the sigmoid, computed stably as
+    max(x, 0) - x t + log(1 + e^-|x|);  dL/dx = s(x) - t,  dL/dt = -x."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
+        x, t = self.inputs
+        if not mode.grad_enabled:  # plain arrays: no graph to record
+            gx = Tensor._make(gy.data * (_sigmoid_array(x.data) - t.data), False, None, 0)
+        else:
+            gx = gy * (sigmoid(x) - t)
+        return gx, (-gy * x if t.requires_grad else None)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
+                                     reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(input), fused so large logits stay finite."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    target = as_tensor(target, input)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    return _reduce(_weighted(BCEWithLogits()(input, target), weight), reduction)
+
+
+# -- multi-class classification ----------------------------------------------------------
+
+
+def _class_targets(name: str, target: np.ndarray, n: int, classes: int,
+                   ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class-index targets checked against the batch: (indices safe to gather, valid mask)."""
+    if target.shape != (n,):
+        raise ValueError(f"{name}: class-index target must have shape ({n},) to match the "
+                         f"input's {n} examples; got shape {target.shape}")
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= classes))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: target {int(target[i])} at position {i} is out of range "
+                         f"for {classes} classes (expected 0..{classes - 1}"
+                         f"{f' or ignore_index {ignore_index}' if ignore_index >= 0 else ''})")
+    return np.where(valid, target, 0), valid
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy from logits, fused.
+
+    With the target written as a matrix K (one row per example: a one-hot row for
+    class-index targets, the probabilities for soft targets, times class weights
+    and label smoothing when given), the loss of example n is
+    L_n = -sum_c K_nc log softmax(x_n)_c, and
+    dL_n/dx_n = softmax(x_n) * sum_c K_nc - K_n, which is the familiar
+    softmax - target when the rows of K sum to 1. Averaged over m examples the
+    gradient is (softmax - Y) / m, as in the matrix derivation of backprop.
+    """
+
+    __slots__ = ("coef", "denominator", "reduction", "probs")
+
+    def __init__(self, coef: np.ndarray, denominator: float, reduction: str) -> None:
+        self.coef, self.denominator, self.reduction = coef, denominator, reduction
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        lse = _logsumexp_array(x, 1)
+        self.probs = np.exp(x - lse)
+        losses = (self.coef * (lse - x)).sum(axis=1)
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        return np.asarray(total / self.denominator if self.reduction == "mean" else total,
+                          x.dtype)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        if self.reduction == "mean":
+            gy = gy * (1.0 / self.denominator)
+        g = gy if self.reduction != "none" else gy.unsqueeze(1)
+        weight_sum = self.coef.sum(axis=1, keepdims=True)
+        if not mode.grad_enabled:  # the usual case: plain arrays, reusing the forward softmax
+            local = self.probs * weight_sum - self.coef
+            return Tensor._make((g.data * local).astype(self.probs.dtype, copy=False),
+                                False, None, 0)
+        return g * (softmax(self.inputs[0], 1) * weight_sum - self.coef)
+
+    def release(self) -> None:
+        super().release()
+        self.probs = None
+
+
+def _as_logits_2d(name: str, input: Tensor) -> tuple[Tensor, bool]:
+    if input.ndim == 1:
+        return input.reshape(1, -1), True
+    if input.ndim != 2:
+        raise ValueError(f"{name}: input must have shape (batch, classes) or (classes,); got "
+                         f"{input.shape}. For sequences, reshape to (-1, classes) first")
+    return input, False
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy between logits ``input`` (batch, classes) and ``target``.
+
+    ``target`` is either class indices (batch,) of an integer dtype, or a
+    probability / one-hot matrix (batch, classes) of a floating dtype. ``weight``
+    gives each class a weight; targets equal to ``ignore_index`` contribute
+    nothing; ``label_smoothing`` mixes the target with the uniform distribution.
+    'mean' divides by the summed weights of the counted examples (the batch size
+    when there are no weights), as PyTorch does.
+    """
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x, single = _as_logits_2d(name, input)
+    n, classes = x.shape
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if single and t.ndim == (0 if t.dtype.kind in "iu" else 1):
+        t = t[None]
+    w = None if weight is None else _class_weights(name, weight, classes, x.dtype)
+    dtype = x.dtype
+    if t.dtype.kind in "iu":
+        safe, valid = _class_targets(name, t, n, classes, ignore_index)
+        coef = np.zeros((n, classes), dtype)
+        coef[np.arange(n), safe] = 1.0 - label_smoothing
+        if label_smoothing:
+            coef += label_smoothing / classes
+        coef *= valid[:, None]
+        picked = valid.astype(dtype) if w is None else w[safe] * valid
+        if w is not None:
+            coef *= w
+        denominator = float(picked.sum())
+    elif t.dtype.kind == "f":
+        if t.shape != x.shape:
+            raise ValueError(f"{name}: a probability target must have the input's shape "
+                             f"{x.shape}; got {t.shape}")
+        coef = t.astype(dtype) * (1.0 - label_smoothing) + label_smoothing / classes
+        if w is not None:
+            coef = coef * w
+        denominator = float(n)
+    else:
+        raise TypeError(f"{name}: target must hold class indices (integers) or "
+                        f"probabilities (floats); got dtype {t.dtype}")
+    loss = CrossEntropy(coef.astype(dtype, copy=False), denominator, reduction)(x)
+    if single and reduction == "none":
+        loss = loss.reshape(())
+    return loss
+
+
+def _class_weights(name: str, weight: Any, classes: int, dtype: np.dtype) -> np.ndarray:
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype)
+    if w.shape != (classes,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); "
+                         f"got {w.shape}")
+    return w
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices given log-probabilities ``input``
+    (batch, classes): L_n = -w[t_n] input[n, t_n]. Use it after log_softmax;
+    log_softmax + nll_loss equals cross_entropy."""
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    x, single = _as_logits_2d(name, input)
+    n, classes = x.shape
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if single and t.ndim == 0:
+        t = t[None]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold class indices (integers); got dtype "
+                        f"{t.dtype}")
+    safe, valid = _class_targets(name, t, n, classes, ignore_index)
+    scale = valid.astype(x.dtype)
+    if weight is not None:
+        scale = scale * _class_weights(name, weight, classes, x.dtype)[safe]
+    losses = -x[np.arange(n), safe] * scale
+    if reduction == "mean":
+        return _sum(losses) * (1.0 / float(scale.sum()))
+    if reduction == "sum":
+        return _sum(losses)
+    return losses.reshape(()) if single else losses

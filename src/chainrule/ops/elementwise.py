@@ -1,0 +1,424 @@
+"""Elementwise ops: arithmetic, powers, exp/log, comparisons-as-selection, casting.
+
+Each class is one node kind: ``forward`` computes the value with numpy and
+``backward`` multiplies the upstream gradient ``gy`` by the local derivative, as
+its docstring states. Binary ops broadcast like numpy; the gradient flowing into
+a broadcast operand is summed back to that operand's shape (``sum_to``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.autograd.tensor import Tensor
+from chainrule.ops.shape import sum_to
+
+# -- turning Python numbers and arrays into operands ------------------------------
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor; constants adopt ``like``'s floating dtype.
+
+    Constants (Python numbers, lists, numpy arrays) are "weak", as Python scalars
+    are in numpy 2: multiplying a float32 tensor by 0.5 or by a float64 array
+    stays float32, which keeps every later matrix product in fast float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if like is not None and like.data.dtype.kind == "f":
+        if array.dtype != like.data.dtype and array.dtype.kind in "biuf":
+            array = array.astype(like.data.dtype)
+    elif array.dtype == np.float64 and not isinstance(value, np.ndarray):
+        array = array.astype(np.float32)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"expected a number, an array or a Tensor, got {type(value).__name__}")
+    return Tensor._make(array, False, None, 0)
+
+
+def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as Tensors. An integer or bool tensor meeting a
+    floating one is cast to the floating dtype (as PyTorch does; numpy would make
+    int64 + float32 into float64)."""
+    if not isinstance(a, Tensor):
+        b = as_tensor(b)
+        return as_tensor(a, b), b
+    if not isinstance(b, Tensor):
+        return a, as_tensor(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db:
+        if da.kind == "f" and db.kind != "f":
+            b = Tensor._make(b.data.astype(da), False, None, 0)
+        elif db.kind == "f" and da.kind != "f":
+            a = Tensor._make(a.data.astype(db), False, None, 0)
+    return a, b
+
+
+def _binary_shapes_error(name: str, a: np.ndarray, b: np.ndarray) -> ValueError:
+    return ValueError(f"{name}: cannot broadcast shapes {a.shape} and {b.shape} together "
+                      f"(numpy broadcasting: trailing axes must be equal or 1)")
+
+
+class _Binary(Function):
+    """A broadcasting binary op: turns numpy's broadcast error into a readable one."""
+
+    __slots__ = ()
+    ufunc: np.ufunc
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        try:
+            return self.ufunc(a, b)
+        except ValueError:
+            raise _binary_shapes_error(self.name.lower(), a, b) from None
+
+
+# -- arithmetic --------------------------------------------------------------------
+
+
+class Add(_Binary):
+    """y = a + b;  dy/da = 1, dy/db = 1 (an add node passes its gradient through)."""
+
+    __slots__ = ()
+    ufunc = np.add
+    needs_inputs = False
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
+
+class Sub(_Binary):
+    """y = a - b;  dy/da = 1, dy/db = -1."""
+
+    __slots__ = ()
+    ufunc = np.subtract
+    needs_inputs = False
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
+        a, b = self.inputs
+        return sum_to(gy, a.shape), (sum_to(-gy, b.shape) if b.requires_grad else None)
+
+
+class Mul(_Binary):
+    """y = a * b;  dy/da = b, dy/db = a (a multiply node sends each input the other's value)."""
+
+    __slots__ = ()
+    ufunc = np.multiply
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        ga = sum_to(gy * b, a.shape) if a.requires_grad else None
+        gb = sum_to(gy * a, b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class Div(_Binary):
+    """y = a / b;  dy/da = 1 / b, dy/db = -a / b**2."""
+
+    __slots__ = ()
+    ufunc = np.true_divide
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        ga = sum_to(gy / b, a.shape) if a.requires_grad else None
+        gb = sum_to(-gy * a / (b * b), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x;  dy/dx = -1."""
+
+    __slots__ = ()
+    needs_inputs = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.negative(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return -gy
+
+
+class PowScalar(Function):
+    """y = x ** c for a constant c;  dy/dx = c * x ** (c - 1)."""
+
+    __slots__ = ("c",)
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.power(x, np.asarray(self.c, x.dtype) if x.dtype.kind == "f" else self.c)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        (x,) = self.inputs
+        c = self.c
+        if c == 2:
+            return gy * (x * 2.0)
+        if c == 1:
+            return gy
+        return gy * (c * x ** (c - 1))
+
+
+class Pow(_Binary):
+    """y = a ** b, both tensors;  dy/da = b * a ** (b - 1),  dy/db = a ** b * log(a).
+
+    At a = 0 the derivative with respect to the exponent is taken as 0 (its limit
+    for b > 0), so a zero base does not poison the exponent's gradient with NaN.
+    """
+
+    __slots__ = ()
+    ufunc = np.power
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        ga = sum_to(gy * b * a ** (b - 1.0), a.shape) if a.requires_grad else None
+        gb = None
+        if b.requires_grad:
+            zero = a.data == 0
+            safe_a = where(zero, 1.0, a) if zero.any() else a
+            gb = sum_to(gy * (a ** b) * log(safe_a), b.shape)
+        return ga, gb
+
+
+# -- exp, log, roots, absolute value ---------------------------------------------
+
+
+class Exp(Function):
+    """y = exp(x);  dy/dx = exp(x) = y."""
+
+    __slots__ = ()
+    needs_inputs = False
+    needs_outputs = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.exp(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * self.output()
+
+
+class Log(Function):
+    """y = log(x) (natural);  dy/dx = 1 / x."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.log(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 sqrt(x)) = 1 / (2 y)."""
+
+    __slots__ = ()
+    needs_inputs = False
+    needs_outputs = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.sqrt(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / (self.output() * 2.0)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0, the subgradient PyTorch also uses)."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * np.sign(self.inputs[0].data)
+
+
+# -- selection: maximum, minimum, where, clip ---------------------------------------
+
+
+class _Select(_Binary):
+    """maximum/minimum: the gradient goes to the input that was selected; on a tie it is
+    split equally between the two (PyTorch's convention)."""
+
+    __slots__ = ()
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        pick_a = self.ufunc(a.data, b.data) == a.data
+        tie = a.data == b.data
+        weight_a = np.where(tie, 0.5, pick_a).astype(gy.dtype)
+        ga = sum_to(gy * weight_a, a.shape) if a.requires_grad else None
+        gb = sum_to(gy * (1 - weight_a), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class Maximum(_Select):
+    """y = max(a, b) elementwise;  dy/da = [a > b], dy/db = [b > a], ties 1/2 each."""
+
+    __slots__ = ()
+    ufunc = np.maximum
+
+
+class Minimum(_Select):
+    """y = min(a, b) elementwise;  dy/da = [a < b], dy/db = [b < a], ties 1/2 each."""
+
+    __slots__ = ()
+    ufunc = np.minimum
+
+
+class Where(Function):
+    """y = x where cond else z;  dy/dx = [cond], dy/dz = [not cond]."""
+
+    __slots__ = ("cond",)
+    needs_inputs = False
+
+    def __init__(self, cond: np.ndarray) -> None:
+        self.cond = cond
+
+    def forward(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        try:
+            return np.where(self.cond, x, z)
+        except ValueError:
+            raise ValueError(f"where: cannot broadcast condition {self.cond.shape}, x {x.shape} "
+                             f"and y {z.shape} together") from None
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, z = self.inputs
+        zero = np.zeros((), gy.dtype)
+        gx = sum_to(where(self.cond, gy, zero), x.shape) if x.requires_grad else None
+        gz = sum_to(where(self.cond, zero, gy), z.shape) if z.requires_grad else None
+        return gx, gz
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: float | None, hi: float | None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0].data
+        inside = np.ones(x.shape, bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return gy * inside.astype(gy.dtype)
+
+
+class Cast(Function):
+    """y = x converted to another dtype;  dy/dx = 1 (the gradient is cast back)."""
+
+    __slots__ = ("dtype",)
+    needs_inputs = False
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.astype(self.dtype)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return cast(gy, self.inputs[0].dtype)
+
+
+# -- the functional API of this module -----------------------------------------------
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    return Add()(*operands(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, broadcasting."""
+    return Sub()(*operands(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise, broadcasting."""
+    return Mul()(*operands(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, broadcasting (true division)."""
+    return Div()(*operands(a, b))
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return Neg()(x)
+
+
+def pow(base: Any, exponent: Any) -> Tensor:
+    """base ** exponent; a constant exponent uses the cheaper ``c * x**(c-1)`` rule."""
+    if isinstance(base, Tensor) and not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
+        return PowScalar(float(exponent) if not isinstance(exponent, int) else exponent)(base)
+    return Pow()(*operands(base, exponent))
+
+
+def exp(x: Any) -> Tensor:
+    """e ** x elementwise."""
+    return Exp()(as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log()(as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt()(as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:
+    """|x| elementwise."""
+    return Abs()(as_tensor(x))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of a and b, broadcasting."""
+    return Maximum()(*operands(a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum of a and b, broadcasting."""
+    return Minimum()(*operands(a, b))
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """Elementwise ``x if cond else y`` (numpy.where); differentiable in x and y."""
+    cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    return Where(cond)(*operands(x, y))
+
+
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Limit x to [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+    return Clip(min, max)(as_tensor(x))
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    """x converted to ``dtype``; the gradient flows back only between floating dtypes."""
+    dtype = np.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype), False, None, 0)
+    return Cast(dtype)(x)
