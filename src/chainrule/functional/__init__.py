@@ -11,6 +11,7 @@ from chainrule.functional.activations import (
     softplus,
     tanh,
 )
+from chainrule.functional.dropout import dropout
 from chainrule.functional.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -18,9 +19,10 @@ from chainrule.functional.losses import (
     mse_loss,
     nll_loss,
 )
+from chainrule.ops.linalg import linear
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu",
-    "leaky_relu", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu", "sigmoid",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu",
+    "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu", "sigmoid",
     "softmax", "softplus", "tanh",
 ]

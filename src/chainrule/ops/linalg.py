@@ -68,3 +68,44 @@ def _shape_error(a: np.ndarray, b: np.ndarray) -> ValueError:
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product a @ b (numpy.matmul semantics)."""
     return MatMul()(*operands(a, b))
+
+
+class Linear(Function):
+    """Y = X W^T + b, the affine map of a layer (X: (..., in), W: (out, in), b: (out,)).
+
+    dL/dX = dL/dY W,  dL/dW = dL/dY^T X (summed over all examples),
+    dL/db = dL/dY summed over all examples. One node instead of three (matmul,
+    transpose, add) saves two temporaries and Python overhead on every layer.
+    """
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: the input has {x.shape[-1]} features (shape {x.shape}) "
+                             f"but the weight {w.shape} expects {w.shape[1]}")
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        x, w = self.inputs[0], self.inputs[1]
+        gx = matmul(gy, w) if x.requires_grad else None
+        g2 = gy if gy.ndim == 2 else reshape(gy, (-1, gy.shape[-1]))
+        gw = None
+        if w.requires_grad:
+            x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+            gw = matmul(g2.T, x2)
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = g2.sum(axis=0) if self.inputs[2].requires_grad else None
+        return gx, gw, gb
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, with weight stored (out_features, in_features) as in z = W a + b."""
+    if bias is None:
+        return Linear()(*operands(x, weight))
+    x, weight = operands(x, weight)
+    return Linear()(x, weight, bias)

@@ -1,0 +1,40 @@
+"""Networks: ``Module``, ``Parameter``, layers, losses as modules, init and regularization."""
+
+from chainrule.nn import init
+from chainrule.nn.activation import (
+    ELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from chainrule.nn.container import Sequential
+from chainrule.nn.layers import Dropout, Flatten
+from chainrule.nn.linear import Linear
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    NLLLoss,
+)
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.nn.rbf import RBF
+from chainrule.nn.regularization import (
+    l1_penalty,
+    l2_penalty,
+    penalized_parameters,
+    weight_decay_groups,
+)
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "Identity",
+    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "init", "l1_penalty",
+    "l2_penalty", "penalized_parameters", "weight_decay_groups",
+]
