@@ -72,6 +72,15 @@ from chainrule.ops.shape import (
     transpose,
     unsqueeze,
 )
+from chainrule.serialization import (
+    ModelFileError,
+    load,
+    load_file,
+    load_metadata,
+    register_module,
+    save,
+    save_file,
+)
 
 float32 = _np.float32
 float64 = _np.float64
