@@ -12,6 +12,7 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
+from chainrule.nn.builders import activation, mlp
 from chainrule.nn.container import Sequential
 from chainrule.nn.layers import Dropout, Flatten
 from chainrule.nn.linear import Linear
@@ -35,6 +36,7 @@ from chainrule.nn.regularization import (
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "Identity",
     "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF",
-    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "init", "l1_penalty",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation", "init",
+    "l1_penalty", "mlp",
     "l2_penalty", "penalized_parameters", "weight_decay_groups",
 ]

@@ -1,0 +1,156 @@
+"""Callbacks: code that runs at the end of each epoch and may stop training.
+
+The stopping rules of ``fit`` are callbacks too: ``ConvergenceStop`` ("train until
+the loss converges") and ``EarlyStopping`` (on the validation loss, restoring the
+best weights). ``ModelCheckpoint`` saves the model after every epoch, atomically,
+so a crash or a diverging run leaves the last good model on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from chainrule.train.fit import TrainingState
+
+
+class Callback:
+    """Override any of the hooks; ``state.stop(reason)`` ends training after this epoch."""
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        pass
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        pass
+
+    def on_train_end(self, state: TrainingState) -> None:
+        pass
+
+
+class LambdaCallback(Callback):
+    """Call ``fn(state, logs)`` after every epoch."""
+
+    def __init__(self, on_epoch_end: Callable[[TrainingState, dict[str, Any]], None]) -> None:
+        self.fn = on_epoch_end
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        self.fn(state, logs)
+
+
+class _Patience(Callback):
+    """Counts epochs without enough improvement of ``monitor``."""
+
+    monitor = "loss"
+
+    def __init__(self, patience: int) -> None:
+        if patience < 1:
+            raise ValueError(f"{type(self).__name__}: patience must be at least 1, got "
+                             f"{patience}")
+        self.patience = patience
+        self.best = np.inf
+        self.waited = 0
+
+    def improved(self, value: float) -> bool:
+        raise NotImplementedError
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.best, self.waited = np.inf, 0
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        value = logs.get(self.monitor)
+        if value is None:
+            raise KeyError(f"{type(self).__name__}: the epoch logs have no {self.monitor!r} "
+                           f"(have {sorted(logs)})")
+        if self.improved(value):
+            self.waited = 0
+            self.on_improvement(state, value)
+            self.best = min(self.best, value)
+        else:
+            self.waited += 1
+            if self.waited >= self.patience:
+                state.stop(self.reason())
+
+    def on_improvement(self, state: TrainingState, value: float) -> None:
+        pass
+
+    def reason(self) -> str:
+        raise NotImplementedError
+
+
+class ConvergenceStop(_Patience):
+    """Stop when the training loss improves by less than ``tol`` relative to the best so
+    far, (best - loss) / |best| < tol, for ``patience`` epochs in a row."""
+
+    def __init__(self, tol: float = 1e-4, patience: int = 5, monitor: str = "loss") -> None:
+        super().__init__(patience)
+        self.tol, self.monitor = tol, monitor
+
+    def improved(self, value: float) -> bool:
+        if not np.isfinite(self.best):
+            return True
+        return (self.best - value) / max(abs(self.best), 1e-12) >= self.tol
+
+    def reason(self) -> str:
+        return (f"converged: {self.monitor} improved by less than {self.tol:g} (relative) "
+                f"for {self.patience} epochs")
+
+
+class EarlyStopping(_Patience):
+    """Stop when ``monitor`` (the validation loss) has not gone below its best by
+    ``min_delta`` for ``patience`` epochs; optionally restore the best epoch's weights."""
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss",
+                 restore_best: bool = True) -> None:
+        super().__init__(patience)
+        self.min_delta, self.monitor, self.restore_best = min_delta, monitor, restore_best
+        self.best_state: dict[str, np.ndarray] | None = None
+        self.best_epoch = 0
+
+    def improved(self, value: float) -> bool:
+        return value < self.best - self.min_delta
+
+    def on_improvement(self, state: TrainingState, value: float) -> None:
+        self.best_epoch = state.epoch
+        if self.restore_best:
+            self.best_state = {k: v.copy() for k, v in state.model.state_dict().items()}
+
+    def reason(self) -> str:
+        return (f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+                f"(best at epoch {self.best_epoch})")
+
+    def on_train_end(self, state: TrainingState) -> None:
+        state.history.best_epoch = self.best_epoch
+        if self.restore_best and self.best_state is not None and state.stop_training:
+            state.model.load_state_dict(self.best_state)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model to ``path`` after every epoch (or only when ``monitor`` improves).
+
+    Each save is atomic, so the file always holds a complete model from a finished
+    epoch, even if training later crashes or diverges.
+    """
+
+    def __init__(self, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+                 monitor: str | None = None) -> None:
+        self.path, self.metadata, self.monitor = path, metadata or {}, monitor
+        self.best = np.inf
+
+    def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
+        from chainrule.serialization import save
+
+        if self.monitor is not None:
+            value = logs.get(self.monitor, np.inf)
+            if value >= self.best:
+                return
+            self.best = value
+        save(state.model, self.path, {**self.metadata, "epoch": state.epoch,
+                                      "metrics": _jsonable(logs)})
+
+
+def _jsonable(logs: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in logs.items()}

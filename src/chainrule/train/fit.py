@@ -1,0 +1,246 @@
+"""The training loop: mini-batch gradient descent by backpropagation, with stopping rules.
+
+One step on a mini-batch (x, y):
+
+    loss = L(model(x), y) [+ lambda/(2n) sum W^2] [+ lambda/n sum |W|]
+    optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+An epoch is a pass over the shuffled training set; after each epoch the mean
+training loss (and accuracy, for classification) and the validation metrics are
+recorded in the ``History`` and handed to the callbacks, which may stop training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.mode import no_grad
+from chainrule.autograd.tensor import Tensor
+from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from chainrule.nn.module import Module
+from chainrule.nn.regularization import l1_penalty, l2_penalty
+from chainrule.train.callbacks import Callback, ConvergenceStop, EarlyStopping
+from chainrule.train.history import History
+from chainrule.train.metrics import accuracy
+from chainrule.train.progress import Progress
+
+_CLASSIFICATION_LOSSES = (CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the message says where and what to try."""
+
+
+class TrainingState:
+    """What callbacks see: the model, the optimizer, the history, and a stop switch."""
+
+    def __init__(self, model: Module, optimizer: Any, history: History) -> None:
+        self.model, self.optimizer, self.history = model, optimizer, history
+        self.epoch = 0
+        self.stop_training = False
+
+    def stop(self, reason: str) -> None:
+        self.stop_training = True
+        if not self.history.stopped_reason:
+            self.history.stopped_reason = reason
+
+
+def _loader(data: Any, batch_size: int, shuffle: bool, seed: int | None) -> Any:
+    """A DataLoader for (X, y) arrays or a Dataset; a DataLoader or other iterable as is."""
+    from chainrule.data import DataLoader, Dataset, TensorDataset
+
+    if isinstance(data, tuple | list) and len(data) == 2:
+        data = TensorDataset(*data)
+    if isinstance(data, Dataset):
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if isinstance(data, Iterable):
+        return data
+    raise TypeError(f"fit: training data must be (X, y) arrays, a Dataset or a DataLoader; got "
+                    f"{type(data).__name__}")
+
+
+def _num_examples(loader: Any) -> int:
+    dataset = getattr(loader, "dataset", None)
+    return len(dataset) if dataset is not None else 0
+
+
+def _is_classifier(loss_fn: Any) -> bool:
+    return isinstance(loss_fn, _CLASSIFICATION_LOSSES)
+
+
+def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> dict[str, float]:
+    """Mean loss (and accuracy for classification losses) over ``data``, in eval mode."""
+    loader = _loader(data, batch_size, False, None)
+    was_training = model.training
+    model.eval()
+    total = correct = 0.0
+    count = 0
+    classify = _is_classifier(loss_fn)
+    try:
+        with no_grad():
+            for x, y in loader:
+                out = model(x)
+                n = len(y)
+                total += float(loss_fn(out, y).item()) * n
+                if classify:
+                    correct += accuracy(out.data, y.data) * n
+                count += n
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the data is empty")
+    result = {"loss": total / count}
+    if classify:
+        result["accuracy"] = correct / count
+    return result
+
+
+def predict(model: Module, x: Any, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs for inputs ``x`` (eval mode, no graph), as one array."""
+    x = np.asarray(x.data if isinstance(x, Tensor) else x)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            parts = [model(Tensor._make(x[i:i + batch_size], False, None, 0)).data
+                     for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(parts) if parts else np.empty((0,))
+
+
+def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: Any = None, *,
+        epochs: int = 10, batch_size: int = 32, shuffle: bool = True, seed: int | None = None,
+        l1: float = 0.0, l2: float = 0.0, scheduler: Any = None,
+        clip_grad_norm: float | None = None, until_converged: bool = False, tol: float = 1e-4,
+        patience: int = 5, early_stopping: bool = False,
+        callbacks: Sequence[Callback] = (), progress: bool | Progress = True) -> History:
+    """Train ``model`` by backpropagation; return the per-epoch ``History``.
+
+    Args:
+        train_data, val_data: (X, y) arrays, a Dataset, or a DataLoader.
+        epochs: the most epochs to run (stopping rules may end sooner).
+        l1, l2: regularization strengths lambda, applied to the weights (not the
+            biases) as lambda/n sum |W| and lambda/(2n) sum W^2, n = the number of
+            training examples, as in the textbook derivation.
+        scheduler: stepped once per epoch (ReduceLROnPlateau gets the
+            validation loss, or the training loss without validation data).
+        clip_grad_norm: rescale the gradients so their joint L2 norm is at most this.
+        until_converged: stop when the training loss improves by less than ``tol``
+            (relative) for ``patience`` epochs in a row.
+        early_stopping: stop when the validation loss has not improved for
+            ``patience`` epochs, and restore the weights of the best epoch.
+        progress: tqdm bars on a terminal, plain lines otherwise; False is silent.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (names epoch and batch).
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"fit: epochs and batch_size must be positive, got epochs={epochs}, "
+                         f"batch_size={batch_size}")
+    loader = _loader(train_data, batch_size, shuffle, seed)
+    n_train = _num_examples(loader) or 1
+    classify = _is_classifier(loss_fn)
+    callbacks = list(callbacks)
+    if until_converged:
+        callbacks.append(ConvergenceStop(tol=tol, patience=patience))
+    if early_stopping:
+        if val_data is None:
+            raise ValueError("fit: early_stopping needs val_data (the validation loss is "
+                             "what it watches)")
+        callbacks.append(EarlyStopping(patience=patience, restore_best=True))
+    history = History()
+    state = TrainingState(model, optimizer, history)
+    reporter = progress if isinstance(progress, Progress) else Progress(
+        epochs, len(loader) if hasattr(loader, "__len__") else 0, enabled=bool(progress))
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    try:
+        for epoch in range(1, epochs + 1):
+            state.epoch = epoch
+            reporter.start_epoch(epoch)
+            started = time.perf_counter()
+            logs = _train_epoch(model, loss_fn, optimizer, loader, epoch, n_train, l1, l2,
+                                clip_grad_norm, classify, reporter)
+            if val_data is not None:
+                for key, value in evaluate(model, loss_fn, val_data).items():
+                    logs[f"val_{key}"] = value
+            if scheduler is not None:
+                _step_scheduler(scheduler, logs)
+            lr = _current_lr(optimizer)
+            logs = {"epoch": epoch, **logs, "time": time.perf_counter() - started}
+            if lr is not None:
+                logs["lr"] = lr
+            history.append(logs)
+            reporter.end_epoch(logs)
+            for cb in callbacks:
+                cb.on_epoch_end(state, logs)
+            if state.stop_training:
+                reporter.message(f"stopped after epoch {epoch}: {history.stopped_reason}")
+                break
+        else:
+            history.stopped_reason = f"reached the maximum of {epochs} epochs"
+        for cb in callbacks:
+            cb.on_train_end(state)
+    finally:
+        reporter.close()
+    return history
+
+
+def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch: int,
+                 n_train: int, l1: float, l2: float, clip: float | None, classify: bool,
+                 reporter: Progress) -> dict[str, float]:
+    model.train()
+    total = correct = 0.0
+    count = 0
+    for index, (x, y) in enumerate(loader):
+        out = model(x)
+        loss = loss_fn(out, y)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"the loss became {value} at epoch {epoch}, batch {index + 1}; training "
+                f"diverged. Try a lower learning rate (now {_current_lr(optimizer)}), "
+                f"gradient clipping, or standardized inputs")
+        if l2:
+            loss = loss + l2_penalty(model, l2, n_train)
+        if l1:
+            loss = loss + l1_penalty(model, l1, n_train)
+        optimizer.zero_grad()
+        loss.backward()
+        if clip is not None:
+            from chainrule.optim import clip_grad_norm_
+
+            clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        n = len(y)
+        total += value * n
+        count += n
+        if classify:
+            correct += accuracy(out.data, y.data) * n
+        reporter.batch(index, value)
+    if count == 0:
+        raise ValueError("fit: the training data is empty")
+    logs = {"loss": total / count}
+    if classify:
+        logs["accuracy"] = correct / count
+    return logs
+
+
+def _current_lr(optimizer: Any) -> float | None:
+    groups = getattr(optimizer, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else None
+
+
+def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
+    from chainrule.optim.lr_scheduler import ReduceLROnPlateau
+
+    if isinstance(scheduler, ReduceLROnPlateau):
+        scheduler.step(logs.get("val_loss", logs["loss"]))
+    else:
+        scheduler.step()
