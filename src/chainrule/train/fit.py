@@ -69,18 +69,25 @@ def _num_examples(loader: Any) -> int:
     return len(dataset) if dataset is not None else 0
 
 
-def _is_classifier(loss_fn: Any) -> bool:
+def _is_classifier(loss_fn: Any, classification: bool | None) -> bool:
+    if classification is not None:
+        return classification
     return isinstance(loss_fn, _CLASSIFICATION_LOSSES)
 
 
-def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> dict[str, float]:
-    """Mean loss (and accuracy for classification losses) over ``data``, in eval mode."""
+def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024,
+             classification: bool | None = None) -> dict[str, float]:
+    """Mean loss (and accuracy for classification) over ``data``, in eval mode.
+
+    ``classification`` defaults to True for the classification losses; pass True
+    for, e.g., MSE against one-hot targets (accuracy then compares argmaxes).
+    """
     loader = _loader(data, batch_size, False, None)
     was_training = model.training
     model.eval()
     total = correct = 0.0
     count = 0
-    classify = _is_classifier(loss_fn)
+    classify = _is_classifier(loss_fn, classification)
     try:
         with no_grad():
             for x, y in loader:
@@ -118,7 +125,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
         epochs: int = 10, batch_size: int = 32, shuffle: bool = True, seed: int | None = None,
         l1: float = 0.0, l2: float = 0.0, scheduler: Any = None,
         clip_grad_norm: float | None = None, until_converged: bool = False, tol: float = 1e-4,
-        patience: int = 5, early_stopping: bool = False,
+        patience: int = 5, early_stopping: bool = False, classification: bool | None = None,
         callbacks: Sequence[Callback] = (), progress: bool | Progress = True) -> History:
     """Train ``model`` by backpropagation; return the per-epoch ``History``.
 
@@ -135,6 +142,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             (relative) for ``patience`` epochs in a row.
         early_stopping: stop when the validation loss has not improved for
             ``patience`` epochs, and restore the weights of the best epoch.
+        classification: record accuracy (default: for the classification losses).
         progress: tqdm bars on a terminal, plain lines otherwise; False is silent.
 
     Raises:
@@ -145,7 +153,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
                          f"batch_size={batch_size}")
     loader = _loader(train_data, batch_size, shuffle, seed)
     n_train = _num_examples(loader) or 1
-    classify = _is_classifier(loss_fn)
+    classify = _is_classifier(loss_fn, classification)
     callbacks = list(callbacks)
     if until_converged:
         callbacks.append(ConvergenceStop(tol=tol, patience=patience))
@@ -168,7 +176,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             logs = _train_epoch(model, loss_fn, optimizer, loader, epoch, n_train, l1, l2,
                                 clip_grad_norm, classify, reporter)
             if val_data is not None:
-                for key, value in evaluate(model, loss_fn, val_data).items():
+                for key, value in evaluate(model, loss_fn, val_data,
+                                           classification=classify).items():
                     logs[f"val_{key}"] = value
             if scheduler is not None:
                 _step_scheduler(scheduler, logs)

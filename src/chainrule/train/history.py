@@ -40,9 +40,10 @@ class History:
         return {"epochs": self.epochs, "stopped_reason": self.stopped_reason,
                 "best_epoch": self.best_epoch}
 
-    def save_json(self, path: str | os.PathLike) -> None:
+    def save_json(self, path: str | os.PathLike, **extra: Any) -> None:
+        """The history (and any ``extra`` JSON-ready values) as an indented JSON file."""
         with atomic_write(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
+            json.dump({**self.to_dict(), **extra}, f, indent=2)
 
     def save_csv(self, path: str | os.PathLike) -> None:
         buffer = io.StringIO()

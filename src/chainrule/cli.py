@@ -1,0 +1,289 @@
+"""The ``chainrule`` command: parse arguments, call the library, report.
+
+Bad input ends with one line on stderr ("chainrule: error: ...") and exit code 2
+(bad options or data) or 1 (training diverged); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 64,128,10; "
+                                         f"got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive sizes, got {text!r}")
+    return values
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a network (default: an MLP on the bundled digits)",
+                       description="Train a multi-layer network by backpropagation. Every "
+                                   "option can also come from a TOML file (--config); options "
+                                   "given on the command line win.")
+    d = argparse.SUPPRESS  # unset options stay absent, so config-file values can fill them
+    p.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
+    p.add_argument("--data", default=d, help="digits (bundled, default), mnist, fashion-mnist "
+                                             "or csv:PATH")
+    p.add_argument("--data-dir", default=d, help="directory of the MNIST/Fashion-MNIST files "
+                                                 "(default: $CHAINRULE_DATA)")
+    p.add_argument("--label-column", default=d, help="label column of a CSV file (default "
+                                                     "'label')")
+    p.add_argument("--layers", type=_int_list, default=d,
+                   help="all layer sizes, input to output, e.g. 64,128,10")
+    p.add_argument("--hidden", type=_int_list, default=d,
+                   help="hidden layer sizes only, e.g. 128,64 (default 128)")
+    p.add_argument("--activation", default=d, help="relu (default), sigmoid, tanh, leaky_relu, "
+                                                   "elu")
+    p.add_argument("--loss", default=d, help="cross-entropy (default) or mse")
+    p.add_argument("--optimizer", default=d, help="adam (default), sgd, adamw, rmsprop, adagrad")
+    p.add_argument("--lr", type=float, default=d, help="learning rate (default per optimizer)")
+    p.add_argument("--momentum", type=float, default=d)
+    p.add_argument("--weight-decay", type=float, default=d)
+    p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 40)")
+    p.add_argument("--batch-size", type=int, default=d, help="mini-batch size (default 32)")
+    p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")
+    p.add_argument("--l2", type=float, default=d, help="L2 strength lambda: lambda/(2n) sum W^2")
+    p.add_argument("--dropout", type=float, default=d, help="dropout probability after each "
+                                                            "hidden layer")
+    p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
+    p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
+    p.add_argument("--until-converged", action="store_true", default=d,
+                   help="stop when the training loss stops improving (see --tol, --patience)")
+    p.add_argument("--tol", type=float, default=d)
+    p.add_argument("--patience", type=int, default=d)
+    p.add_argument("--early-stopping", action="store_true", default=d,
+                   help="hold out a validation split; stop when its loss stops improving and "
+                        "keep the best weights")
+    p.add_argument("--val-fraction", type=float, default=d)
+    p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule", description="Train neural networks by backpropagation and see how "
+                                      "it works.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _train_parser(sub)
+    ev = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion "
+                                         "matrix of a saved model")
+    ev.add_argument("model", help="a .safetensors file written by chainrule train")
+    ev.add_argument("--data", help="dataset (default: the one the model was trained on)")
+    ev.add_argument("--data-dir")
+    ev.add_argument("--label-column", default=None)
+    ev.add_argument("--out", help="directory for confusion.png (default: beside the model)")
+    pr = sub.add_parser("predict", help="class and probabilities for new inputs")
+    pr.add_argument("model", help="a .safetensors file written by chainrule train")
+    pr.add_argument("input", help="a .csv (one example per row) or .npy file")
+    pr.add_argument("--output", "-o", help="write to this .csv or .json file (default: CSV on "
+                                           "stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    from chainrule.serialization import ModelFileError
+    from chainrule.train.fit import TrainingDiverged
+
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _predict(args)
+    except TrainingDiverged as e:
+        print(f"chainrule: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, KeyError, TypeError, FileNotFoundError, ModelFileError,
+            IsADirectoryError, PermissionError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"chainrule: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from chainrule.train.run import TrainConfig, read_config_file, run_training
+
+    values: dict[str, Any] = read_config_file(args.config) if args.config else {}
+    cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "quiet")}
+    config = TrainConfig.from_mapping({**values, **cli_values}, source=f"--config {args.config}")
+    result = run_training(config, progress=not args.quiet, log=sys.stdout)
+    test, files = result.test, result.files
+    h = result.history
+    print(f"stopped: {h.stopped_reason} ({len(h)} epochs, {result.seconds:.1f} s)")
+    print(f"test accuracy: {test['accuracy'] * 100:.2f}%  test loss: {test['loss']:.4f}")
+    for label, key in (("model", "model"), ("metrics", "metrics_csv"),
+                       ("metrics", "metrics_json"), ("curves", "curves")):
+        print(f"{label + ':':9}{files[key]}")
+    return EXIT_OK
+
+
+def _load_trained(path: str) -> tuple[Any, dict[str, Any]]:
+    import chainrule
+
+    model = chainrule.load(path)
+    meta = getattr(model, "metadata", {})
+    if "classes" not in meta:
+        raise ValueError(f"{path} is a chainrule model but not one written by 'chainrule train' "
+                         f"(its metadata has no class names or preprocessing)")
+    return model, meta
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from chainrule.train.fit import predict
+    from chainrule.train.metrics import accuracy, classification_report, confusion_matrix
+    from chainrule.train.run import apply_preprocessing, load_named_dataset
+
+    model, meta = _load_trained(args.model)
+    config = meta.get("config", {})
+    name = args.data or meta.get("data", "digits")
+    *_, x_test, y_test, names = load_named_dataset(
+        name, args.data_dir or config.get("data_dir"),
+        args.label_column or config.get("label_column", "label"),
+        config.get("test_fraction", 0.2))
+    if len(names) != len(meta["classes"]):
+        raise ValueError(f"the data has {len(names)} classes but the model was trained on "
+                         f"{len(meta['classes'])}")
+    scores = predict(model, apply_preprocessing(x_test, meta["preprocessing"]))
+    cm = confusion_matrix(scores, y_test, len(names))
+    print(f"{name} test set: {len(y_test)} examples, accuracy "
+          f"{accuracy(scores, y_test) * 100:.2f}%\n")
+    print(classification_report(cm, meta["classes"]))
+    out = Path(args.out) if args.out else Path(args.model).parent
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / "confusion.png"
+    _plot_confusion(cm, meta["classes"], png)
+    np.savetxt(out / "confusion.csv", cm, fmt="%d", delimiter=",")
+    print(f"\nconfusion matrix: {png} and {out / 'confusion.csv'}")
+    return EXIT_OK
+
+
+def _plot_confusion(cm: Any, names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from chainrule._io import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _read_inputs(path: Path, label_column: str | None) -> Any:
+    """Rows of numbers from a .npy or .csv file (a header row and a label column are
+    allowed in the CSV and ignored)."""
+    import csv
+
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no input file at {path}")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise ValueError(f"{path} is not a numeric .npy file: {e}") from None
+        return x.reshape(1, -1) if x.ndim == 1 else x
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header = None
+    try:
+        [float(v) for v in rows[0]]
+    except ValueError:
+        header, rows = rows[0], rows[1:]
+    keep = list(range(len(header) if header else len(rows[0])))
+    if header and label_column in header:
+        keep.remove(header.index(label_column))
+    values = np.empty((len(rows), len(keep)), np.float32)
+    for r, row in enumerate(rows):
+        for c, k in enumerate(keep):
+            try:
+                values[r, c] = float(row[k])
+            except (ValueError, IndexError):
+                column = header[k] if header else str(k + 1)
+                raise ValueError(f"{path}: row {r + 1 + (header is not None)}, column "
+                                 f"{column!r}: {row[k] if k < len(row) else '(missing)'!r} "
+                                 f"is not a number") from None
+    return values
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    import chainrule.functional as F
+    from chainrule.autograd.tensor import Tensor
+    from chainrule.train.fit import predict
+    from chainrule.train.run import apply_preprocessing
+
+    model, meta = _load_trained(args.model)
+    x = _read_inputs(Path(args.input), meta.get("config", {}).get("label_column"))
+    scores = predict(model, apply_preprocessing(x, meta["preprocessing"]))
+    if meta.get("config", {}).get("loss") == "mse":
+        probs = scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
+    else:
+        probs = F.softmax(Tensor(scores)).data
+    classes = meta["classes"]
+    predicted = probs.argmax(axis=1)
+    if args.output and args.output.endswith(".json"):
+        records = [{"class": classes[k], "probabilities": dict(zip(classes, map(float, p),
+                                                                     strict=True))}
+                   for k, p in zip(predicted, probs, strict=True)]
+        from chainrule._io import atomic_write
+
+        with atomic_write(args.output, "w") as f:
+            json.dump(records, f, indent=2)
+        print(f"predictions: {args.output}")
+        return EXIT_OK
+    lines = [",".join(["class", *[f"p_{c}" for c in classes]])]
+    lines += [",".join([classes[k], *[f"{v:.6f}" for v in p]])
+              for k, p in zip(predicted, probs, strict=True)]
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        from chainrule._io import atomic_write
+
+        with atomic_write(args.output, "w") as f:
+            f.write(text)
+        print(f"predictions: {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

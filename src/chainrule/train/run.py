@@ -1,0 +1,337 @@
+"""A complete training run from a configuration: what ``chainrule train`` does.
+
+load data -> standardize (statistics of the training split only) -> build the MLP
+-> fit with the chosen optimizer and stopping rules -> evaluate on the test split
+-> write model, metrics and curves into the output directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from chainrule.creation import manual_seed
+from chainrule.nn.builders import ACTIVATIONS, INITS, mlp
+from chainrule.nn.loss import CrossEntropyLoss, MSELoss
+from chainrule.nn.module import Module
+from chainrule.serialization import save
+from chainrule.train.callbacks import ModelCheckpoint
+from chainrule.train.fit import TrainingDiverged, evaluate, fit
+from chainrule.train.history import History
+
+LOSSES = ("cross-entropy", "mse")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+
+
+class ConfigError(ValueError):
+    """A training option has a bad value; the message names the option."""
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``chainrule train`` (the TOML config file uses the same names)."""
+
+    data: str = "digits"
+    data_dir: str | None = None
+    label_column: str = "label"
+    layers: list[int] | None = None
+    hidden: list[int] = field(default_factory=lambda: [128])
+    activation: str = "relu"
+    loss: str = "cross-entropy"
+    optimizer: str = "adam"
+    lr: float | None = None
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    epochs: int = 40
+    batch_size: int = 32
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    init: str = "default"
+    seed: int = 0
+    until_converged: bool = False
+    tol: float = 1e-4
+    patience: int = 5
+    early_stopping: bool = False
+    val_fraction: float | None = None
+    test_fraction: float = 0.2
+    standardize: bool = True
+    out: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        config = cls()
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                raise ConfigError(f"{source}: unknown option {key!r}; known options: "
+                                  f"{', '.join(sorted(names))}")
+            setattr(config, name, value)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        need(self.activation.replace("-", "_") in ACTIVATIONS,
+             f"--activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        need(self.loss in LOSSES, f"--loss {self.loss!r} is not one of {', '.join(LOSSES)}")
+        need(self.optimizer in OPTIMIZERS,
+             f"--optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        need(self.init in INITS, f"--init {self.init!r} is not one of {', '.join(INITS)}")
+        need(self.lr is None or self.lr > 0, f"--lr must be positive, got {self.lr}")
+        need(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        need(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
+        need(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
+        need(self.l1 >= 0 and self.l2 >= 0, "--l1 and --l2 must be >= 0")
+        need(0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}")
+        need(0 < self.test_fraction < 1, f"test_fraction must be in (0, 1), got "
+                                         f"{self.test_fraction}")
+        need(self.val_fraction is None or 0 < self.val_fraction < 1,
+             f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
+        need(self.data in ("digits", "mnist", "fashion-mnist") or self.data.startswith("csv:"),
+             f"--data {self.data!r} is not one of digits, mnist, fashion-mnist, csv:PATH")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a TOML file: top-level keys, or the keys of a [train] table."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"--config: no such file {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"--config {path}: not valid TOML: {e}") from None
+    return values.get("train", values)
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Splits:
+    """Arrays ready for training, and what is needed to prepare new inputs the same way."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    preprocessing: dict[str, Any]
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_named_dataset(name: str, data_dir: str | None, label_column: str, test_fraction: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(x_train, y_train, x_test, y_test, class names) for a --data value; features are
+    float32 rows, labels int64 class indices."""
+    from chainrule import data
+
+    if name == "digits":
+        x, y = data.load_digits()
+        x_train, x_test, y_train, y_test = data.train_test_split(
+            x, y, test_size=test_fraction, seed=0, stratify=y)
+        names = [str(i) for i in range(10)]
+    elif name in ("mnist", "fashion-mnist"):
+        loader = data.load_mnist if name == "mnist" else data.load_fashion_mnist
+        (x_train, y_train), (x_test, y_test) = loader(data_dir)
+        names = (list(data.FASHION_MNIST_CLASSES) if name == "fashion-mnist"
+                 else [str(i) for i in range(10)])
+    else:
+        table = data.load_csv(name[4:], label_column)
+        x, y, names = table.X, table.y, [str(c) for c in table.classes]
+        x_train, x_test, y_train, y_test = data.train_test_split(
+            x, y, test_size=test_fraction, seed=0, stratify=y)
+    return (np.asarray(x_train, np.float32).reshape(len(x_train), -1), np.asarray(y_train),
+            np.asarray(x_test, np.float32).reshape(len(x_test), -1), np.asarray(y_test), names)
+
+
+def prepare_data(config: TrainConfig) -> Splits:
+    from chainrule import data
+
+    x_train, y_train, x_test, y_test, names = load_named_dataset(
+        config.data, config.data_dir, config.label_column, config.test_fraction)
+    val_fraction = config.val_fraction
+    if val_fraction is None and config.early_stopping:
+        val_fraction = 0.1
+    x_val = y_val = None
+    if val_fraction:
+        x_train, x_val, y_train, y_val = data.train_test_split(
+            x_train, y_train, test_size=val_fraction, seed=config.seed, stratify=y_train)
+    preprocessing: dict[str, Any] = {}
+    if config.standardize:
+        scaler = data.Standardizer().fit(x_train)
+        x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+        if x_val is not None:
+            x_val = scaler.transform(x_val)
+        preprocessing = {"standardize": {"mean": scaler.mean_.tolist(),
+                                         "std": scaler.scale_.tolist()}}
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, names, preprocessing)
+
+
+def apply_preprocessing(x: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
+    """Prepare new inputs exactly as the training data was prepared."""
+    x = np.asarray(x, np.float32).reshape(len(x), -1)
+    std = preprocessing.get("standardize")
+    if std:
+        mean = np.asarray(std["mean"], np.float32)
+        scale = np.asarray(std["std"], np.float32)
+        if x.shape[1] != mean.shape[0]:
+            raise ValueError(f"the input has {x.shape[1]} features but the model was trained "
+                             f"on {mean.shape[0]}")
+        x = (x - mean) / scale
+    return x
+
+
+# -- model, loss, optimizer ------------------------------------------------------------------
+
+
+def layer_sizes(config: TrainConfig, n_features: int, n_classes: int) -> list[int]:
+    """The full list of layer sizes, checked against the data."""
+    if config.layers:
+        sizes = [int(s) for s in config.layers]
+        if len(sizes) < 2:
+            raise ConfigError(f"--layers needs at least an input and an output size, got "
+                              f"{sizes}")
+        if sizes[0] != n_features:
+            raise ConfigError(f"--layers {','.join(map(str, sizes))}: the first layer must take "
+                              f"{n_features} inputs, the number of features of the data "
+                              f"(got {sizes[0]})")
+        if sizes[-1] != n_classes:
+            raise ConfigError(f"--layers {','.join(map(str, sizes))}: the last layer must have "
+                              f"{n_classes} outputs, one per class (got {sizes[-1]})")
+        return sizes
+    return [n_features, *[int(h) for h in config.hidden], n_classes]
+
+
+def build_model(config: TrainConfig, n_features: int, n_classes: int) -> Module:
+    return mlp(layer_sizes(config, n_features, n_classes), config.activation,
+               output_activation="sigmoid" if config.loss == "mse" else None,
+               dropout=config.dropout, init_scheme=config.init)
+
+
+def build_optimizer(config: TrainConfig, model: Module) -> Any:
+    from chainrule import optim
+
+    lr, wd = config.learning_rate, config.weight_decay
+    params = list(model.parameters())
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if config.optimizer == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=wd or 1e-2)
+    if config.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    return optim.Adagrad(params, lr=lr, weight_decay=wd)
+
+
+def targets_for(loss: str, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class indices for cross-entropy; one-hot rows for the quadratic cost."""
+    if loss == "mse":
+        return np.eye(n_classes, dtype=np.float32)[y]
+    return y
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    model: Module
+    history: History
+    test: dict[str, float]
+    out_dir: Path
+    files: dict[str, Path]
+    seconds: float
+
+
+def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None = None
+                 ) -> RunResult:
+    """Train as configured and write model.safetensors, metrics.csv/json and curves.png."""
+    def say(text: str) -> None:
+        if log is not None:
+            log.write(text + "\n")
+            log.flush()
+
+    config.validate()
+    started = time.perf_counter()
+    manual_seed(config.seed)
+    splits = prepare_data(config)
+    model = build_model(config, splits.n_features, splits.n_classes)
+    optimizer = build_optimizer(config, model)
+    loss_fn = MSELoss() if config.loss == "mse" else CrossEntropyLoss()
+    out_dir = Path(config.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"model": out_dir / "model.safetensors", "metrics_csv": out_dir / "metrics.csv",
+             "metrics_json": out_dir / "metrics.json", "curves": out_dir / "curves.png"}
+    metadata = {"config": dataclasses.asdict(config), "classes": splits.class_names,
+                "preprocessing": splits.preprocessing, "data": config.data}
+    say(f"data {config.data}: {len(splits.x_train)} training, "
+        f"{0 if splits.x_val is None else len(splits.x_val)} validation, "
+        f"{len(splits.x_test)} test examples, {splits.n_features} features, "
+        f"{splits.n_classes} classes")
+    say(f"model {' -> '.join(map(str, layer_sizes(config, splits.n_features, splits.n_classes)))}"
+        f" ({config.activation}), {model.num_parameters():,} parameters; {config.optimizer} lr "
+        f"{config.learning_rate:g}, batch {config.batch_size}, up to {config.epochs} epochs")
+    n = splits.n_classes
+    val = None if splits.x_val is None else (splits.x_val, targets_for(config.loss,
+                                                                       splits.y_val, n))
+    try:
+        history = _fit(config, splits, model, loss_fn, optimizer, val, files["model"], metadata,
+                       progress)
+    except TrainingDiverged as e:
+        if files["model"].exists():
+            raise TrainingDiverged(f"{e}. The model of the last completed epoch is in "
+                                   f"{files['model']}") from None
+        raise
+    test = evaluate(model, loss_fn, (splits.x_test, targets_for(config.loss, splits.y_test, n)),
+                    classification=True)
+    seconds = time.perf_counter() - started
+    metadata["test"] = test
+    metadata["stopped_reason"] = history.stopped_reason
+    save(model, files["model"], metadata)
+    history.save_csv(files["metrics_csv"])
+    history.save_json(files["metrics_json"], test=test, seconds=seconds)
+    history.plot(files["curves"], title=f"chainrule train --data {config.data}")
+    return RunResult(model, history, test, out_dir, files, seconds)
+
+
+
+def _fit(config: TrainConfig, splits: Splits, model: Module, loss_fn: Any, optimizer: Any,
+         val: tuple | None, checkpoint: Path, metadata: dict[str, Any], progress: bool
+         ) -> History:
+    n = splits.n_classes
+    return fit(model, loss_fn, optimizer,
+               (splits.x_train, targets_for(config.loss, splits.y_train, n)), val,
+               epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+               l1=config.l1, l2=config.l2, until_converged=config.until_converged,
+               tol=config.tol, patience=config.patience,
+               early_stopping=config.early_stopping, progress=progress,
+               classification=True,
+               callbacks=[ModelCheckpoint(checkpoint, metadata)])
