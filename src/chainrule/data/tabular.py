@@ -1,0 +1,130 @@
+"""Tables of numbers from CSV files: numeric feature columns and one label column."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class CSVData(NamedTuple):
+    """What ``load_csv`` returns; unpacks as ``X, y, classes, feature_names = ...``.
+
+    Attributes:
+        X: float32 features, shape (rows, features), in the file's column order.
+        y: int64 class indices, shape (rows,).
+        classes: the class of each index: ``classes[y[i]]`` is row i's label as
+            written in the file (an int for integer labels, a str otherwise).
+        feature_names: the header names of the columns of ``X``.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: list[Any]
+    feature_names: list[str]
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
+    return open(path, encoding="utf-8", newline="")
+
+
+def _encode_labels(labels: list[str]) -> tuple[np.ndarray, list[Any]]:
+    """Class indices and class names; non-negative integer labels are their own indices."""
+    try:
+        values = [int(v) for v in labels]
+    except ValueError:
+        values = None
+    if values is not None and (not values or min(values) >= 0):
+        # Keep integer labels as given (so a file lacking some class keeps the others' indices);
+        # classes then lists every index up to the largest, the number of outputs needed.
+        return np.asarray(values, dtype=np.int64), list(range(max(values, default=-1) + 1))
+    names = sorted(set(labels))
+    lookup = {name: k for k, name in enumerate(names)}
+    return np.asarray([lookup[v] for v in labels], dtype=np.int64), names
+
+
+def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ",") -> CSVData:
+    """Load a CSV file with a header row, numeric feature columns and a label column.
+
+    Args:
+        path: the file (``.gz`` files are decompressed), UTF-8.
+        label_column: the header name of the label column; every other column is
+            a feature and must hold finite numbers.
+        delimiter: the field separator.
+
+    Labels that are all non-negative integers are used as class indices
+    directly (``classes = [0, 1, ..., max]``). Any other labels (strings,
+    negative or decimal numbers) are treated as class names: ``classes`` is
+    their sorted list of distinct values and ``y`` indexes into it.
+
+    Returns:
+        A ``CSVData`` named tuple ``(X, y, classes, feature_names)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: no header, no such label column, a row with the wrong number
+            of cells, or a cell that is not a finite number (the message gives the
+            line number, counting the header as line 1, and the column name).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_csv: file not found: {path}")
+    with _open_text(path) as f:
+        rows = list(csv.reader(f, delimiter=delimiter))
+    # Line numbers as in an editor: the header is line 1 (blank lines are skipped but counted).
+    numbered = [(k + 1, row) for k, row in enumerate(rows) if row]
+    if not numbered:
+        raise ValueError(f"load_csv: {path} is empty; expected a header row")
+    _, header = numbered[0]
+    header = [name.strip() for name in header]
+    if label_column not in header:
+        raise ValueError(f"load_csv: {path} has no column {label_column!r}; its columns are "
+                         f"{header}")
+    if len(set(header)) != len(header):
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        raise ValueError(f"load_csv: {path}: repeated column names {repeated}")
+    body = numbered[1:]
+    if not body:
+        raise ValueError(f"load_csv: {path} has a header but no data rows")
+    for line, row in body:
+        if len(row) != len(header):
+            raise ValueError(f"load_csv: {path}, line {line}: expected {len(header)} cells "
+                             f"(one per column of the header), found {len(row)}")
+    label_index = header.index(label_column)
+    feature_index = [k for k in range(len(header)) if k != label_index]
+    cells = [[row[k] for k in feature_index] for _, row in body]
+    try:
+        X = np.asarray(cells, dtype=np.float64).reshape(len(body), len(feature_index))
+        finite = bool(np.all(np.isfinite(X)))
+    except ValueError:
+        finite = False
+    if not finite:
+        _raise_bad_cell(path, body, header, feature_index)
+    labels = [row[label_index].strip() for _, row in body]
+    y, classes = _encode_labels(labels)
+    return CSVData(X.astype(np.float32), y, classes, [header[k] for k in feature_index])
+
+
+def _raise_bad_cell(path: Path, body: list[tuple[int, list[str]]], header: list[str],
+                    feature_index: list[int]) -> None:
+    """Find the first cell that is not a finite number and say where it is."""
+    for number, (line, row) in enumerate(body, start=1):
+        for k in feature_index:
+            cell = row[k]
+            try:
+                ok = np.isfinite(float(cell))
+            except ValueError:
+                ok = False
+            if not ok:
+                what = "is empty" if not cell.strip() else f"{cell!r} is not a finite number"
+                raise ValueError(f"load_csv: {path}, row {number} (line {line}), column "
+                                 f"{header[k]!r}: the cell {what}; feature columns must be "
+                                 f"numeric")
+    raise AssertionError("unreachable: a non-numeric cell was detected but not found")
