@@ -107,8 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    except (ValueError, KeyError, TypeError, FileNotFoundError, ModelFileError,
-            IsADirectoryError, PermissionError) as e:
+    except (ValueError, KeyError, TypeError, OSError, ModelFileError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"chainrule: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -159,7 +159,7 @@ def load_named_dataset(name: str, data_dir: str | None, label_column: str, test_
         names = [str(i) for i in range(10)]
     elif name in ("mnist", "fashion-mnist"):
         loader = data.load_mnist if name == "mnist" else data.load_fashion_mnist
-        (x_train, y_train), (x_test, y_test) = loader(data_dir)
+        (x_train, y_train), (x_test, y_test) = loader(data_dir, flatten=True, scale=True)
         names = (list(data.FASHION_MNIST_CLASSES) if name == "fashion-mnist"
                  else [str(i) for i in range(10)])
     else:
