@@ -1,0 +1,375 @@
+"""Recurrent layers trained by backpropagation through time (BPTT).
+
+A recurrent layer applies the same cell at every time step, carrying a state:
+
+    h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)
+
+Unrolled over a sequence this is an ordinary (deep) computational graph in which
+the weights are shared by every step, so backpropagation through it is the chain
+rule again: the gradient of a shared weight is the sum of its per-step
+contributions, dL/dW_hh = sum_t delta_t^T h_{t-1}, with the error delta_t flowing
+back through time via delta_{t-1} += (delta_t * f'(.)) W_hh.
+
+Names, shapes and gate order follow PyTorch (weight_ih_l0, weight_hh_l0,
+bias_ih_l0, bias_hh_l0, ...; LSTM gates i, f, g, o; GRU gates r, z, n), so
+weights move between the two libraries through safetensors. Inputs are batch
+first: (batch, time, features).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import chainrule.functional as F
+from chainrule.autograd.tensor import Tensor
+from chainrule.nn import init
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.ops.elementwise import as_tensor
+from chainrule.ops.linalg import linear
+from chainrule.ops.shape import split, stack
+
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def _uniform_init(module: Module, hidden_size: int) -> None:
+    """PyTorch's recurrent init: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        init.uniform_(p, -bound, bound)
+
+
+# -- one step ---------------------------------------------------------------------------------
+
+
+def rnn_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bool) -> Tensor:
+    """h' = f(xp + h W_hh^T + b_hh), where xp = x W_ih^T + b_ih is precomputed."""
+    z = xp + linear(h, w_hh, b_hh)
+    return F.relu(z) if relu else F.tanh(z)
+
+
+def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
+              ) -> tuple[Tensor, Tensor]:
+    """gates = xp + h W_hh^T + b_hh, split into i, f, g, o;
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')."""
+    gates = xp + linear(h, w_hh, b_hh)
+    i, f, g, o = split(gates, 4, axis=-1)
+    c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
+    return F.sigmoid(o) * F.tanh(c), c
+
+
+def gru_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """With xp = x W_ih^T + b_ih and hp = h W_hh^T + b_hh, each split into r, z, n parts:
+    r = sigmoid(xp_r + hp_r), z = sigmoid(xp_z + hp_z), n = tanh(xp_n + r * hp_n),
+    h' = (1 - z) * n + z * h."""
+    hp = linear(h, w_hh, b_hh)
+    xr, xz, xn = split(xp, 3, axis=-1)
+    hr, hz, hn = split(hp, 3, axis=-1)
+    r = F.sigmoid(xr + hr)
+    z = F.sigmoid(xz + hz)
+    n = F.tanh(xn + r * hn)
+    return (1.0 - z) * n + z * h
+
+
+# -- cells: one time step, the user loops -----------------------------------------------------
+
+
+class _CellBase(Module):
+    kind = "RNN"
+    config_fields = ("input_size", "hidden_size", "bias")
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: sizes must be positive, got "
+                             f"input_size={input_size}, hidden_size={hidden_size}")
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
+        g = _GATES[self.kind] * hidden_size
+        self.weight_ih = Parameter(np.empty((g, input_size), dtype))
+        self.weight_hh = Parameter(np.empty((g, hidden_size), dtype))
+        if bias:
+            self.bias_ih = Parameter(np.empty(g, dtype))
+            self.bias_hh = Parameter(np.empty(g, dtype))
+        else:
+            self.bias_ih = self.bias_hh = None
+        _uniform_init(self, hidden_size)
+
+    def _zeros(self, x: Tensor) -> Tensor:
+        return Tensor._make(np.zeros((x.shape[0], self.hidden_size), x.dtype), False, None, 0)
+
+    def _check(self, x: Tensor) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (batch, "
+                             f"{self.input_size}), got {x.shape}")
+        return x
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class RNNCell(_CellBase):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
+
+    config_fields = ("input_size", "hidden_size", "bias", "nonlinearity")
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype: Any = np.float32) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
+                             f"{nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x = self._check(x)
+        h = self._zeros(x) if h is None else h
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        return rnn_step(xp, h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step; returns (h', c'). Gates i, f, g, o in PyTorch's order."""
+
+    kind = "LSTM"
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, Tensor]:
+        x = self._check(x)
+        h, c = (self._zeros(x), self._zeros(x)) if state is None else state
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        return lstm_step(xp, h, c, self.weight_hh, self.bias_hh)
+
+
+class GRUCell(_CellBase):
+    """One GRU step; gates r, z, n in PyTorch's order."""
+
+    kind = "GRU"
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x = self._check(x)
+        h = self._zeros(x) if h is None else h
+        xp = linear(x, self.weight_ih, self.bias_ih)
+        return gru_step(xp, h, self.weight_hh, self.bias_hh)
+
+
+# -- layers: whole sequences ------------------------------------------------------------------
+
+
+class _RecurrentBase(Module):
+    """A stack of ``num_layers`` recurrent layers over (batch, time, features) inputs.
+
+    ``forward(x, state=None, truncate=None)`` returns ``(output, state)``: output is
+    (batch, time, hidden), the last layer's h_t at every step; state is h_n of shape
+    (num_layers, batch, hidden) (for LSTM the pair (h_n, c_n)). ``truncate=k``
+    detaches the carried state every k steps (truncated BPTT): gradients flow
+    back at most k steps, while the forward values are unchanged.
+    """
+
+    kind = "RNN"
+    config_fields = ("input_size", "hidden_size", "num_layers", "bias", "nonlinearity")
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, nonlinearity: str = "tanh", batch_first: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
+            raise ValueError(f"{type(self).__name__}: sizes must be positive, got "
+                             f"input_size={input_size}, hidden_size={hidden_size}, "
+                             f"num_layers={num_layers}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"{type(self).__name__}: nonlinearity must be 'tanh' or 'relu', "
+                             f"got {nonlinearity!r}")
+        if not batch_first:
+            raise ValueError(f"{type(self).__name__}: only batch_first=True inputs (batch, "
+                             f"time, features) are supported; transpose time-major data "
+                             f"with x.permute(1, 0, 2)")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.bias, self.nonlinearity = int(num_layers), bias, nonlinearity
+        g = _GATES[self.kind] * hidden_size
+        for k in range(num_layers):
+            n_in = input_size if k == 0 else hidden_size
+            setattr(self, f"weight_ih_l{k}", Parameter(np.empty((g, n_in), dtype)))
+            setattr(self, f"weight_hh_l{k}", Parameter(np.empty((g, hidden_size), dtype)))
+            if bias:
+                setattr(self, f"bias_ih_l{k}", Parameter(np.empty(g, dtype)))
+                setattr(self, f"bias_hh_l{k}", Parameter(np.empty(g, dtype)))
+        _uniform_init(self, hidden_size)
+
+    def layer_weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """(W_ih, W_hh, b_ih, b_hh) of layer k."""
+        get = self._parameters.get
+        return (get(f"weight_ih_l{k}"), get(f"weight_hh_l{k}"), get(f"bias_ih_l{k}"),
+                get(f"bias_hh_l{k}"))
+
+    def _check(self, x: Any) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected input of shape (batch, time, "
+                             f"{self.input_size}), got {x.shape}")
+        if x.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__}: the sequence is empty (time axis 0)")
+        return x
+
+    def _initial(self, x: Tensor, state: Any, name: str) -> list[Tensor]:
+        """The initial state per layer, zeros when not given."""
+        b = x.shape[0]
+        shape = (self.num_layers, b, self.hidden_size)
+        if state is None:
+            zero = Tensor._make(np.zeros((b, self.hidden_size), x.dtype), False, None, 0)
+            return [zero] * self.num_layers
+        state = as_tensor(state, x)
+        if state.shape != shape:
+            raise ValueError(f"{type(self).__name__}: initial {name} must have shape {shape} "
+                             f"(num_layers, batch, hidden), got {state.shape}")
+        return [state[k] for k in range(self.num_layers)]
+
+    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
+                   ) -> tuple[list[Tensor], tuple]:
+        raise NotImplementedError
+
+    def forward(self, x: Any, state: Any = None, truncate: int | None = None) -> tuple:
+        x = self._check(x)
+        if truncate is not None and truncate < 1:
+            raise ValueError(f"{type(self).__name__}: truncate must be a positive number of "
+                             f"steps, got {truncate}")
+        states = self._initial_states(x, state)
+        layer_input = x
+        finals = []
+        for k in range(self.num_layers):
+            outputs, final = self._run_layer(k, layer_input, states[k], truncate)
+            finals.append(final)
+            layer_input = stack(outputs, axis=1)
+        return layer_input, self._pack(finals)
+
+    def _initial_states(self, x: Tensor, state: Any) -> list[tuple]:
+        return [(h,) for h in self._initial(x, state, "h")]
+
+    def _pack(self, finals: list[tuple]) -> Any:
+        return stack([f[0] for f in finals], axis=0)
+
+    @staticmethod
+    def _projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
+        """x_t W_ih^T + b_ih for every t at once (one big matrix product), cut into steps."""
+        xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
+        steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
+        return [s.squeeze(1) for s in steps]
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+                + (f", nonlinearity={self.nonlinearity!r}" if self.kind == "RNN" else ""))
+
+
+def _detach_every(t: int, truncate: int | None, *states: Tensor) -> tuple[Tensor, ...]:
+    """Cut the carried state off the graph every ``truncate`` steps (truncated BPTT)."""
+    if truncate is not None and t > 0 and t % truncate == 0:
+        return tuple(s.detach() for s in states)
+    return states
+
+
+class RNN(_RecurrentBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+
+    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
+                   ) -> tuple[list[Tensor], tuple]:
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
+        (h,) = state
+        relu = self.nonlinearity == "relu"
+        outputs = []
+        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
+            (h,) = _detach_every(t, truncate, h)
+            h = rnn_step(xp, h, w_hh, b_hh, relu)
+            outputs.append(h)
+        return outputs, (h,)
+
+
+class LSTM(_RecurrentBase):
+    """Long short-term memory; ``state`` is the pair (h_0, c_0) and the final state (h_n, c_n)."""
+
+    kind = "LSTM"
+    config_fields = ("input_size", "hidden_size", "num_layers", "bias")
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, "tanh", batch_first, dtype)
+
+    def _initial_states(self, x: Tensor, state: Any) -> list[tuple]:
+        if state is None:
+            hs = cs = self._initial(x, None, "h")
+        else:
+            if not isinstance(state, tuple | list) or len(state) != 2:
+                raise ValueError("LSTM: the initial state must be a pair (h_0, c_0)")
+            hs, cs = self._initial(x, state[0], "h"), self._initial(x, state[1], "c")
+        return list(zip(hs, cs, strict=True))
+
+    def _pack(self, finals: list[tuple]) -> Any:
+        return stack([f[0] for f in finals], axis=0), stack([f[1] for f in finals], axis=0)
+
+    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
+                   ) -> tuple[list[Tensor], tuple]:
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
+        h, c = state
+        outputs = []
+        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
+            h, c = _detach_every(t, truncate, h, c)
+            h, c = lstm_step(xp, h, c, w_hh, b_hh)
+            outputs.append(h)
+        return outputs, (h, c)
+
+
+class GRU(_RecurrentBase):
+    """Gated recurrent unit (gates r, z, n)."""
+
+    kind = "GRU"
+    config_fields = ("input_size", "hidden_size", "num_layers", "bias")
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dtype: Any = np.float32) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, "tanh", batch_first, dtype)
+
+    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
+                   ) -> tuple[list[Tensor], tuple]:
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
+        (h,) = state
+        outputs = []
+        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
+            (h,) = _detach_every(t, truncate, h)
+            h = gru_step(xp, h, w_hh, b_hh)
+            outputs.append(h)
+        return outputs, (h,)
+
+
+class Embedding(Module):
+    """A lookup table: row i of ``weight`` (num_embeddings, embedding_dim) for index i.
+
+    The gradient of a row is the sum of the upstream gradients of every position
+    that looked it up (repeated indices accumulate).
+    """
+
+    config_fields = ("num_embeddings", "embedding_dim")
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32) -> None:
+        super().__init__()
+        if num_embeddings <= 0 or embedding_dim <= 0:
+            raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings}, "
+                             f"{embedding_dim}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
+        init.normal_(self.weight)
+
+    def forward(self, indices: Any) -> Tensor:
+        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            bad = idx[(idx < 0) | (idx >= self.num_embeddings)].flat[0]
+            raise IndexError(f"Embedding: index {bad} is out of range for "
+                             f"{self.num_embeddings} embeddings")
+        return self.weight[idx]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
