@@ -30,6 +30,7 @@ from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.elementwise import as_tensor
 from chainrule.ops.linalg import linear
+from chainrule.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
 from chainrule.ops.shape import split, stack
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -72,6 +73,13 @@ def gru_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor
     z = F.sigmoid(xz + hz)
     n = F.tanh(xn + r * hn)
     return (1.0 - z) * n + z * h
+
+
+def projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
+    """x_t W_ih^T + b_ih for every t at once (one big matrix product), cut into steps."""
+    xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
+    steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
+    return [s.squeeze(1) for s in steps]
 
 
 # -- cells: one time step, the user loops -----------------------------------------------------
@@ -168,6 +176,10 @@ class _RecurrentBase(Module):
     (num_layers, batch, hidden) (for LSTM the pair (h_n, c_n)). ``truncate=k``
     detaches the carried state every k steps (truncated BPTT): gradients flow
     back at most k steps, while the forward values are unchanged.
+
+    Each layer runs as one fused graph node (``chainrule.ops.recurrent``) whose
+    backward is BPTT written out in numpy; set ``layer.fused = False`` to unroll
+    the sequence into ordinary ops instead (same values and gradients, slower).
     """
 
     kind = "RNN"
@@ -190,6 +202,8 @@ class _RecurrentBase(Module):
                              f"with x.permute(1, 0, 2)")
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.bias, self.nonlinearity = int(num_layers), bias, nonlinearity
+        # one fused graph node per layer (fast); False unrolls ordinary ops step by step
+        self.fused = True
         g = _GATES[self.kind] * hidden_size
         for k in range(num_layers):
             n_in = input_size if k == 0 else hidden_size
@@ -228,9 +242,17 @@ class _RecurrentBase(Module):
                              f"(num_layers, batch, hidden), got {state.shape}")
         return [state[k] for k in range(self.num_layers)]
 
-    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
-                   ) -> tuple[list[Tensor], tuple]:
+    def _node(self, truncate: int | None) -> Any:
+        """The fused graph node of one layer (its ``generic`` method is the unrolled path)."""
         raise NotImplementedError
+
+    def _run_layer(self, k: int, inputs: Tensor, states: tuple, truncate: int | None
+                   ) -> tuple[Tensor, tuple]:
+        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
+        args = (inputs, *states, w_ih, w_hh) + ((b_ih, b_hh) if self.bias else ())
+        node = self._node(truncate)
+        outs = node(*args) if self.fused else node.generic(*args)
+        return outs[0], tuple(outs[1:])
 
     def forward(self, x: Any, state: Any = None, truncate: int | None = None) -> tuple:
         x = self._check(x)
@@ -241,9 +263,8 @@ class _RecurrentBase(Module):
         layer_input = x
         finals = []
         for k in range(self.num_layers):
-            outputs, final = self._run_layer(k, layer_input, states[k], truncate)
+            layer_input, final = self._run_layer(k, layer_input, states[k], truncate)
             finals.append(final)
-            layer_input = stack(outputs, axis=1)
         return layer_input, self._pack(finals)
 
     def _initial_states(self, x: Tensor, state: Any) -> list[tuple]:
@@ -252,39 +273,16 @@ class _RecurrentBase(Module):
     def _pack(self, finals: list[tuple]) -> Any:
         return stack([f[0] for f in finals], axis=0)
 
-    @staticmethod
-    def _projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
-        """x_t W_ih^T + b_ih for every t at once (one big matrix product), cut into steps."""
-        xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
-        steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
-        return [s.squeeze(1) for s in steps]
-
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
                 + (f", nonlinearity={self.nonlinearity!r}" if self.kind == "RNN" else ""))
 
 
-def _detach_every(t: int, truncate: int | None, *states: Tensor) -> tuple[Tensor, ...]:
-    """Cut the carried state off the graph every ``truncate`` steps (truncated BPTT)."""
-    if truncate is not None and t > 0 and t % truncate == 0:
-        return tuple(s.detach() for s in states)
-    return states
-
-
 class RNN(_RecurrentBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
 
-    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
-                   ) -> tuple[list[Tensor], tuple]:
-        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
-        (h,) = state
-        relu = self.nonlinearity == "relu"
-        outputs = []
-        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
-            (h,) = _detach_every(t, truncate, h)
-            h = rnn_step(xp, h, w_hh, b_hh, relu)
-            outputs.append(h)
-        return outputs, (h,)
+    def _node(self, truncate: int | None) -> Any:
+        return FusedRNN(truncate, self.bias, self.nonlinearity == "relu")
 
 
 class LSTM(_RecurrentBase):
@@ -309,16 +307,8 @@ class LSTM(_RecurrentBase):
     def _pack(self, finals: list[tuple]) -> Any:
         return stack([f[0] for f in finals], axis=0), stack([f[1] for f in finals], axis=0)
 
-    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
-                   ) -> tuple[list[Tensor], tuple]:
-        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
-        h, c = state
-        outputs = []
-        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
-            h, c = _detach_every(t, truncate, h, c)
-            h, c = lstm_step(xp, h, c, w_hh, b_hh)
-            outputs.append(h)
-        return outputs, (h, c)
+    def _node(self, truncate: int | None) -> Any:
+        return FusedLSTM(truncate, self.bias)
 
 
 class GRU(_RecurrentBase):
@@ -331,16 +321,8 @@ class GRU(_RecurrentBase):
                  bias: bool = True, batch_first: bool = True, dtype: Any = np.float32) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, "tanh", batch_first, dtype)
 
-    def _run_layer(self, k: int, inputs: Tensor, state: tuple, truncate: int | None
-                   ) -> tuple[list[Tensor], tuple]:
-        w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
-        (h,) = state
-        outputs = []
-        for t, xp in enumerate(self._projected_steps(inputs, w_ih, b_ih)):
-            (h,) = _detach_every(t, truncate, h)
-            h = gru_step(xp, h, w_hh, b_hh)
-            outputs.append(h)
-        return outputs, (h,)
+    def _node(self, truncate: int | None) -> Any:
+        return FusedGRU(truncate, self.bias)
 
 
 class Embedding(Module):

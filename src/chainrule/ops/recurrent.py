@@ -1,0 +1,312 @@
+"""Fused recurrent layers: one graph node for a whole sequence, with BPTT written out.
+
+The generic path (``chainrule.nn.recurrent.rnn_step`` and friends applied step by
+step) records about ten nodes per time step. These nodes compute the same values
+with numpy in one loop and backpropagate through time in one loop:
+
+    forward:  XP = X W_ih^T + b_ih            (all steps in one matrix product)
+              h_t = f(XP_t + h_{t-1} W_hh^T + b_hh)
+    backward: dh = dL/dh_T;  for t = T..1:
+                  dh += dL/dout_t;  dZ_t = dh * f'(.);  dh = dZ_t W_hh
+              dW_hh = sum_t dZ_t^T h_{t-1},  dW_ih = sum_t dZ_t^T x_t,
+              db = sum_t dZ_t,  dX_t = dZ_t W_ih   (three matrix products after the loop)
+
+so a step costs one small matrix product each way. With ``create_graph=True`` the
+backward instead differentiates the generic unrolled graph, so higher derivatives
+still work; a test asserts the two paths agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.autograd.engine import grad
+from chainrule.autograd.function import Function
+from chainrule.autograd.mode import mode
+from chainrule.autograd.tensor import Tensor
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # gate pre-activations are moderate; the exp of a large negative value overflows
+    # to inf harmlessly (1 / inf = 0), so silence that warning only
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+class _FusedRecurrent(Function):
+    """Shared plumbing: inputs (x, h0, [c0,] W_ih, W_hh, [b_ih, b_hh]); outputs
+    (out (B, T, H), h_n, [c_n]). ``truncate`` cuts the backward flow every k steps."""
+
+    __slots__ = ("truncate", "has_bias")
+    n_states = 1
+
+    def __init__(self, truncate: int | None, has_bias: bool) -> None:
+        self.truncate, self.has_bias = truncate, has_bias
+
+    def _cut(self, t: int) -> bool:
+        """True when the state carried into step t was detached (truncated BPTT)."""
+        return self.truncate is not None and t > 0 and t % self.truncate == 0
+
+    def generic(self, *inputs: Tensor) -> tuple[Tensor, ...]:
+        """The same computation unrolled with ordinary ops (for double backward)."""
+        raise NotImplementedError
+
+    def backward(self, *gys: Tensor | None) -> tuple[Tensor | None, ...]:
+        if mode.grad_enabled:  # create_graph: differentiate the unrolled graph instead
+            return self._generic_backward(gys)
+        arrays = [None if g is None else g.data for g in gys]
+        grads = self.fused_backward(arrays)
+        return tuple(None if g is None or not x.requires_grad else Tensor._make(g, False, None, 0)
+                     for g, x in zip(grads, self.inputs, strict=True))
+
+    def _generic_backward(self, gys: tuple) -> tuple[Tensor | None, ...]:
+        outs = self.generic(*self.inputs)
+        pairs = [(o, g) for o, g in zip(outs, gys, strict=True) if g is not None]
+        wanted = [i for i, x in enumerate(self.inputs) if x.requires_grad]
+        found = grad([o for o, _ in pairs], [self.inputs[i] for i in wanted],
+                     [g for _, g in pairs], create_graph=True, allow_unused=True)
+        result: list[Tensor | None] = [None] * len(self.inputs)
+        for i, g in zip(wanted, found, strict=True):
+            result[i] = g
+        return tuple(result)
+
+    def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        raise NotImplementedError
+
+    def _finish(self, dz_x: np.ndarray, dz_h: np.ndarray, h_prev: np.ndarray,
+                x: np.ndarray, w_ih: np.ndarray, dstates: list[np.ndarray]
+                ) -> list[np.ndarray | None]:
+        """Gradients of x, the initial states, the weights and biases from the per-step
+        pre-activation gradients dz_x (toward x W_ih^T) and dz_h (toward h W_hh^T)."""
+        b, t, i = x.shape
+        gx_flat = dz_x.reshape(b * t, -1)
+        gh_flat = dz_h.reshape(b * t, -1)
+        dx = (gx_flat @ w_ih).reshape(b, t, i)
+        dw_ih = gx_flat.T @ x.reshape(b * t, i)
+        dw_hh = gh_flat.T @ h_prev.reshape(b * t, -1)
+        grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
+        if self.has_bias:
+            grads += [gx_flat.sum(axis=0), gh_flat.sum(axis=0)]
+        return grads
+
+
+def _zero_or(g: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.zeros(shape, dtype) if g is None else g
+
+
+class FusedRNN(_FusedRecurrent):
+    """Elman RNN over a whole sequence: h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh);
+    f = tanh (f' = 1 - h^2) or relu (f' = [h > 0])."""
+
+    __slots__ = ("relu",)
+
+    def __init__(self, truncate: int | None, has_bias: bool, relu: bool) -> None:
+        super().__init__(truncate, has_bias)
+        self.relu = relu
+
+    def forward(self, x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        xp = x @ w_ih.T
+        if b_ih is not None:
+            xp += b_ih + b_hh
+        out = np.empty(xp.shape, xp.dtype)
+        h = h0
+        w_hh_t = w_hh.T
+        for t in range(x.shape[1]):
+            z = xp[:, t]
+            z += h @ w_hh_t
+            h = np.maximum(z, 0, out=out[:, t]) if self.relu else np.tanh(z, out=out[:, t])
+        return out, out[:, -1].copy()
+
+    def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        x, h0, w_ih, w_hh = (t.data for t in self.inputs[:4])
+        out = self.outputs[0]().data
+        g_out = _zero_or(gys[0], out.shape, out.dtype)
+        dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
+        dz = np.empty_like(out)
+        for t in range(out.shape[1] - 1, -1, -1):
+            dh += g_out[:, t]
+            h = out[:, t]
+            if self.relu:
+                np.multiply(dh, h > 0, out=dz[:, t])
+            else:
+                np.multiply(dh, 1.0 - h * h, out=dz[:, t])
+            dh = dz[:, t] @ w_hh
+            if self._cut(t):
+                dh[...] = 0
+        h_prev = np.concatenate([h0[:, None], out[:, :-1]], axis=1)
+        return self._finish(dz, dz, h_prev, x, w_ih, [dh])
+
+    def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
+                b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
+        from chainrule.nn.recurrent import rnn_step
+
+        return _unroll(x, (h0,), w_ih, b_ih, self._cut,
+                       lambda xp, s: (rnn_step(xp, s[0], w_hh, b_hh, self.relu),))
+
+
+class FusedLSTM(_FusedRecurrent):
+    """LSTM over a whole sequence, gates i, f, g, o:
+    c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t), with i, f, o sigmoids, g a tanh.
+
+    BPTT per step: dc += dh * o * (1 - tanh(c)^2); the pre-activation gradients are
+    di = dc g i (1 - i), df = dc c_{t-1} f (1 - f), dg = dc i (1 - g^2),
+    do = dh tanh(c) o (1 - o); then dh = dZ W_hh and dc = dc * f."""
+
+    __slots__ = ()
+    n_states = 2
+
+    def forward(self, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w_ih: np.ndarray,
+                w_hh: np.ndarray, b_ih: np.ndarray | None = None,
+                b_hh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        b, steps, _ = x.shape
+        hidden = h0.shape[1]
+        xp = x @ w_ih.T
+        if b_ih is not None:
+            xp += b_ih + b_hh
+        gates = np.empty(xp.shape, xp.dtype)  # activated i, f, g, o per step
+        cells = np.empty((b, steps, hidden), xp.dtype)
+        out = np.empty((b, steps, hidden), xp.dtype)
+        h, c = h0, c0
+        w_hh_t = w_hh.T
+        for t in range(steps):
+            z = xp[:, t]
+            z += h @ w_hh_t
+            a = gates[:, t]
+            a[:, :2 * hidden] = _sigmoid(z[:, :2 * hidden])
+            np.tanh(z[:, 2 * hidden:3 * hidden], out=a[:, 2 * hidden:3 * hidden])
+            a[:, 3 * hidden:] = _sigmoid(z[:, 3 * hidden:])
+            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], \
+                a[:, 3 * hidden:]
+            c = np.multiply(f, c, out=cells[:, t])
+            c += i * g
+            h = np.multiply(o, np.tanh(c), out=out[:, t])
+        self.saved = (gates, cells)
+        return out, out[:, -1].copy(), cells[:, -1].copy()
+
+    def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        x, h0, c0, w_ih, w_hh = (t.data for t in self.inputs[:5])
+        gates, cells = self.saved
+        out = self.outputs[0]().data
+        hidden = h0.shape[1]
+        g_out = _zero_or(gys[0], out.shape, out.dtype)
+        dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
+        dc = _zero_or(gys[2], c0.shape, out.dtype).copy()
+        dz = np.empty_like(gates)
+        for t in range(out.shape[1] - 1, -1, -1):
+            dh += g_out[:, t]
+            a = gates[:, t]
+            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], \
+                a[:, 3 * hidden:]
+            tanh_c = np.tanh(cells[:, t])
+            c_prev = cells[:, t - 1] if t > 0 else c0
+            dc += dh * o * (1.0 - tanh_c * tanh_c)
+            d = dz[:, t]
+            d[:, :hidden] = dc * g * i * (1.0 - i)
+            d[:, hidden:2 * hidden] = dc * c_prev * f * (1.0 - f)
+            d[:, 2 * hidden:3 * hidden] = dc * i * (1.0 - g * g)
+            d[:, 3 * hidden:] = dh * tanh_c * o * (1.0 - o)
+            dh = d @ w_hh
+            dc = dc * f
+            if self._cut(t):
+                dh[...] = 0
+                dc[...] = 0
+        h_prev = np.concatenate([h0[:, None], out[:, :-1]], axis=1)
+        return self._finish(dz, dz, h_prev, x, w_ih, [dh, dc])
+
+    def generic(self, x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
+                b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
+        from chainrule.nn.recurrent import lstm_step
+
+        return _unroll(x, (h0, c0), w_ih, b_ih, self._cut,
+                       lambda xp, s: lstm_step(xp, s[0], s[1], w_hh, b_hh))
+
+
+class FusedGRU(_FusedRecurrent):
+    """GRU over a whole sequence, gates r, z, n:
+    r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r * hn), h' = (1 - z) n + z h,
+    with [xr, xz, xn] = x W_ih^T + b_ih and [hr, hz, hn] = h W_hh^T + b_hh.
+
+    BPTT per step: dn = dh (1 - z), dz = dh (h - n), dh_prev = dh z + dHP W_hh where
+    dHP = [dr_pre, dz_pre, dn_pre * r] and the input side gets [dr_pre, dz_pre, dn_pre]."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        b, steps, _ = x.shape
+        hidden = h0.shape[1]
+        xp = x @ w_ih.T
+        if b_ih is not None:
+            xp += b_ih
+        gates = np.empty(xp.shape, xp.dtype)  # r, z, n activated
+        hn_all = np.empty((b, steps, hidden), xp.dtype)  # h W_hn^T + b_hn, needed for dr
+        out = np.empty((b, steps, hidden), xp.dtype)
+        h = h0
+        w_hh_t = w_hh.T
+        for t in range(steps):
+            hp = h @ w_hh_t
+            if b_hh is not None:
+                hp += b_hh
+            a = gates[:, t]
+            a[:, :2 * hidden] = _sigmoid(xp[:, t, :2 * hidden] + hp[:, :2 * hidden])
+            r, z = a[:, :hidden], a[:, hidden:2 * hidden]
+            hn_all[:, t] = hp[:, 2 * hidden:]
+            n = np.tanh(xp[:, t, 2 * hidden:] + r * hp[:, 2 * hidden:], out=a[:, 2 * hidden:])
+            h = np.add((1.0 - z) * n, z * h, out=out[:, t])
+        self.saved = (gates, hn_all)
+        return out, out[:, -1].copy()
+
+    def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        x, h0, w_ih, w_hh = (t.data for t in self.inputs[:4])
+        gates, hn_all = self.saved
+        out = self.outputs[0]().data
+        hidden = h0.shape[1]
+        g_out = _zero_or(gys[0], out.shape, out.dtype)
+        dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
+        dzx = np.empty_like(gates)
+        dzh = np.empty_like(gates)
+        for t in range(out.shape[1] - 1, -1, -1):
+            dh += g_out[:, t]
+            a = gates[:, t]
+            r, z, n = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:]
+            h_prev = out[:, t - 1] if t > 0 else h0
+            dn_pre = dh * (1.0 - z) * (1.0 - n * n)
+            dz_pre = dh * (h_prev - n) * z * (1.0 - z)
+            dr_pre = dn_pre * hn_all[:, t] * r * (1.0 - r)
+            dzx[:, t, :hidden], dzx[:, t, hidden:2 * hidden] = dr_pre, dz_pre
+            dzx[:, t, 2 * hidden:] = dn_pre
+            dzh[:, t, :2 * hidden] = dzx[:, t, :2 * hidden]
+            dzh[:, t, 2 * hidden:] = dn_pre * r
+            dh = dh * z + dzh[:, t] @ w_hh
+            if self._cut(t):
+                dh[...] = 0
+        h_prev = np.concatenate([h0[:, None], out[:, :-1]], axis=1)
+        return self._finish(dzx, dzh, h_prev, x, w_ih, [dh])
+
+    def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
+                b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
+        from chainrule.nn.recurrent import gru_step
+
+        return _unroll(x, (h0,), w_ih, b_ih, self._cut,
+                       lambda xp, s: (gru_step(xp, s[0], w_hh, b_hh),))
+
+
+def _unroll(x: Tensor, states: tuple[Tensor, ...], w_ih: Tensor, b_ih: Tensor | None,
+            cut: Callable[[int], bool], step: Callable) -> tuple[Tensor, ...]:
+    """Run ``step`` over the sequence with ordinary differentiable ops; returns
+    (outputs (B, T, H), *final states), as the fused forward does."""
+    from chainrule.nn.recurrent import projected_steps
+    from chainrule.ops.shape import stack
+
+    outputs = []
+    for t, xp in enumerate(projected_steps(x, w_ih, b_ih)):
+        if cut(t):
+            states = tuple(s.detach() for s in states)
+        states = step(xp, states)
+        outputs.append(states[0])
+    return (stack(outputs, axis=1), *states)
