@@ -28,11 +28,17 @@ from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # gate pre-activations are moderate; the exp of a large negative value overflows
-    # to inf harmlessly (1 / inf = 0), so silence that warning only
+def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = 1 / (1 + e^-x), computed in place in ``out`` (no temporaries).
+
+    For x below about -88 (float32) e^-x overflows to inf and the result is the
+    correct 0; numpy's overflow warning for that case is silenced.
+    """
+    np.negative(x, out=out)
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+        np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 class _FusedRecurrent(Function):
@@ -163,35 +169,38 @@ class FusedLSTM(_FusedRecurrent):
                 w_hh: np.ndarray, b_ih: np.ndarray | None = None,
                 b_hh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b, steps, _ = x.shape
-        hidden = h0.shape[1]
+        hid = h0.shape[1]
         xp = x @ w_ih.T
         if b_ih is not None:
             xp += b_ih + b_hh
         gates = np.empty(xp.shape, xp.dtype)  # activated i, f, g, o per step
-        cells = np.empty((b, steps, hidden), xp.dtype)
-        out = np.empty((b, steps, hidden), xp.dtype)
+        cells = np.empty((b, steps, hid), xp.dtype)
+        tanh_c = np.empty((b, steps, hid), xp.dtype)
+        out = np.empty((b, steps, hid), xp.dtype)
         h, c = h0, c0
         w_hh_t = w_hh.T
         for t in range(steps):
             z = xp[:, t]
             z += h @ w_hh_t
-            a = gates[:, t]
-            a[:, :2 * hidden] = _sigmoid(z[:, :2 * hidden])
-            np.tanh(z[:, 2 * hidden:3 * hidden], out=a[:, 2 * hidden:3 * hidden])
-            a[:, 3 * hidden:] = _sigmoid(z[:, 3 * hidden:])
-            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], \
-                a[:, 3 * hidden:]
-            c = np.multiply(f, c, out=cells[:, t])
-            c += i * g
-            h = np.multiply(o, np.tanh(c), out=out[:, t])
-        self.saved = (gates, cells)
+            a = _sigmoid_into(z, gates[:, t])  # all four blocks, then g is redone as tanh
+            np.tanh(z[:, 2 * hid:3 * hid], out=a[:, 2 * hid:3 * hid])
+            c = np.multiply(a[:, hid:2 * hid], c, out=cells[:, t])
+            c += a[:, :hid] * a[:, 2 * hid:3 * hid]
+            h = np.multiply(a[:, 3 * hid:], np.tanh(c, out=tanh_c[:, t]), out=out[:, t])
+        self.saved = (gates, cells, tanh_c)
         return out, out[:, -1].copy(), cells[:, -1].copy()
 
     def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
         x, h0, c0, w_ih, w_hh = (t.data for t in self.inputs[:5])
-        gates, cells = self.saved
+        gates, cells, tanh_c = self.saved
         out = self.outputs[0]().data
-        hidden = h0.shape[1]
+        hid = h0.shape[1]
+        # Local derivatives of every gate at every step, in two vectorized passes:
+        # s' = s (1 - s) for i, f, o and 1 - g^2 for g; and dh_t/dc_t = o (1 - tanh(c)^2).
+        deriv = gates * (1.0 - gates)
+        g_all = gates[:, :, 2 * hid:3 * hid]
+        deriv[:, :, 2 * hid:3 * hid] = 1.0 - g_all * g_all
+        dh_dc = gates[:, :, 3 * hid:] * (1.0 - tanh_c * tanh_c)
         g_out = _zero_or(gys[0], out.shape, out.dtype)
         dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
         dc = _zero_or(gys[2], c0.shape, out.dtype).copy()
@@ -199,18 +208,15 @@ class FusedLSTM(_FusedRecurrent):
         for t in range(out.shape[1] - 1, -1, -1):
             dh += g_out[:, t]
             a = gates[:, t]
-            i, f, g, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:3 * hidden], \
-                a[:, 3 * hidden:]
-            tanh_c = np.tanh(cells[:, t])
-            c_prev = cells[:, t - 1] if t > 0 else c0
-            dc += dh * o * (1.0 - tanh_c * tanh_c)
+            dc += dh * dh_dc[:, t]
             d = dz[:, t]
-            d[:, :hidden] = dc * g * i * (1.0 - i)
-            d[:, hidden:2 * hidden] = dc * c_prev * f * (1.0 - f)
-            d[:, 2 * hidden:3 * hidden] = dc * i * (1.0 - g * g)
-            d[:, 3 * hidden:] = dh * tanh_c * o * (1.0 - o)
+            np.multiply(dc, a[:, 2 * hid:3 * hid], out=d[:, :hid])  # to i: dc * g
+            np.multiply(dc, cells[:, t - 1] if t > 0 else c0, out=d[:, hid:2 * hid])  # f: c_prev
+            np.multiply(dc, a[:, :hid], out=d[:, 2 * hid:3 * hid])  # to g: dc * i
+            np.multiply(dh, tanh_c[:, t], out=d[:, 3 * hid:])  # to o: dh * tanh(c)
+            d *= deriv[:, t]
             dh = d @ w_hh
-            dc = dc * f
+            dc *= a[:, hid:2 * hid]
             if self._cut(t):
                 dh[...] = 0
                 dc[...] = 0
@@ -253,7 +259,7 @@ class FusedGRU(_FusedRecurrent):
             if b_hh is not None:
                 hp += b_hh
             a = gates[:, t]
-            a[:, :2 * hidden] = _sigmoid(xp[:, t, :2 * hidden] + hp[:, :2 * hidden])
+            _sigmoid_into(xp[:, t, :2 * hidden] + hp[:, :2 * hidden], a[:, :2 * hidden])
             r, z = a[:, :hidden], a[:, hidden:2 * hidden]
             hn_all[:, t] = hp[:, 2 * hidden:]
             n = np.tanh(xp[:, t, 2 * hidden:] + r * hp[:, 2 * hidden:], out=a[:, 2 * hidden:])
