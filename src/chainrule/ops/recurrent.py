@@ -101,14 +101,14 @@ class _FusedRecurrent(Function):
         steps, b = dz_x.shape[:2]
         gx_flat = dz_x.reshape(steps * b, -1)
         gh_flat = dz_h.reshape(steps * b, -1)
-        x, w_ih_t, w_hh_t = self.inputs[0], self.inputs[-4 if self.has_bias else -2], \
+        x, w_ih_param, w_hh_param = self.inputs[0], self.inputs[-4 if self.has_bias else -2], \
             self.inputs[-3 if self.has_bias else -1]
         # the three big products run only for inputs that need a gradient (usually the
         # data x does not, which saves a quarter of the backward's arithmetic)
         dx = (gx_flat @ w_ih).reshape(steps, b, -1).transpose(1, 0, 2) \
             if x.requires_grad else None
-        dw_ih = gx_flat.T @ x_tm if w_ih_t.requires_grad else None
-        dw_hh = gh_flat.T @ h_prev.reshape(steps * b, -1) if w_hh_t.requires_grad else None
+        dw_ih = gx_flat.T @ x_tm if w_ih_param.requires_grad else None
+        dw_hh = gh_flat.T @ h_prev.reshape(steps * b, -1) if w_hh_param.requires_grad else None
         grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
         if self.has_bias:
             grads += [gx_flat.sum(axis=0), gh_flat.sum(axis=0)]
