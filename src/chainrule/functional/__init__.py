@@ -18,11 +18,13 @@ from chainrule.functional.losses import (
     cross_entropy,
     mse_loss,
     nll_loss,
+    sequence_cross_entropy,
+    sequence_mask,
 )
 from chainrule.ops.linalg import linear
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu",
-    "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu", "sigmoid",
-    "softmax", "softplus", "tanh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
+    "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
 ]

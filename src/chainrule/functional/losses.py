@@ -281,3 +281,50 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     if reduction == "sum":
         return _sum(losses)
     return losses.reshape(()) if single else losses
+
+
+def sequence_mask(lengths: Any, steps: int) -> np.ndarray:
+    """mask[b, t] = t < lengths[b]: True on the real steps of each padded sequence."""
+    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
+        raise ValueError(f"sequence_mask: lengths must be a 1-D integer array, got shape "
+                         f"{lengths.shape} and dtype {lengths.dtype}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
+        raise ValueError(f"sequence_mask: lengths must be between 0 and {steps}, got "
+                         f"{lengths.min()}..{lengths.max()}")
+    return np.arange(steps)[None, :] < lengths[:, None]
+
+
+def sequence_cross_entropy(logits: Tensor, target: Any, mask: Any = None, lengths: Any = None,
+                           reduction: str = "mean") -> Tensor:
+    """Cross-entropy of per-step logits (batch, time, classes) against class indices
+    (batch, time), counting only the real steps of padded sequences.
+
+    The real steps are given by a boolean ``mask`` (batch, time) or by ``lengths``
+    (batch,); padded steps contribute neither loss nor gradient. 'mean' averages
+    over the counted steps (not over batch * time), 'sum' adds them, 'none' returns
+    (batch, time) with zeros on padded steps.
+    """
+    name = "sequence_cross_entropy"
+    _check_reduction(name, reduction)
+    if logits.ndim != 3:
+        raise ValueError(f"{name}: logits must have shape (batch, time, classes), got "
+                         f"{logits.shape}")
+    b, steps, classes = logits.shape
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.shape != (b, steps):
+        raise ValueError(f"{name}: target must have shape ({b}, {steps}) to match the logits, "
+                         f"got {t.shape}")
+    if mask is not None and lengths is not None:
+        raise ValueError(f"{name}: give mask or lengths, not both")
+    if lengths is not None:
+        mask = sequence_mask(lengths, steps)
+    if mask is not None:
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, bool)
+        if mask.shape != (b, steps):
+            raise ValueError(f"{name}: mask must have shape ({b}, {steps}), got {mask.shape}")
+        # padded steps become ignored targets, so they add no loss and no gradient
+        t = np.where(mask, t, -100)
+    losses = cross_entropy(logits.reshape(b * steps, classes), t.reshape(-1), ignore_index=-100,
+                           reduction="none" if reduction == "none" else reduction)
+    return losses.reshape(b, steps) if reduction == "none" else losses
