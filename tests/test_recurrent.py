@@ -1,0 +1,259 @@
+"""Recurrent layers and BPTT: exact gradients, fused = unrolled, PyTorch parity, truncation,
+masking, a sequence task that learns, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.functional as F
+import chainrule.nn as nn
+from chainrule import optim
+
+KINDS = ("RNN", "LSTM", "GRU")
+rng = np.random.default_rng(0)
+
+
+def t64(*shape: int, requires_grad: bool = True) -> cr.Tensor:
+    return cr.tensor(rng.standard_normal(shape), requires_grad=requires_grad)
+
+
+def first(state):
+    """h_n of a layer's final state (LSTM returns (h_n, c_n))."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def initial(kind: str, h0: cr.Tensor):
+    return (h0, h0 * 0.5) if kind == "LSTM" else h0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_layer_gradcheck(kind, with_state):
+    layer = getattr(nn, kind)(2, 3, num_layers=2, dtype=np.float64)
+    x, h0 = t64(2, 3, 2), t64(2, 2, 3)
+    params = list(layer.parameters())
+
+    def f(x, h0, *params):
+        out, state = layer(x, initial(kind, h0) if with_state else None)
+        return out, first(state)
+
+    assert cr.gradcheck(f, [x, h0, *params])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_layer_gradgradcheck_through_fused_node(kind):
+    """Double backward of the fused node goes through the unrolled graph."""
+    layer = getattr(nn, kind)(2, 2, dtype=np.float64)
+    x, h0 = t64(1, 3, 2), t64(1, 1, 2)
+    w_hh = layer.weight_hh_l0
+
+    def f(x, h0, w_hh):
+        return layer(x, initial(kind, h0))[0]
+
+    assert cr.gradgradcheck(f, [x, h0, w_hh])
+
+
+@pytest.mark.parametrize("cell", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_gradcheck(cell):
+    c = getattr(nn, cell)(3, 4, dtype=np.float64)
+    x, h = t64(2, 3), t64(2, 4)
+    params = list(c.parameters())
+
+    def f(x, h, *params):
+        out = c(x, (h, h * 2.0) if cell == "LSTMCell" else h)
+        return out[0] if cell == "LSTMCell" else out
+
+    assert cr.gradcheck(f, [x, h, *params])
+    assert cr.gradgradcheck(f, [x, h, *params[:2]])
+
+
+def run_layer(layer, x: np.ndarray, truncate=None, state=None):
+    """Forward + backward of a loss touching every output; returns values and grads."""
+    for p in layer.parameters():
+        p.grad = None
+    xt = cr.tensor(x, requires_grad=True)
+    out, st = layer(xt, state, truncate=truncate)
+    loss = (out * out).sum() + (first(st) * 1.5).sum()
+    if isinstance(st, tuple):
+        loss = loss + (st[1] * st[1]).sum()
+    loss.backward()
+    return [out.data, first(st).data, xt.grad.data] + [p.grad.data for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("truncate", [None, 1, 2, 4])
+def test_fused_equals_generic(kind, truncate):
+    layer = getattr(nn, kind)(3, 5, num_layers=2, dtype=np.float64)
+    x = rng.standard_normal((4, 7, 3))
+    fused = run_layer(layer, x, truncate)
+    layer.fused = False
+    generic = run_layer(layer, x, truncate)
+    for a, b in zip(fused, generic, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_truncation_covering_the_sequence_equals_full_bptt(kind):
+    layer = getattr(nn, kind)(3, 4, dtype=np.float64)
+    x = rng.standard_normal((2, 5, 3))
+    full = run_layer(layer, x)
+    for k in (5, 9):
+        for a, b in zip(full, run_layer(layer, x, truncate=k), strict=True):
+            np.testing.assert_array_equal(a, b)
+    short = run_layer(layer, x, truncate=2)
+    np.testing.assert_array_equal(full[0], short[0])  # same forward values...
+    assert not np.allclose(full[-3], short[-3])  # ...but W_hh's gradient is cut short
+
+
+def test_truncated_gradient_is_sum_over_windows():
+    """With k = 1 no gradient crosses a step: dL/dh_{t-1} from step t is zero, so the input
+    gradient of step t depends only on step t's own loss."""
+    layer = nn.RNN(2, 3, dtype=np.float64)
+    x = cr.tensor(rng.standard_normal((1, 4, 2)), requires_grad=True)
+    out, _ = layer(x, truncate=1)
+    out[:, 3].sum().backward()
+    assert np.all(x.grad.data[:, :3] == 0)
+    assert np.any(x.grad.data[:, 3] != 0)
+
+
+
+
+@pytest.fixture(scope="module")
+def torch_module():
+    return pytest.importorskip("torch", reason="PyTorch is the oracle for these tests; install "
+                                               "the test extra: pip install -e .[test]")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_matches_pytorch(kind, torch_module, tmp_path):
+    torch_ = torch_module
+    ours = getattr(nn, kind)(3, 5, num_layers=2, dtype=np.float64)
+    theirs = getattr(torch_.nn, kind)(3, 5, num_layers=2, batch_first=True).double()
+    # weights travel through a safetensors file, as users would move them
+    cr.save_file({k: v for k, v in ours.state_dict().items()}, tmp_path / "w.safetensors")
+    loaded, _ = cr.load_file(tmp_path / "w.safetensors")
+    theirs.load_state_dict({k: torch_.from_numpy(v) for k, v in loaded.items()})
+    x = rng.standard_normal((4, 6, 3))
+    h0 = rng.standard_normal((2, 4, 5))
+    state = (cr.tensor(h0), cr.tensor(h0 * 0.5)) if kind == "LSTM" else cr.tensor(h0)
+    got = run_layer(ours, x, state=state)
+    xt = torch_.tensor(x, requires_grad=True)
+    t_state = (torch_.tensor(h0), torch_.tensor(h0 * 0.5)) if kind == "LSTM" else \
+        torch_.tensor(h0)
+    out, st = theirs(xt, t_state)
+    h_n = st[0] if kind == "LSTM" else st
+    loss = (out * out).sum() + (h_n * 1.5).sum()
+    if kind == "LSTM":
+        loss = loss + (st[1] * st[1]).sum()
+    loss.backward()
+    want = [out.detach().numpy(), h_n.detach().numpy(), xt.grad.numpy()] + \
+        [getattr(theirs, name).grad.numpy() for name, _ in ours.named_parameters()]
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_parameter_names_and_shapes_follow_pytorch():
+    lstm = nn.LSTM(3, 5, num_layers=2)
+    shapes = {n: p.shape for n, p in lstm.named_parameters()}
+    assert shapes == {"weight_ih_l0": (20, 3), "weight_hh_l0": (20, 5), "bias_ih_l0": (20,),
+                      "bias_hh_l0": (20,), "weight_ih_l1": (20, 5), "weight_hh_l1": (20, 5),
+                      "bias_ih_l1": (20,), "bias_hh_l1": (20,)}
+    assert nn.GRU(3, 4).weight_ih_l0.shape == (12, 3)
+    assert all(p.dtype == np.float32 for p in lstm.parameters())
+
+
+def test_bad_inputs_have_clear_errors():
+    layer = nn.GRU(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, time, 3\)"):
+        layer(np.zeros((2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match=r"initial h must have shape \(2, 2, 4\)"):
+        layer(np.zeros((2, 5, 3), np.float32), np.zeros((1, 2, 4), np.float32))
+    with pytest.raises(ValueError, match="truncate must be a positive"):
+        layer(np.zeros((2, 5, 3), np.float32), truncate=0)
+    with pytest.raises(IndexError, match="index 7 is out of range for 5 embeddings"):
+        nn.Embedding(5, 2)(np.array([[1, 7]]))
+
+
+def test_embedding_gradient_accumulates_repeated_indices():
+    emb = nn.Embedding(4, 2, dtype=np.float64)
+    out = emb(np.array([[1, 1, 3]]))
+    out.sum().backward()
+    assert emb.weight.grad.data.tolist() == [[0, 0], [2, 2], [0, 0], [1, 1]]
+
+
+def test_sequence_loss_masks_padded_steps():
+    logits = cr.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    target = rng.integers(0, 3, (2, 4))
+    loss = F.sequence_cross_entropy(logits, target, lengths=[4, 2])
+    loss.backward()
+    assert np.all(logits.grad.data[1, 2:] == 0)  # padded steps get no gradient
+    real = [(b, t) for b in range(2) for t in range(4) if t < [4, 2][b]]
+    want = np.mean([F.cross_entropy(logits[b, t], np.array(target[b, t])).item()
+                    for b, t in real])
+    assert loss.item() == pytest.approx(want)
+    other = target.copy()
+    other[1, 2:] = (other[1, 2:] + 1) % 3  # changing padded targets changes nothing
+    assert F.sequence_cross_entropy(logits, other, lengths=[4, 2]).item() == loss.item()
+    with pytest.raises(ValueError, match="lengths must be between 0 and 4"):
+        F.sequence_cross_entropy(logits, target, lengths=[5, 2])
+
+
+def test_gradient_clipping_tames_exploding_gradients():
+    layer = nn.RNN(1, 8, nonlinearity="relu", dtype=np.float64)
+    with cr.no_grad():
+        layer.weight_hh_l0.copy_(np.eye(8) * 1.5)  # gradients grow like 1.5^T
+    out, _ = layer(np.ones((1, 40, 1)))
+    out[:, -1].sum().backward()
+    params = list(layer.parameters())
+    before = np.sqrt(sum((p.grad.data ** 2).sum() for p in params))
+    total = optim.clip_grad_norm_(params, 1.0)
+    after = np.sqrt(sum((p.grad.data ** 2).sum() for p in params))
+    assert before > 1e5
+    assert float(total) == pytest.approx(before)
+    assert after == pytest.approx(1.0, rel=1e-4)
+
+
+def bits_task(n: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sequences of random bits; the label is how many bits are 1 (0..steps)."""
+    r = np.random.default_rng(seed)
+    x = r.integers(0, 2, (n, steps, 1)).astype(np.float32)
+    return x, x.sum(axis=(1, 2)).astype(np.int64)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_sequence_task_learns(kind):
+    """Counting the ones in a bit sequence: trained by BPTT to high accuracy in seconds."""
+    cr.manual_seed(0)
+    steps = 8
+    x, y = bits_task(2000, steps, seed=1)
+    x_test, y_test = bits_task(500, steps, seed=2)
+    layer, head = getattr(nn, kind)(1, 24), nn.Linear(24, steps + 1)
+    params = list(layer.parameters()) + list(head.parameters())
+    opt = optim.Adam(params, lr=0.01)
+    for _epoch in range(12):
+        for i in range(0, len(x), 50):
+            _, state = layer(x[i:i + 50])
+            loss = F.cross_entropy(head(first(state)[-1]), y[i:i + 50])
+            opt.zero_grad()
+            loss.backward()
+            optim.clip_grad_norm_(params, 5.0)
+            opt.step()
+    with cr.no_grad():
+        _, state = layer(x_test)
+        accuracy = (head(first(state)[-1]).data.argmax(axis=1) == y_test).mean()
+    assert accuracy > 0.95
+
+
+def test_save_and_load_recurrent_model(tmp_path):
+    model = nn.Sequential(nn.Embedding(10, 4))
+    lstm = nn.LSTM(4, 6, num_layers=2)
+    cr.save(lstm, tmp_path / "lstm.safetensors", {"note": "x"})
+    again = cr.load(tmp_path / "lstm.safetensors")
+    assert isinstance(again, nn.LSTM) and again.num_layers == 2
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(lstm(x)[0].data, again(x)[0].data)
+    cr.save(model, tmp_path / "emb.safetensors")
+    assert np.array_equal(cr.load(tmp_path / "emb.safetensors")[0].weight.data,
+                          model[0].weight.data)
