@@ -70,6 +70,51 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _text_parser(sub: Any) -> None:
+    from chainrule.train.text import TextConfig
+
+    d = TextConfig("")
+    p = sub.add_parser("train-text", help="train a character-level language model (BPTT)",
+                       description="Train a character-level recurrent language model on a "
+                                   "text file by truncated backpropagation through time, "
+                                   "printing sampled text as it learns.")
+    p.add_argument("path", help="a UTF-8 text file, e.g. tinyshakespeare.txt")
+    p.add_argument("--cell", default=d.cell, choices=["lstm", "gru", "rnn"])
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--embedding", type=int, default=d.embedding)
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help="BPTT length (characters)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--clip", type=float, default=d.clip, help="gradient norm clipping")
+    p.add_argument("--sample-every", type=int, default=d.sample_every)
+    p.add_argument("--sample-length", type=int, default=d.sample_length)
+    p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default=None, help="output directory (default runs/text-<time>)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _train_text(args: argparse.Namespace) -> int:
+    from chainrule.train.text import TextConfig, train_text
+
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "quiet")}
+    for key in ("hidden", "layers", "embedding", "seq_len", "batch_size", "steps",
+                "sample_every", "sample_length"):
+        if values[key] < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {values[key]}")
+    if values["lr"] <= 0 or values["temperature"] <= 0:
+        raise ValueError("--lr and --temperature must be positive")
+    result = train_text(TextConfig(**values), progress=not args.quiet, log=sys.stdout)
+    h = result["history"]
+    print(f"final loss {h['loss'][-1]:.4f}, validation loss {h['val_loss'][-1]:.4f} "
+          f"({result['seconds']:.1f} s)")
+    for label, path in result["files"].items():
+        print(f"{label + ':':9}{path}")
+    return EXIT_OK
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule", description="Train neural networks by backpropagation and see how "
@@ -84,6 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir")
     ev.add_argument("--label-column", default=None)
     ev.add_argument("--out", help="directory for confusion.png (default: beside the model)")
+    _text_parser(sub)
     pr = sub.add_parser("predict", help="class and probabilities for new inputs")
     pr.add_argument("model", help="a .safetensors file written by chainrule train")
     pr.add_argument("input", help="a .csv (one example per row) or .npy file")
@@ -103,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "train-text":
+            return _train_text(args)
         return _predict(args)
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)

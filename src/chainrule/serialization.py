@@ -77,8 +77,9 @@ def architecture(model: Module) -> dict[str, Any] | None:
         if any(spec is None for spec in layers):
             return None
         return {"type": "Sequential", "layers": layers}
+    # a module with a config rebuilds its own children in its constructor
     config = model.extra_config()
-    if config is None or any(True for _ in model.children()):
+    if config is None:
         return None
     return {"type": type(model).__name__, "config": config}
 

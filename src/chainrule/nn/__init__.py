@@ -26,7 +26,16 @@ from chainrule.nn.loss import (
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.rbf import RBF
-from chainrule.nn.recurrent import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    CharRNN,
+    Embedding,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+)
 from chainrule.nn.regularization import (
     l1_penalty,
     l2_penalty,
@@ -35,10 +44,9 @@ from chainrule.nn.regularization import (
 )
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten",
-    "GRU", "GRUCell", "Identity", "LSTM", "LSTMCell", "RNN", "RNNCell",
-    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF",
-    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation", "init",
-    "l1_penalty", "mlp",
-    "l2_penalty", "penalized_parameters", "weight_decay_groups",
+    "BCELoss", "BCEWithLogitsLoss", "CharRNN", "CrossEntropyLoss", "Dropout", "ELU",
+    "Embedding", "Flatten", "GRU", "GRUCell", "Identity", "LSTM", "LSTMCell", "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF", "RNN",
+    "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
+    "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
 ]

@@ -26,6 +26,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn import init
+from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.elementwise import as_tensor
@@ -355,3 +356,28 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+_CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+class CharRNN(Module):
+    """Embedding -> recurrent layers -> Linear: next-token logits at every step (a
+    character-level language model when the tokens are characters)."""
+
+    config_fields = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell")
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128,
+                 num_layers: int = 1, cell: str = "lstm") -> None:
+        super().__init__()
+        if cell not in _CELLS:
+            raise ValueError(f"CharRNN: cell must be one of {', '.join(_CELLS)}, got {cell!r}")
+        self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
+        self.hidden_size, self.num_layers, self.cell = hidden_size, num_layers, cell
+        self.embed = Embedding(vocab_size, embedding_dim)
+        self.rnn = _CELLS[cell](embedding_dim, hidden_size, num_layers)
+        self.head = Linear(hidden_size, vocab_size)
+
+    def forward(self, ids: Any, state: Any = None) -> tuple[Tensor, Any]:
+        out, state = self.rnn(self.embed(ids), state)
+        return self.head(out), state

@@ -53,7 +53,7 @@ class History:
         with atomic_write(path, "w") as f:
             f.write(buffer.getvalue())
 
-    def plot(self, path: str | os.PathLike, title: str = "") -> None:
+    def plot(self, path: str | os.PathLike, title: str = "", xlabel: str = "epoch") -> None:
         """Loss (and accuracy, when recorded) per epoch, train and validation, as a PNG."""
         import matplotlib
 
@@ -69,7 +69,7 @@ class History:
                 values = self[key]
                 if any(v is not None for v in values):
                     ax.plot(epochs, values, marker="o", markersize=3, label=label)
-            ax.set_xlabel("epoch")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(metric)
             ax.grid(alpha=0.3)
             ax.legend()

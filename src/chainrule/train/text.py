@@ -1,0 +1,206 @@
+"""A character-level language model trained by truncated backpropagation through time.
+
+The corpus is one long sequence of characters. It is cut into ``batch_size``
+parallel streams; each training step takes the next ``seq_len`` characters of
+every stream, predicts each following character, and backpropagates through
+those steps only. The recurrent state is carried to the next chunk but detached
+(truncated BPTT), so the model sees the whole text as one sequence while each
+backward pass stays short.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+import chainrule.functional as F
+from chainrule.autograd.mode import no_grad
+from chainrule.creation import default_generator, manual_seed
+from chainrule.nn.recurrent import CharRNN
+from chainrule.serialization import save
+from chainrule.train.history import History
+from chainrule.train.progress import Progress
+
+
+class Vocabulary:
+    """The characters of a corpus, in sorted order, and the maps to and from indices."""
+
+    def __init__(self, chars: str) -> None:
+        self.chars = "".join(sorted(set(chars)))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - set(self.index))
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r}")
+        return np.fromiter((self.index[c] for c in text), np.int64, len(text))
+
+    def decode(self, ids: Any) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+
+def _detach(state: Any) -> Any:
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def sample(model: CharRNN, vocab: Vocabulary, prime: str, length: int,
+           temperature: float = 0.8, generator: np.random.Generator | None = None) -> str:
+    """Generate ``length`` characters after ``prime``, drawing each from
+    softmax(logits / temperature)."""
+    rng = generator or default_generator()
+    model.eval()
+    try:
+        with no_grad():
+            ids = vocab.encode(prime or vocab.chars[0])
+            logits, state = model(ids[None, :])
+            out = []
+            for _ in range(length):
+                z = logits.data[0, -1].astype(np.float64) / temperature
+                p = np.exp(z - z.max())
+                p /= p.sum()
+                nxt = int(rng.choice(len(p), p=p))
+                out.append(nxt)
+                logits, state = model(np.array([[nxt]]), state)
+    finally:
+        model.train()
+    return vocab.decode(out)
+
+
+@dataclass
+class TextConfig:
+    """Options of ``chainrule train-text``."""
+
+    path: str
+    cell: str = "lstm"
+    hidden: int = 128
+    layers: int = 1
+    embedding: int = 32
+    seq_len: int = 64
+    batch_size: int = 32
+    steps: int = 1000
+    lr: float = 2e-3
+    clip: float = 5.0
+    sample_every: int = 200
+    sample_length: int = 200
+    temperature: float = 0.8
+    val_fraction: float = 0.05
+    seed: int = 0
+    out: str | None = None
+
+
+def _streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """Cut a sequence into batch_size equal, parallel streams (batch_size, length)."""
+    length = len(ids) // batch_size
+    return ids[:length * batch_size].reshape(batch_size, length)
+
+
+def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = None
+               ) -> dict[str, Any]:
+    """Train a CharRNN on a text file; write model, metrics, curve and samples."""
+    def say(text: str) -> None:
+        if log is not None:
+            log.write(text + "\n")
+            log.flush()
+
+    from chainrule.optim import Adam, clip_grad_norm_
+
+    path = Path(config.path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train-text: no text file at {path}")
+    text = path.read_text(encoding="utf-8")
+    if len(text) < 2 * config.seq_len * config.batch_size:
+        raise ValueError(f"train-text: {path} has {len(text)} characters; need at least "
+                         f"{2 * config.seq_len * config.batch_size} for --seq-len "
+                         f"{config.seq_len} and --batch-size {config.batch_size}")
+    manual_seed(config.seed)
+    vocab = Vocabulary(text)
+    ids = vocab.encode(text)
+    n_val = int(len(ids) * config.val_fraction)
+    train_ids, val_ids = ids[:len(ids) - n_val], ids[len(ids) - n_val:]
+    streams = _streams(train_ids, config.batch_size)
+    model = CharRNN(len(vocab), config.embedding, config.hidden, config.layers, config.cell)
+    params = list(model.parameters())
+    optimizer = Adam(params, lr=config.lr)
+    out_dir = Path(config.out or f"runs/text-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say(f"corpus {path}: {len(ids):,} characters, vocabulary {len(vocab)}; model "
+        f"{config.cell.upper()} {config.layers}x{config.hidden}, "
+        f"{model.num_parameters():,} parameters; {config.steps} steps of "
+        f"{config.batch_size}x{config.seq_len} characters")
+    history = History()
+    reporter = Progress(1, config.steps, enabled=progress)
+    reporter.start_epoch(1)
+    state = None
+    position = 0
+    started = time.perf_counter()
+    samples = []
+    for step in range(1, config.steps + 1):
+        if position + config.seq_len + 1 > streams.shape[1]:
+            position, state = 0, None  # start the streams over
+        chunk = streams[:, position:position + config.seq_len + 1]
+        position += config.seq_len
+        logits, state = model(chunk[:, :-1], state)
+        state = _detach(state)  # truncated BPTT: the next chunk does not backprop into this
+        loss = F.sequence_cross_entropy(logits, chunk[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm_(params, config.clip)
+        optimizer.step()
+        value = float(loss.data)
+        if not np.isfinite(value):
+            raise FloatingPointError(f"train-text: the loss became {value} at step {step}; "
+                                     f"try a lower --lr (now {config.lr})")
+        reporter.batch(step - 1, value)
+        if step % config.sample_every == 0 or step == config.steps:
+            val = _validation_loss(model, val_ids, config)
+            logs = {"epoch": step, "loss": value, "val_loss": val,
+                    "time": time.perf_counter() - started}
+            history.append(logs)
+            text_sample = sample(model, vocab, "\n", config.sample_length, config.temperature)
+            samples.append(f"--- step {step}, loss {value:.3f}, val_loss {val:.3f} ---\n"
+                           f"{text_sample}\n")
+            reporter.message(samples[-1])
+    reporter.end_epoch({"loss": history["loss"][-1]})
+    reporter.close()
+    files = {"model": out_dir / "model.safetensors", "curve": out_dir / "loss.png",
+             "metrics": out_dir / "metrics.json", "samples": out_dir / "samples.txt"}
+    save(model, files["model"], {"config": asdict(config), "vocabulary": vocab.chars})
+    history.save_json(files["metrics"], seconds=time.perf_counter() - started)
+    history.plot(files["curve"], title=f"char-{config.cell} on {path.name}", xlabel="step")
+    from chainrule._io import atomic_write
+
+    with atomic_write(files["samples"], "w") as f:
+        f.write("\n".join(samples))
+    return {"history": history, "files": files, "model": model, "vocab": vocab,
+            "seconds": time.perf_counter() - started}
+
+
+def _validation_loss(model: CharRNN, ids: np.ndarray, config: TextConfig) -> float:
+    """Mean next-character loss over the held-out tail of the corpus."""
+    if len(ids) < config.seq_len + 1:
+        return float("nan")
+    streams = _streams(ids, min(config.batch_size, max(1, len(ids) // (config.seq_len + 1))))
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        with no_grad():
+            for pos in range(0, streams.shape[1] - 1, config.seq_len):
+                chunk = streams[:, pos:pos + config.seq_len + 1]
+                if chunk.shape[1] < 2:
+                    break
+                logits, state = model(chunk[:, :-1], state)
+                n = chunk[:, 1:].size
+                total += float(F.sequence_cross_entropy(logits, chunk[:, 1:]).data) * n
+                count += n
+    finally:
+        model.train()
+    return total / max(count, 1)
