@@ -42,7 +42,7 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--layers", type=_int_list, default=d,
                    help="all layer sizes, input to output, e.g. 64,128,10")
     p.add_argument("--hidden", type=_int_list, default=d,
-                   help="hidden layer sizes only, e.g. 128,64 (default 128)")
+                   help="hidden layer sizes only, e.g. 128,64 (default 256)")
     p.add_argument("--activation", default=d, help="relu (default), sigmoid, tanh, leaky_relu, "
                                                    "elu")
     p.add_argument("--loss", default=d, help="cross-entropy (default) or mse")
@@ -50,12 +50,13 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=d, help="learning rate (default per optimizer)")
     p.add_argument("--momentum", type=float, default=d)
     p.add_argument("--weight-decay", type=float, default=d)
-    p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 40)")
+    p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 60)")
     p.add_argument("--batch-size", type=int, default=d, help="mini-batch size (default 32)")
     p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")
-    p.add_argument("--l2", type=float, default=d, help="L2 strength lambda: lambda/(2n) sum W^2")
+    p.add_argument("--l2", type=float, default=d,
+                   help="L2 strength lambda: lambda/(2n) sum W^2 (default 1.0)")
     p.add_argument("--dropout", type=float, default=d, help="dropout probability after each "
-                                                            "hidden layer")
+                                                            "hidden layer (default 0.2)")
     p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
     p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
     p.add_argument("--until-converged", action="store_true", default=d,

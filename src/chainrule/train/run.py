@@ -42,18 +42,18 @@ class TrainConfig:
     data_dir: str | None = None
     label_column: str = "label"
     layers: list[int] | None = None
-    hidden: list[int] = field(default_factory=lambda: [128])
+    hidden: list[int] = field(default_factory=lambda: [256])
     activation: str = "relu"
     loss: str = "cross-entropy"
     optimizer: str = "adam"
     lr: float | None = None
     momentum: float = 0.0
     weight_decay: float = 0.0
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 32
     l1: float = 0.0
-    l2: float = 0.0
-    dropout: float = 0.0
+    l2: float = 1.0
+    dropout: float = 0.2
     init: str = "default"
     seed: int = 0
     until_converged: bool = False
