@@ -156,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return EXIT_OK
     except (ValueError, KeyError, TypeError, OSError, ModelFileError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"chainrule: error: {message}", file=sys.stderr)
