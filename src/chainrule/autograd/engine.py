@@ -210,10 +210,16 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
                         out.grad = (_add(out.grad, g, create_graph) if out.grad is not None
                                     else g if create_graph else _owned(g, owned))
             fn.check_versions()
-            gxs = fn.backward(*grads) if len(grads) > 1 else fn.backward(grads[0])
+            anomaly = mode.anomaly
+            # the ops a backward runs are checked as that node's backward, not one by one
+            mode.anomaly = False
+            try:
+                gxs = fn.backward(*grads) if len(grads) > 1 else fn.backward(grads[0])
+            finally:
+                mode.anomaly = anomaly
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
-            if mode.anomaly:
+            if anomaly:
                 _check_finite(fn, gxs, "backward")
             inputs = fn.inputs
             if len(gxs) != len(inputs):

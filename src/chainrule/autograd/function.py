@@ -136,7 +136,7 @@ def _check_finite(fn: Function, arrays: tuple, where: str) -> None:
     for i, a in enumerate(arrays):
         if a is None:
             continue
-        a = getattr(a, "data", a)
+        a = a.data if isinstance(a, Tensor) else a
         if a.dtype.kind in "fc" and not np.isfinite(a).all():
             what = "NaN" if np.isnan(a).any() else "Inf"
             try:
