@@ -81,7 +81,8 @@ def run_recipe(name: str, epochs: int | None) -> dict:
         hidden = 30 if name == "nielsen-30" else 100
         onehot = np.eye(10, dtype=np.float32)
         if name.startswith("nielsen2"):
-            model = nn.mlp([784, hidden, 10], "sigmoid", init_scheme="scaled_normal")
+            def make_model() -> nn.Module:
+                return nn.mlp([784, hidden, 10], "sigmoid", init_scheme="scaled_normal")
 
             def loss_fn(z: cr.Tensor, t: cr.Tensor) -> cr.Tensor:
                 # sum over the 10 outputs of the binary cross-entropy of sigmoid(z),
@@ -91,8 +92,9 @@ def run_recipe(name: str, epochs: int | None) -> dict:
             lr, n_epochs, l2 = 0.1, 60, 5.0
             eval_x, eval_y = x_val, y_val
         else:
-            model = nn.mlp([784, hidden, 10], "sigmoid", output_activation="sigmoid",
-                           init_scheme="normal")
+            def make_model() -> nn.Module:
+                return nn.mlp([784, hidden, 10], "sigmoid", output_activation="sigmoid",
+                              init_scheme="normal")
 
             def loss_fn(a: cr.Tensor, t: cr.Tensor) -> cr.Tensor:
                 # quadratic cost 1/(2m) sum ||a - y||^2 (network.py)
@@ -102,19 +104,27 @@ def run_recipe(name: str, epochs: int | None) -> dict:
             lr, n_epochs, l2 = 3.0, 30, 0.0
             eval_x, eval_y = x_test, y_test
         n_epochs = epochs or n_epochs
-        best = []
         from chainrule.train import LambdaCallback
 
-        def record(state, logs) -> None:
-            best.append(evaluate(state.model, loss_fn, (eval_x, onehot[eval_y]),
-                                 classification=True)["accuracy"])
+        runs = []
+        # Nielsen reports the best of three runs: three seeds, the best epoch of each
+        for seed in range(3):
+            cr.manual_seed(seed)
+            model = make_model()
+            curve: list[float] = []
 
-        history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=lr),
-                      (x_train, onehot[y_train]), epochs=n_epochs, batch_size=10, l2=l2,
-                      seed=0, progress=False, classification=True,
-                      callbacks=[LambdaCallback(record)])
-        result.update(accuracy=max(best), best_epoch=int(np.argmax(best)) + 1,
-                      curve=best, loss=history["loss"])
+            def record(state, logs, curve=curve) -> None:
+                curve.append(evaluate(state.model, loss_fn, (eval_x, onehot[eval_y]),
+                                      classification=True)["accuracy"])
+
+            fit(model, loss_fn, optim.SGD(model.parameters(), lr=lr),
+                (x_train, onehot[y_train]), epochs=n_epochs, batch_size=10, l2=l2,
+                seed=seed, progress=False, classification=True,
+                callbacks=[LambdaCallback(record)])
+            runs.append(curve)
+        best_run = max(runs, key=max)
+        result.update(accuracy=max(best_run), best_epoch=int(np.argmax(best_run)) + 1,
+                      curve=best_run, runs=[max(r) for r in runs])
     elif name == "fashion-sklearn":
         (x_train, y_train), (x_test, y_test) = _mnist("fashion-mnist")
         model = nn.mlp([784, 100, 10], "relu", init_scheme="xavier")
@@ -175,8 +185,9 @@ def write_report(results: list[dict], path: Path, plot: Path) -> None:
     for r in results:
         recipe = RECIPES[r["name"]]
         epochs = r.get("best_epoch", r.get("epochs", ""))
+        runs = f" (3 runs: {', '.join(f'{a:.4f}' for a in r['runs'])})" if "runs" in r else ""
         lines.append(f"| {r['name']} | {recipe['what']} | {recipe['published']:.4f} | "
-                     f"{r['accuracy']:.4f} | {epochs} | {r['seconds']:.0f} |")
+                     f"{r['accuracy']:.4f}{runs} | {epochs} | {r['seconds']:.0f} |")
         sk = r.get("sklearn")
         if sk and "accuracy" in sk:
             lines.append(f"| {r['name']} (scikit-learn, same run) | MLPClassifier defaults | "
