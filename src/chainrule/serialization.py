@@ -25,13 +25,14 @@ import os
 import struct
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule._io import atomic_write
-from chainrule.nn.container import Sequential
-from chainrule.nn.module import Module
+
+if TYPE_CHECKING:
+    from chainrule.nn.module import Module
 
 _DTYPES = {
     "F16": np.float16, "F32": np.float32, "F64": np.float64,
@@ -66,12 +67,14 @@ def _register_builtin() -> None:
 
     for name in nn.__all__:
         obj = getattr(nn, name)
-        if isinstance(obj, type) and issubclass(obj, Module):
+        if isinstance(obj, type) and issubclass(obj, nn.Module):
             _REGISTRY.setdefault(name, obj)
 
 
 def architecture(model: Module) -> dict[str, Any] | None:
     """The model as a JSON-ready dict, or None if some part cannot be rebuilt by name."""
+    from chainrule.nn.container import Sequential
+
     if isinstance(model, Sequential):
         layers = [architecture(m) for m in model]
         if any(spec is None for spec in layers):
@@ -86,6 +89,8 @@ def architecture(model: Module) -> dict[str, Any] | None:
 
 def build(spec: dict[str, Any]) -> Module:
     """Rebuild a model from ``architecture(model)``."""
+    from chainrule.nn.container import Sequential
+
     if not _REGISTRY:
         _register_builtin()
     kind = spec.get("type")
