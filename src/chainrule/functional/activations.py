@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import as_tensor, where
 from chainrule.ops.reductions import sum as _sum
@@ -61,7 +62,10 @@ class ReLU(Function):
         return np.maximum(x, np.zeros((), x.dtype))
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * (self.inputs[0].data > 0).astype(gy.dtype)
+        positive = self.inputs[0].data > 0
+        if not mode.grad_enabled:  # the usual case: one pass, no float copy of the mask
+            return Tensor._make(np.where(positive, gy.data, 0), False, None, 0)
+        return gy * positive.astype(gy.dtype)
 
 
 class LeakyReLU(Function):
