@@ -1,0 +1,215 @@
+"""Forward + backward time of small and medium ops: chainrule beside raw numpy doing the same
+arithmetic by hand, and beside PyTorch, all measured in the same run.
+
+    python benchmarks/ops_overhead.py [--quick]
+
+Microseconds per forward+backward (median of timing rounds, float32, 2 threads), and the
+ratios chainrule / numpy (the engine's overhead over the bare arithmetic) and
+chainrule / torch. Also the time of `import chainrule` in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import timeit
+
+import numpy as np
+
+rng = np.random.default_rng(0)
+
+
+def arr(*shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def us(fn, quick: bool) -> float:
+    """Median microseconds per call over several rounds of an auto-sized loop."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    rounds = [t / number * 1e6 for t in timer.repeat(3 if quick else 7, number)]
+    return statistics.median(rounds)
+
+
+def cases():
+    """(name, chainrule fn, numpy fn, torch fn) for each benchmark case."""
+    import chainrule as cr
+    import chainrule.functional as F
+
+    out = []
+
+    def abc(n):
+        a_, b_, c_ = arr(n, n), arr(n, n), arr(n, n)
+        a, b, c = (cr.tensor(v, requires_grad=True) for v in (a_, b_, c_))
+
+        def ours():
+            (a * b + c).sum().backward()
+            a.grad = b.grad = c.grad = None
+
+        def numpy():  # y = sum(a*b + c): da = b, db = a, dc = 1
+            _ = (a_ * b_ + c_).sum()
+            ones = np.ones_like(a_)
+            return ones * b_, ones * a_, ones
+
+        return ours, numpy, ("abc", (a_, b_, c_))
+
+    for n in (4, 256):
+        o, nfn, spec = abc(n)
+        out.append((f"(a*b + c).sum(), {n}x{n}", o, nfn, spec))
+
+    x_, w_, b_ = arr(128, 784), arr(256, 784) * 0.05, arr(256)
+    x = cr.tensor(x_)
+    w, b = cr.tensor(w_, requires_grad=True), cr.tensor(b_, requires_grad=True)
+
+    def linear_ours():
+        F.relu(F.linear(x, w, b)).sum().backward()
+        w.grad = b.grad = None
+
+    def linear_numpy():
+        z = x_ @ w_.T + b_
+        a = np.maximum(z, 0)
+        _ = a.sum()
+        dz = (z > 0).astype(np.float32)
+        return dz.T @ x_, dz.sum(axis=0)
+
+    out.append(("relu(x @ W.T + b).sum(), 128x784 @ 784x256", linear_ours, linear_numpy,
+                ("linear", (x_, w_, b_))))
+
+    z_ = arr(128, 10)
+    labels = rng.integers(0, 10, 128)
+    z = cr.tensor(z_, requires_grad=True)
+
+    def ce_ours():
+        F.cross_entropy(z, labels).backward()
+        z.grad = None
+
+    def ce_numpy():
+        e = np.exp(z_ - z_.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        _ = -np.log(p[np.arange(128), labels]).mean()
+        p[np.arange(128), labels] -= 1
+        return p / 128
+
+    out.append(("cross_entropy, 128x10 logits", ce_ours, ce_numpy, ("ce", (z_, labels))))
+
+    h_ = arr(128, 256)
+    h = cr.tensor(h_, requires_grad=True)
+    for name, fn, npf in (("tanh", F.tanh, np.tanh),
+                          ("sigmoid", F.sigmoid, lambda v: 1 / (1 + np.exp(-v)))):
+        def act_ours(fn=fn):
+            fn(h).sum().backward()
+            h.grad = None
+
+        def act_numpy(npf=npf, name=name):
+            a = npf(h_)
+            return 1 - a * a if name == "tanh" else a * (1 - a)
+
+        out.append((f"{name}(x).sum(), 128x256", act_ours, act_numpy, (name, (h_,))))
+
+    def mean_ours():
+        h.mean(axis=0).sum().backward()
+        h.grad = None
+
+    def mean_numpy():
+        _ = h_.mean(axis=0).sum()
+        return np.full_like(h_, 1 / 128)
+
+    out.append(("x.mean(axis=0).sum(), 128x256", mean_ours, mean_numpy, ("mean", (h_,))))
+
+    idx = rng.integers(0, 128, 64)
+
+    def index_ours():
+        h[idx].sum().backward()
+        h.grad = None
+
+    def index_numpy():
+        _ = h_[idx].sum()
+        g = np.zeros_like(h_)
+        np.add.at(g, idx, 1.0)
+        return g
+
+    out.append(("x[int array].sum(), 64 of 128 rows", index_ours, index_numpy,
+                ("index", (h_, idx))))
+    return out
+
+
+def torch_fn(spec):
+    """The same case in PyTorch, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    kind, arrays = spec
+    t = [torch.from_numpy(a) for a in arrays]
+    if kind == "abc":
+        a, b, c = (v.clone().requires_grad_() for v in t)
+
+        def run():
+            (a * b + c).sum().backward()
+            a.grad = b.grad = c.grad = None
+    elif kind == "linear":
+        x, w, b = t[0], t[1].clone().requires_grad_(), t[2].clone().requires_grad_()
+
+        def run():
+            torch.relu(torch.nn.functional.linear(x, w, b)).sum().backward()
+            w.grad = b.grad = None
+    elif kind == "ce":
+        z, labels = t[0].clone().requires_grad_(), t[1]
+
+        def run():
+            torch.nn.functional.cross_entropy(z, labels).backward()
+            z.grad = None
+    elif kind in ("tanh", "sigmoid", "mean", "index"):
+        h = t[0].clone().requires_grad_()
+        idx = t[1] if kind == "index" else None
+
+        def run():
+            if kind == "mean":
+                out = h.mean(dim=0)
+            elif kind == "index":
+                out = h[idx]
+            else:
+                out = getattr(torch, kind)(h)
+            out.sum().backward()
+            h.grad = None
+    return run
+
+
+def import_time(quick: bool) -> float:
+    code = "import time; t = time.perf_counter(); import chainrule; print(time.perf_counter() - t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(3 if quick else 7)]
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer timing rounds")
+    args = parser.parse_args()
+    try:
+        import torch
+
+        peer = f"torch {torch.__version__}"
+    except ImportError:
+        peer = "torch not installed (pip install -e .[bench]): its column is skipped"
+    print(f"numpy {np.__version__}, {peer}, {os.cpu_count()} CPUs; float32; microseconds "
+          f"per forward+backward, median of rounds")
+    print("| case | chainrule (us) | numpy by hand (us) | torch (us) | chainrule / numpy | "
+          "chainrule / torch |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, ours, numpy_fn, spec in cases():
+        t_ours, t_np = us(ours, args.quick), us(numpy_fn, args.quick)
+        tf = torch_fn(spec)
+        t_torch = us(tf, args.quick) if tf is not None else float("nan")
+        print(f"| {name} | {t_ours:.1f} | {t_np:.1f} | {t_torch:.1f} | {t_ours / t_np:.2f} | "
+              f"{t_ours / t_torch:.2f} |", flush=True)
+    print(f"\n`import chainrule`: {import_time(args.quick) * 1e3:.0f} ms (median, fresh "
+          f"interpreter, numpy's own import included)")
+
+
+if __name__ == "__main__":
+    main()
