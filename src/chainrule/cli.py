@@ -116,6 +116,20 @@ def _train_text(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _graph(args: argparse.Namespace) -> int:
+    from chainrule.viz.expression import evaluate, parse, parse_values
+    from chainrule.viz.graph import draw_graph
+
+    out, leaves = evaluate(parse(args.expression), parse_values(args.values))
+    if args.format == "text" and not args.out:
+        print(draw_graph(out, "text", names=leaves))
+        return EXIT_OK
+    path = args.out or f"graph.{args.format}"
+    draw_graph(out, args.format, path, names=leaves)
+    print(f"graph: {path}")
+    return EXIT_OK
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule", description="Train neural networks by backpropagation and see how "
@@ -131,6 +145,15 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-column", default=None)
     ev.add_argument("--out", help="directory for confusion.png (default: beside the model)")
     _text_parser(sub)
+    gr = sub.add_parser("graph", help="draw the computational graph of an expression with "
+                                      "every value and gradient",
+                        description="Draw the computational graph of an expression over named "
+                                    "values, with each node's value and each edge's gradient "
+                                    "(upstream gradient times local derivative).")
+    gr.add_argument("expression", help='e.g. "(x + y) * z" or "sigmoid(w0*x0 + w1*x1 + w2)"')
+    gr.add_argument("--values", default="", help="x=-2,y=5,z=-4 (lists allowed: w=[1,2,3])")
+    gr.add_argument("--format", default="svg", choices=["svg", "png", "dot", "text"])
+    gr.add_argument("--out", help="output file (default graph.<format>; text prints)")
     pr = sub.add_parser("predict", help="class and probabilities for new inputs")
     pr.add_argument("model", help="a .safetensors file written by chainrule train")
     pr.add_argument("input", help="a .csv (one example per row) or .npy file")
@@ -152,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "train-text":
             return _train_text(args)
+        if args.command == "graph":
+            return _graph(args)
         return _predict(args)
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)

@@ -1,0 +1,180 @@
+"""Safe expressions for ``chainrule graph``: parsed with ``ast``, never ``eval``.
+
+Only numbers, names, + - * / ** @, unary minus and calls to a fixed list of
+chainrule functions are accepted; anything else (attribute access, subscripts,
+lambdas, comprehensions, keywords, huge constants) is refused with a message
+naming the offending piece, before anything is computed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import numpy as np
+
+import chainrule.functional as F
+from chainrule.autograd.tensor import Tensor
+from chainrule.ops import elementwise as ew
+from chainrule.ops import reductions as red
+
+FUNCTIONS: dict[str, Callable[..., Tensor]] = {
+    "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs, "maximum": ew.maximum,
+    "minimum": ew.minimum, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
+    "softplus": F.softplus, "sum": red.sum, "mean": red.mean,
+}
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
+           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a @ b}
+MAX_LENGTH = 2000
+MAX_NODES = 400
+MAX_CONSTANT = 1e6
+MAX_EXPONENT = 100
+
+
+class ExpressionError(ValueError):
+    """The expression or the values are not acceptable; the message says which piece."""
+
+
+def _piece(node: ast.AST, source: str) -> str:
+    return ast.get_source_segment(source, node) or type(node).__name__
+
+
+def parse(source: str) -> ast.Expression:
+    """Parse and vet an expression; raise ExpressionError for anything not whitelisted."""
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"graph: the expression is {len(source)} characters long; the "
+                              f"limit is {MAX_LENGTH}")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as e:
+        raise ExpressionError(f"graph: not a valid expression: {e.msg}") from None
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_NODES:
+        raise ExpressionError(f"graph: the expression has {len(nodes)} parts; the limit is "
+                              f"{MAX_NODES}")
+    for node in nodes:
+        _vet(node, source.strip())
+    return tree
+
+
+def _vet(node: ast.AST, source: str) -> None:
+    if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.USub | ast.UAdd):
+        if isinstance(node, ast.operator) and type(node) not in _BINARY:
+            raise ExpressionError(f"graph: the operator {type(node).__name__} is not allowed")
+        return
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and \
+                isinstance(node.right.value, int | float) and abs(node.right.value) > MAX_EXPONENT:
+            raise ExpressionError(f"graph: the exponent in {_piece(node, source)} is too large "
+                                  f"(at most {MAX_EXPONENT})")
+        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.BinOp) and \
+                isinstance(node.right.op, ast.Pow):
+            raise ExpressionError(f"graph: nested powers like {_piece(node, source)} are not "
+                                  f"allowed")
+        return
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, ast.USub | ast.UAdd):
+            raise ExpressionError(f"graph: the operator in {_piece(node, source)} is not "
+                                  f"allowed")
+        return
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise ExpressionError(f"graph: only numbers are allowed as constants, not "
+                                  f"{_piece(node, source)}")
+        if abs(node.value) > MAX_CONSTANT:
+            raise ExpressionError(f"graph: the constant {_piece(node, source)} is too large "
+                                  f"(at most {MAX_CONSTANT:g})")
+        return
+    if isinstance(node, ast.Name):
+        if node.id.startswith("_"):
+            raise ExpressionError(f"graph: names starting with '_' are not allowed: {node.id}")
+        return
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise ExpressionError(f"graph: only these functions can be called: "
+                                  f"{', '.join(FUNCTIONS)}; not {_piece(node.func, source)}")
+        if node.keywords:
+            raise ExpressionError(f"graph: keyword arguments are not allowed: "
+                                  f"{_piece(node, source)}")
+        return
+    kinds = {ast.Attribute: "attribute access", ast.Subscript: "indexing",
+             ast.Lambda: "lambdas", ast.ListComp: "comprehensions",
+             ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons",
+             ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions"}
+    what = next((v for k, v in kinds.items() if isinstance(node, k)), type(node).__name__)
+    raise ExpressionError(f"graph: {what} is not allowed: {_piece(node, source)}")
+
+
+def parse_values(text: str) -> dict[str, np.ndarray]:
+    """'x=-2,y=5,w=[1,2,3]' -> float64 arrays by name (numbers or lists of numbers only)."""
+    values: dict[str, np.ndarray] = {}
+    depth, start, parts = 0, 0, []
+    for i, ch in enumerate(text):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ExpressionError(f"graph: --values expects name=number pairs like x=-2,y=5 "
+                                  f"(or w=[1,2,3]); could not read {part!r}")
+        try:
+            value = ast.literal_eval(raw.strip())
+            array = np.asarray(value, dtype=np.float64)
+        except (ValueError, SyntaxError, TypeError):
+            raise ExpressionError(f"graph: the value of {name} is not a number or a list of "
+                                  f"numbers: {raw.strip()!r}") from None
+        if array.size > 10_000:
+            raise ExpressionError(f"graph: the value of {name} has {array.size} elements; keep "
+                                  f"graphs small (at most 10,000)")
+        values[name] = array
+    return values
+
+
+def evaluate(tree: ast.Expression, values: dict[str, np.ndarray]
+             ) -> tuple[Tensor, dict[str, Tensor]]:
+    """Build the graph: every name becomes a float64 leaf that requires grad."""
+    leaves: dict[str, Tensor] = {}
+
+    def ev(node: ast.AST) -> Tensor | float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise ExpressionError(f"graph: no value for {node.id}; give it with --values "
+                                      f"{node.id}=...")
+            if node.id not in leaves:
+                leaves[node.id] = Tensor(values[node.id].copy(), requires_grad=True)
+            return leaves[node.id]
+        if isinstance(node, ast.UnaryOp):
+            operand = ev(node.operand)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp):
+            left, right = ev(node.left), ev(node.right)
+            if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+                left = Tensor(np.asarray(left, np.float64))
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.Call):
+            args = [ev(a) for a in node.args]
+            args = [a if isinstance(a, Tensor) else Tensor(np.asarray(a, np.float64))
+                    for a in args]
+            try:
+                return FUNCTIONS[node.func.id](*args)
+            except TypeError as e:
+                raise ExpressionError(f"graph: {node.func.id}() {e}") from None
+        raise ExpressionError(f"graph: cannot evaluate {type(node).__name__}")
+
+    with np.errstate(all="ignore"):
+        out = ev(tree)
+    if not isinstance(out, Tensor) or out.grad_fn is None:
+        raise ExpressionError("graph: the expression must use at least one named value")
+    return out, leaves

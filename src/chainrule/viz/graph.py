@@ -1,0 +1,204 @@
+"""Drawing the computational graph with every value and every gradient.
+
+Each op node shows its symbol and the value it produced; each edge shows the
+gradient flowing back along it: the upstream gradient times the node's local
+derivative with respect to that input. Where a value feeds several nodes its
+total gradient, the sum over its outgoing edges, is shown on the value itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chainrule._io import atomic_write
+from chainrule.autograd.engine import grad
+from chainrule.autograd.function import Function
+from chainrule.autograd.mode import no_grad
+from chainrule.autograd.tensor import Tensor
+
+SYMBOLS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Neg": "neg", "PowScalar": "**",
+           "Pow": "**", "MatMul": "@", "Linear": "linear", "Sum": "sum", "Mean": "mean",
+           "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Sigmoid": "sigmoid",
+           "Tanh": "tanh", "ReLU": "relu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
+           "CrossEntropy": "cross_entropy", "Maximum": "max", "Minimum": "min"}
+PNG_MAX_INCHES = 20  # caps a rendered PNG near 2,000 pixels wide at 100 dpi
+
+
+@dataclass
+class Node:
+    """A value in the graph: a leaf (named input or parameter) or an op's output."""
+
+    key: int
+    label: str
+    value: np.ndarray
+    grad: np.ndarray | None
+    op: str | None = None
+    inputs: list[tuple[int, np.ndarray | None]] = field(default_factory=list)  # (key, edge grad)
+
+
+def _fmt(a: np.ndarray | None) -> str:
+    if a is None:
+        return "-"
+    a = np.asarray(a)
+    if a.size == 1:
+        return f"{float(a.reshape(())):.4g}"
+    if a.size <= 6:
+        return np.array2string(a, precision=3, separator=", ").replace("\n", "")
+    return f"array{a.shape}"
+
+
+def _collect(root: Tensor) -> list[Tensor]:
+    """Every tensor reachable from ``root`` through grad_fn, inputs before outputs."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t.grad_fn is not None and t.grad_fn.inputs is not None:
+            for x in t.grad_fn.inputs:
+                if id(x) not in seen:
+                    stack.append((x, False))
+    return order
+
+
+def build_graph(output: Tensor, names: Mapping[str, Tensor] | None = None) -> list[Node]:
+    """The nodes of ``output``'s graph with values and gradients (output's gradient is 1).
+
+    ``names`` labels leaves (e.g. ``dict(model.named_parameters())``); other leaves
+    are labelled by shape. The graph must not have been released by a backward.
+    """
+    if output.grad_fn is None:
+        raise ValueError("draw_graph: the tensor has no graph (it was not computed from "
+                         "tensors that require grad)")
+    if output.grad_fn.inputs is None:
+        raise ValueError("draw_graph: the graph was released by backward(); build it again "
+                         "or call backward(retain_graph=True)")
+    tensors = _collect(output)
+    label_of = {id(t): n for n, t in (names or {}).items()}
+    wanted = [t for t in tensors if t.requires_grad]
+    seed = np.ones(output.shape, output.dtype)
+    grads = grad(output, wanted, seed, retain_graph=True, allow_unused=True)
+    grad_of = {id(t): (None if g is None else g.data) for t, g in zip(wanted, grads, strict=True)}
+    nodes = []
+    for t in tensors:
+        fn: Function | None = t.grad_fn
+        if fn is None:
+            label = label_of.get(id(t), "const" if not t.requires_grad else f"x{t.shape}")
+            nodes.append(Node(id(t), label, t.data, grad_of.get(id(t))))
+            continue
+        node = Node(id(t), SYMBOLS.get(fn.name, fn.name.lower()), t.data, grad_of.get(id(t)),
+                    op=fn.name)
+        edges = _edge_grads(fn, grad_of)
+        node.inputs = [(id(x), g) for x, g in zip(fn.inputs, edges, strict=True)]
+        nodes.append(node)
+    return nodes
+
+
+def _edge_grads(fn: Function, grad_of: dict) -> list[np.ndarray | None]:
+    """What the node sends back along each input edge: its upstream gradient times its
+    local derivative for that input (the node's own backward, applied once). Two edges
+    from the same value (x * x) each get their own share."""
+    upstream = []
+    for ref in fn.outputs:
+        out = ref()
+        g = None if out is None else grad_of.get(id(out))
+        upstream.append(None if g is None else Tensor._make(np.asarray(g), False, None, 0))
+    if all(g is None for g in upstream):
+        return [None] * len(fn.inputs)
+    with no_grad():
+        gxs = fn.backward(*upstream)
+    gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+    return [None if g is None or not x.requires_grad else g.data
+            for g, x in zip(gxs, fn.inputs, strict=True)]
+
+
+def to_text(nodes: list[Node]) -> str:
+    """An indented tree from the output down, with value and gradient per node."""
+    by_key = {n.key: n for n in nodes}
+    lines: list[str] = []
+
+    def walk(key: int, depth: int, edge: np.ndarray | None) -> None:
+        n = by_key[key]
+        via = "" if edge is None or depth == 0 else f"  (edge grad {_fmt(edge)})"
+        lines.append(f"{'  ' * depth}{n.label}: value {_fmt(n.value)}, grad {_fmt(n.grad)}{via}")
+        for child, g in n.inputs:
+            walk(child, depth + 1, g)
+
+    walk(nodes[-1].key, 0, None)
+    return "\n".join(lines)
+
+
+def to_dot(nodes: list[Node]) -> str:
+    """Graphviz DOT: values in the boxes, gradients on the edges."""
+    lines = ["digraph chainrule {", '  rankdir="LR";', '  node [fontname="Helvetica"];']
+    number = {n.key: i for i, n in enumerate(nodes)}  # stable names, not memory addresses
+    for n in nodes:
+        shape = "ellipse" if n.op else "box"
+        text = f"{n.label}\\nvalue {_fmt(n.value)}\\ngrad {_fmt(n.grad)}".replace('"', "'")
+        lines.append(f'  n{number[n.key]} [label="{text}", shape={shape}];')
+    for n in nodes:
+        for child, g in n.inputs:
+            lines.append(f'  n{number[child]} -> n{number[n.key]} [label="{_fmt(g)}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render(dot: str, path: str | os.PathLike, fmt: str) -> Path:
+    """Write the DOT text, or render it to SVG/PNG with Graphviz's ``dot`` program."""
+    path = Path(path)
+    if fmt == "dot":
+        with atomic_write(path, "w") as f:
+            f.write(dot)
+        return path
+    exe = shutil.which("dot")
+    if exe is None:
+        dot_path = path.with_suffix(".dot")
+        with atomic_write(dot_path, "w") as f:
+            f.write(dot)
+        raise FileNotFoundError(
+            f"Graphviz's 'dot' program is not installed, so {fmt.upper()} cannot be drawn; "
+            f"wrote {dot_path} instead (render it with `dot -T{fmt} {dot_path} -o {path}` "
+            f"after `apt-get install graphviz`)")
+    args = [exe, f"-T{fmt}"]
+    if fmt == "png":  # a large graph at default size makes a huge, slow image
+        args += [f"-Gsize={PNG_MAX_INCHES},{PNG_MAX_INCHES}", "-Gdpi=100"]
+    result = subprocess.run(args, input=dot.encode(), capture_output=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    with atomic_write(path, "wb") as f:
+        f.write(result.stdout)
+    return path
+
+
+def draw_graph(output: Tensor, format: str = "text", path: str | os.PathLike | None = None,
+               names: Mapping[str, Tensor] | None = None) -> str:
+    """The graph of ``output`` as text or DOT (returned), or written as SVG/PNG/DOT to ``path``.
+
+    ``names`` labels leaves, e.g. ``dict(model.named_parameters())``.
+    """
+    if format not in ("text", "dot", "svg", "png"):
+        raise ValueError(f"draw_graph: format must be text, dot, svg or png; got {format!r}")
+    nodes = build_graph(output, names)
+    if format == "text":
+        text = to_text(nodes)
+    else:
+        text = to_dot(nodes)
+    if path is not None:
+        if format == "text":
+            with atomic_write(path, "w") as f:
+                f.write(text + "\n")
+        else:
+            render(text, path, format)
+    return text
