@@ -88,3 +88,10 @@ clamp = clip
 cat = concatenate
 
 __version__ = "0.1.0"
+
+
+def explain(model, x, y, loss="cross-entropy", **options):  # noqa: ANN001, ANN003, ANN201
+    """The backpropagation derivation of ``model`` on (x, y); see chainrule.explain.explain."""
+    from chainrule.explain import explain as _explain
+
+    return _explain(model, x, y, loss, **options)

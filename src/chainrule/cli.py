@@ -145,6 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-column", default=None)
     ev.add_argument("--out", help="directory for confusion.png (default: beside the model)")
     _text_parser(sub)
+    from chainrule.explain.cli import add_explain_parser
+
+    add_explain_parser(sub)
     gr = sub.add_parser("graph", help="draw the computational graph of an expression with "
                                       "every value and gradient",
                         description="Draw the computational graph of an expression over named "
@@ -177,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train_text(args)
         if args.command == "graph":
             return _graph(args)
+        if args.command == "explain":
+            from chainrule.explain.cli import run_explain
+
+            return run_explain(args)
         return _predict(args)
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)

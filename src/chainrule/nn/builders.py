@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chainrule.nn import init
-from chainrule.nn.activation import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.activation import (
+    ELU,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from chainrule.nn.container import Sequential
 from chainrule.nn.layers import Dropout
 from chainrule.nn.linear import Linear
@@ -13,13 +22,13 @@ from chainrule.nn.module import Module
 
 ACTIVATIONS: dict[str, type[Module]] = {
     "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "elu": ELU,
-    "identity": Identity, "softmax": Softmax,
+    "identity": Identity, "softmax": Softmax, "softplus": Softplus,
 }
 INITS = ("default", "xavier", "he", "normal", "scaled_normal")
 
 
 def activation(name: str) -> Module:
-    """An activation module by name (relu, sigmoid, tanh, leaky_relu, elu, identity, softmax)."""
+    """An activation module by name (see ACTIVATIONS)."""
     cls = ACTIVATIONS.get(name.replace("-", "_").lower())
     if cls is None:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")

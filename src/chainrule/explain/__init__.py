@@ -1,0 +1,38 @@
+"""The BP explainer: the derivation of a small network's gradients, with numbers, checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.explain.derivation import Check, Derivation, LayerMath, derive
+from chainrule.explain.render import render
+
+
+def default_example() -> tuple[Any, Any, Any]:
+    """A fixed tiny example: 2 features, 2 hidden sigmoid units, 3 one-hot classes
+    (softmax cross-entropy), 2 examples, fixed weights."""
+    import numpy as np
+
+    from chainrule.autograd.mode import no_grad
+    from chainrule.nn import Linear, Sequential, Sigmoid, Softmax
+
+    model = Sequential(Linear(2, 2, dtype=np.float64), Sigmoid(),
+                       Linear(2, 3, dtype=np.float64), Softmax())
+    weights = [[[0.15, 0.20], [0.25, 0.30]], [0.35, 0.35],
+               [[0.40, 0.45], [0.50, 0.55], [0.60, 0.65]], [0.60, 0.60, 0.60]]
+    with no_grad():
+        for p, w in zip(model.parameters(), weights, strict=True):
+            p.copy_(np.array(w))
+    x = np.array([[0.05, 0.10], [0.20, 0.30]])
+    y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return model, x, y
+
+
+def explain(model: Any, x: Any, y: Any, loss: str = "cross-entropy", *, lr: float = 0.5,
+            l1: float = 0.0, l2: float = 0.0, columns: bool = False, format: str = "text",
+            steps: int = 1) -> str:
+    """The backpropagation derivation of ``model`` on (x, y) as text, Markdown or HTML."""
+    return render(derive(model, x, y, loss, lr, l1, l2, steps), format, columns)
+
+
+__all__ = ["Check", "Derivation", "LayerMath", "default_example", "derive", "explain", "render"]

@@ -1,0 +1,199 @@
+"""Writing a ``Derivation`` out as plain text, Markdown with LaTeX, or one HTML page."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from chainrule.explain.derivation import ACTIVATIONS, Check, Derivation
+
+LOSS_TEXT = {
+    "mse": ("L = 1/(2m) sum ||A^(L) - Y||^2", r"L = \frac{1}{2m}\sum \lVert A^{(L)} - Y\rVert^2",
+            "delta^(L) = (A^(L) - Y) * f'(Z^(L))",
+            r"\delta^{(L)} = (A^{(L)} - Y) \odot f'(Z^{(L)})"),
+    "bce": ("L = -1/m sum [Y log A^(L) + (1 - Y) log(1 - A^(L))]",
+            r"L = -\frac{1}{m}\sum \left[Y \log A^{(L)} + (1 - Y)\log(1 - A^{(L)})\right]",
+            "delta^(L) = A^(L) - Y  (sigmoid output: its derivative cancels)",
+            r"\delta^{(L)} = A^{(L)} - Y"),
+    "cross-entropy": ("L = -1/m sum Y log A^(L),  A^(L) = softmax(Z^(L))",
+                      r"L = -\frac{1}{m}\sum Y \log A^{(L)},\quad A^{(L)} = "
+                      r"\mathrm{softmax}(Z^{(L)})",
+                      "delta^(L) = A^(L) - Y  (softmax + cross-entropy)",
+                      r"\delta^{(L)} = A^{(L)} - Y"),
+}
+
+
+def _t(a: np.ndarray, columns: bool) -> np.ndarray:
+    a = np.atleast_2d(a) if a.ndim == 1 else a
+    return a.T if columns else a
+
+
+def _vec(a: np.ndarray, columns: bool) -> np.ndarray:
+    """A bias or db vector: a row in the rows layout, a column in the columns layout."""
+    return a.reshape(-1, 1) if columns else a.reshape(1, -1)
+
+
+class _Doc:
+    """Collects blocks and renders them in one format."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt, self.parts = fmt, []
+
+    def heading(self, text: str) -> None:
+        if self.fmt == "markdown":
+            self.parts.append(f"\n## {text}\n")
+        elif self.fmt == "html":
+            self.parts.append(f"<h2>{html.escape(text)}</h2>")
+        else:
+            self.parts.append(f"\n== {text} ==")
+
+    def line(self, text: str, latex: str | None = None) -> None:
+        if self.fmt == "markdown":
+            self.parts.append(f"$$ {latex} $$" if latex else text + "\n")
+        elif self.fmt == "html":
+            self.parts.append(f"<p><code>{html.escape(text)}</code></p>" if latex else
+                              f"<p>{html.escape(text)}</p>")
+        else:
+            self.parts.append(text)
+
+    def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        a = np.atleast_2d(a)
+        if self.fmt == "markdown":
+            rows = r" \\ ".join(" & ".join(f"{v:.4f}" for v in row) for row in a)
+            self.parts.append(f"$$ {latex_name} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}} $$")
+        elif self.fmt == "html":
+            cells = "".join("<tr>" + "".join(f"<td>{v:.4f}</td>" for v in row) + "</tr>"
+                            for row in a)
+            self.parts.append(f"<div class='m'><span>{html.escape(name)} =</span>"
+                              f"<table>{cells}</table></div>")
+        else:
+            body = np.array2string(a, precision=4, floatmode="fixed", suppress_small=True,
+                                   max_line_width=120)
+            pad = " " * (len(name) + 3)
+            self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad))
+
+    def check(self, c: Check) -> None:
+        numeric = "" if c.diff_numeric is None else f", numerical {c.diff_numeric:.1e}"
+        if c.ok:
+            text = (f"✓ {c.name} matches autograd (max |diff| {c.diff_autograd:.1e}"
+                    f"{numeric})")
+        else:
+            text = (f"✗ FAILED: {c.name} does NOT match (autograd max |diff| "
+                    f"{c.diff_autograd:.3g}{numeric}): the formula is wrong")
+        if self.fmt == "html":
+            color = "green" if c.ok else "red"
+            self.parts.append(f"<p style='color:{color}'>{html.escape(text)}</p>")
+        elif self.fmt == "markdown":
+            self.parts.append(("" if c.ok else "**") + text + ("" if c.ok else "**") + "\n")
+        else:
+            self.parts.append(text)
+
+    def render(self, title: str) -> str:
+        if self.fmt == "markdown":
+            return f"# {title}\n" + "\n".join(self.parts) + "\n"
+        if self.fmt == "html":
+            style = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
+                     "table{border-collapse:collapse;display:inline-table;margin:0.3em}"
+                     "td{border:1px solid #ccc;padding:2px 6px;text-align:right;"
+                     "font-family:monospace}.m span{vertical-align:middle}")
+            return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+                    f"{html.escape(title)}</title><style>{style}</style></head><body>"
+                    f"<h1>{html.escape(title)}</h1>" + "\n".join(self.parts) +
+                    "</body></html>\n")
+        return title + "\n" + "\n".join(self.parts) + "\n"
+
+
+def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), samples as rows or columns."""
+    if fmt not in ("text", "markdown", "html"):
+        raise ValueError(f"explain: format must be text, markdown or html, got {fmt!r}")
+    doc = _Doc(fmt)
+    m, layers = len(d.X), d.layers
+    sizes = [d.X.shape[1]] + [layer.W.shape[0] for layer in layers]
+    layout = "columns (one example per column)" if columns else "rows (one example per row)"
+    doc.heading("Notation")
+    doc.line(f"{len(layers)} layer(s), sizes {' -> '.join(map(str, sizes))}; m = {m} examples "
+             f"as {layout}; loss {d.loss_name}; learning rate alpha = {d.lr}"
+             + (f"; L2 lambda = {d.l2}" if d.l2 else "") + (f"; L1 lambda = {d.l1}"
+                                                             if d.l1 else ""))
+    if columns:
+        doc.line("Z^(l) = W^(l) A^(l-1) + b^(l),  A^(l) = f(Z^(l)),  A^(0) = X",
+                 r"Z^{(l)} = W^{(l)} A^{(l-1)} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
+    else:
+        doc.line("Z^(l) = A^(l-1) W^(l)T + b^(l),  A^(l) = f(Z^(l)),  A^(0) = X",
+                 r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
+    for layer in layers:
+        doc.line(f"layer {layer.index}: W^({layer.index}) {layer.W.shape} (out, in), "
+                 f"activation {layer.activation}")
+    doc.heading("Forward pass")
+    doc.matrix("X", "X", _t(d.X, columns))
+    doc.matrix("Y", "Y", _t(d.Y, columns))
+    for layer in layers:
+        i = layer.index
+        doc.matrix(f"W^({i})", f"W^{{({i})}}", layer.W)
+        doc.matrix(f"b^({i})", f"b^{{({i})}}", _vec(layer.b, columns))
+        doc.matrix(f"Z^({i})", f"Z^{{({i})}}", _t(layer.Z, columns))
+        doc.matrix(f"A^({i}) = {layer.activation}(Z^({i}))",
+                   f"A^{{({i})}} = \\mathrm{{{layer.activation}}}(Z^{{({i})}})",
+                   _t(layer.A, columns))
+    loss_text, loss_tex, delta_text, delta_tex = LOSS_TEXT[d.loss_name]
+    doc.heading("Loss")
+    doc.line(loss_text, loss_tex)
+    if d.l1 or d.l2:
+        doc.line("plus regularization of the weights (not the biases): "
+                 "lambda2/(2m) sum W^2 + lambda1/m sum |W|",
+                 r"+\ \frac{\lambda_2}{2m}\sum W^2 + \frac{\lambda_1}{m}\sum |W|")
+    doc.line(f"L = {d.loss:.6f}" + (f" (data term {d.data_loss:.6f})" if d.l1 or d.l2 else ""))
+    doc.heading("Backward pass")
+    for layer in reversed(layers):
+        i = layer.index
+        doc.line(f"Layer {i}")
+        if i == len(layers):
+            doc.line(delta_text, delta_tex)
+        else:
+            act = ACTIVATIONS[layer.activation]
+            doc.line(f"delta^({i}) = dA^({i}) * f'(Z^({i})),  f'(Z) = {act[2]} for "
+                     f"{layer.activation}",
+                     rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad f'(Z) = "
+                     rf"{act[3]}")
+        doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", _t(layer.delta, columns))
+        reg = " + lambda/m W" if d.l2 else ""
+        reg += " + lambda1/m sign(W)" if d.l1 else ""
+        if columns:
+            doc.line(f"dW^({i}) = delta^({i}) A^({i - 1})T / m{reg},  db^({i}) = "
+                     f"sum_columns delta^({i}) / m",
+                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})}} A^{{({i - 1})\top}}")
+        else:
+            doc.line(f"dW^({i}) = delta^({i})T A^({i - 1}) / m{reg},  db^({i}) = "
+                     f"sum_rows delta^({i}) / m",
+                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})\top}} A^{{({i - 1})}}")
+        doc.matrix(f"dW^({i})", f"dW^{{({i})}}", layer.dW)
+        doc.matrix(f"db^({i})", f"db^{{({i})}}", _vec(layer.db, columns))
+        for c in layer.checks:
+            if not c.name.startswith("dA"):
+                doc.check(c)
+        if i > 1:
+            prop = (f"dA^({i - 1}) = W^({i})T delta^({i})" if columns else
+                    f"dA^({i - 1}) = delta^({i}) W^({i})")
+            doc.line(prop)
+            doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", _t(layer.dA_prev, columns))
+            for c in layer.checks:
+                if c.name.startswith("dA"):
+                    doc.check(c)
+    doc.heading("Update (one step of gradient descent)")
+    for layer in layers:
+        i = layer.index
+        doc.line(f"W^({i}) <- W^({i}) - {d.lr} dW^({i}),  b^({i}) <- b^({i}) - {d.lr} db^({i})")
+        doc.matrix(f"W^({i}) new", f"W^{{({i})}}_{{new}}", layer.W_new)
+        doc.matrix(f"b^({i}) new", f"b^{{({i})}}_{{new}}", _vec(layer.b_new, columns))
+    if len(d.losses) > 2:
+        doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
+        for k, value in enumerate(d.losses):
+            doc.line(f"after step {k}: L = {value:.6f}")
+    ok = d.all_ok
+    doc.heading("Summary")
+    doc.line(f"{sum(c.ok for c in d.checks)} of {len(d.checks)} gradients checked against "
+             f"autograd and central differences: " + ("all match ✓" if ok else
+                                                       "MISMATCH ✗ (see FAILED lines)"))
+    return doc.render("Backpropagation, step by step")
