@@ -128,3 +128,35 @@ def test_cli(tmp_path):
     bad = run("--x", "1,2", "--y", "0,1", "--layers", "3,2")
     assert bad.returncode == 2 and bad.stderr.startswith("chainrule: error: explain:")
     assert "Traceback" not in bad.stderr
+
+
+def test_bptt_derivation_sums_over_time_and_checks_out():
+    from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+
+    params, xs, ys = default_rnn()
+    d = derive_bptt(params, xs, ys)
+    assert len(d.checks) == 5 and d.all_ok
+    for name in ("U", "W", "V", "b", "c"):
+        assert len(d.per_step[name]) == 3
+        np.testing.assert_allclose(d.grads[name], sum(d.per_step[name]))
+    # the same numbers from the library's own RNN layer (PyTorch's layout: W_ih = U,
+    # W_hh = W) with a linear head V, c
+    rnn = nn.RNN(2, 2, dtype=np.float64)
+    with no_grad():
+        rnn.weight_ih_l0.copy_(params["U"])
+        rnn.weight_hh_l0.copy_(params["W"])
+        rnn.bias_ih_l0.copy_(params["b"])
+        rnn.bias_hh_l0.fill_(0.0)
+    import chainrule.functional as F
+    from chainrule import tensor
+
+    out, _ = rnn(xs[None])
+    logits = out[0] @ tensor(params["V"]).T + tensor(params["c"])
+    F.cross_entropy(logits, ys, reduction="sum").backward()
+    np.testing.assert_allclose(rnn.weight_hh_l0.grad.data, d.grads["W"], atol=1e-12)
+    np.testing.assert_allclose(rnn.weight_ih_l0.grad.data, d.grads["U"], atol=1e-12)
+    text = render_bptt(d, "markdown")
+    assert "sum_t da_t h_(t-1)^T" in text and "all match ✓" in text
+    run = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--rnn"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "5 of 5 weight gradients" in run.stdout

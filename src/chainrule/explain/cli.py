@@ -32,6 +32,8 @@ def add_explain_parser(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=1, help="gradient-descent steps to show")
     p.add_argument("--columns", action="store_true",
                    help="samples as columns (the W X + b layout of textbook derivations)")
+    p.add_argument("--rnn", action="store_true",
+                   help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead")
     p.add_argument("--out", help="write to this file instead of printing")
 
 
@@ -112,9 +114,14 @@ def run_explain(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
-    model, x, y = build(args)
-    text = explain(model, x, y, args.loss, lr=args.lr, l1=args.l1, l2=args.l2,
-                   columns=args.columns, format=args.format, steps=args.steps)
+    if args.rnn:
+        from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+
+        text = render_bptt(derive_bptt(*default_rnn()), args.format)
+    else:
+        model, x, y = build(args)
+        text = explain(model, x, y, args.loss, lr=args.lr, l1=args.l1, l2=args.l2,
+                       columns=args.columns, format=args.format, steps=args.steps)
     if args.out:
         from chainrule._io import atomic_write
 
