@@ -1,0 +1,47 @@
+"""Shared by the benchmark scripts: the machine description and docs/benchmarks.md sections.
+
+Each benchmark owns one section of docs/benchmarks.md, fenced by
+``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, so running one script rewrites its own
+table and leaves the others' alone. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    """One line naming the CPU, core count, Python and numpy versions, and today's date."""
+    import numpy as np
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, numpy {np.__version__}")
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace (or append) the section ``name`` of ``path`` with ``body``, atomically."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
