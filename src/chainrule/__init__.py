@@ -40,6 +40,7 @@ from chainrule.creation import (
     zeros_like,
 )
 from chainrule.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from chainrule.memory import _tune_on_import, allocator_settings, tune_allocator
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -81,6 +82,8 @@ from chainrule.serialization import (
     save,
     save_file,
 )
+
+_tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
 
 float32 = _np.float32
 float64 = _np.float64

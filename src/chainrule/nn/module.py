@@ -148,6 +148,29 @@ class Module:
             else:
                 p.grad = Tensor._make(np.zeros_like(p.data), False, None, 0)
 
+    def to(self, dtype: Any) -> Module:
+        """Cast every floating parameter and buffer to ``dtype`` in place (PyTorch's
+        ``module.to(dtype)``); gradients are dropped, since they no longer match."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
+                            f"got dtype {dtype}")
+        tensors = [p for p in self.parameters()] + [b for _, b in self.named_buffers()]
+        for t in tensors:
+            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t.grad = None
+                t._version += 1
+        return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 (for gradcheck, say)."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32, the default."""
+        return self.to(np.float32)
+
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Every parameter and buffer by name, as arrays (shared with the model, not copied)."""

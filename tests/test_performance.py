@@ -1,0 +1,114 @@
+"""Promises the performance work rests on: dtypes are preserved through a whole training
+step, fused nodes equal the generic graph, gradients are never aliased between tensors,
+and the allocator tuning is applied (and can be turned off)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.functional as F
+from chainrule import nn, optim
+
+
+def _all_models():
+    return [nn.mlp([6, 5, 4, 3], "relu", dropout=0.1), nn.mlp([6, 5, 3], "tanh"),
+            nn.Sequential(nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 3)),
+            nn.Sequential(nn.RBF(6, 4), nn.Linear(4, 3))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_training_step_keeps_every_dtype(dtype, opt_name):
+    cr.manual_seed(0)
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(dtype)
+    y = np.arange(8) % 3
+    for model in _all_models():
+        model.to(dtype)
+        opt = getattr(optim, opt_name)(model.parameters(), lr=0.01, weight_decay=1e-3)
+        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5)
+        loss = F.cross_entropy(model(cr.tensor(x, dtype=dtype)), y) + nn.l2_penalty(model, 1.0, n=8)
+        assert loss.dtype == dtype
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        for name, p in model.named_parameters():
+            assert p.dtype == dtype, (type(model), name, p.dtype)
+            assert p.grad.dtype == dtype, (type(model), name, p.grad.dtype)
+        for state in opt.state.values():
+            for key, value in state.items():
+                if isinstance(value, np.ndarray) and value.ndim:
+                    assert value.dtype == dtype, (opt_name, key, value.dtype)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent_training_step_keeps_float32(kind):
+    cr.manual_seed(0)
+    layer, head = getattr(nn, kind)(3, 4, num_layers=2), nn.Linear(4, 2)
+    opt = optim.Adam(list(layer.parameters()) + list(head.parameters()), lr=1e-2)
+    x = cr.randn(2, 5, 3)
+    out, _ = layer(x)
+    loss = F.cross_entropy(head(out[:, -1]), np.array([0, 1]))
+    loss.backward()
+    opt.step()
+    for module in (layer, head):
+        for name, p in module.named_parameters():
+            assert p.dtype == np.float32 and p.grad.dtype == np.float32, (kind, name)
+
+
+def test_a_gradient_shared_by_two_inputs_is_not_aliased():
+    # d(a + b)/da and d(a + b)/db are the same upstream array; accumulating into one of
+    # them in place must never change the other
+    a = cr.ones(3, requires_grad=True)
+    b = cr.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    (a * 2.0).sum().backward()  # accumulates into a.grad only
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0, 1.0])
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+
+
+def test_fan_out_gradients_are_fresh_arrays_per_leaf():
+    x = cr.randn(4, 3, requires_grad=True)
+    w = cr.randn(3, 2, requires_grad=True)
+    y = x @ w
+    (y.sum() + (y * y).sum()).backward()
+    gx, gw = x.grad.numpy().copy(), w.grad.numpy().copy()
+    x.grad.data[...] = 0  # writing into one leaf's gradient leaves the other alone
+    np.testing.assert_array_equal(w.grad.numpy(), gw)
+    assert gx.any()
+
+
+def test_allocator_tuning_is_applied_and_can_be_turned_off():
+    code = "import chainrule; print(sorted(chainrule.allocator_settings()))"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        check=True).stdout.strip()
+    env = dict(os.environ, CHAINRULE_MALLOC_TUNING="0")
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout.strip()
+    assert off == "[]"
+    if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"):
+        assert on == "['mmap_threshold', 'top_pad', 'trim_threshold']"
+
+
+def test_tune_allocator_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="trim_threshold must be a non-negative int"):
+        cr.tune_allocator(trim_threshold=-5)
+
+
+def test_module_to_casts_parameters_and_refuses_integers():
+    model = nn.mlp([3, 4, 2], "relu")
+    (model(cr.randn(2, 3)).sum()).backward()
+    assert model.double() is model
+    assert all(p.dtype == np.float64 and p.grad is None for p in model.parameters())
+    assert model(cr.randn(2, 3, dtype=np.float64)).dtype == np.float64
+    assert all(p.dtype == np.float32 for p in model.float().parameters())
+    with pytest.raises(TypeError, match="must stay floating point, got dtype int32"):
+        model.to(np.int32)
