@@ -69,6 +69,10 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--val-fraction", type=float, default=d)
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--distributed", action="store_true", default=d,
+                   help="data-parallel training over the processes of an MPI launch, e.g. "
+                        "mpiexec -n 4 chainrule train --distributed; --batch-size is the global "
+                        "batch; only rank 0 prints and writes (needs chainrule[mpi])")
 
 
 def _text_parser(sub: Any) -> None:
@@ -168,6 +172,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    from chainrule.distributed.context import DistributedUnavailable
     from chainrule.serialization import ModelFileError
     from chainrule.train.fit import TrainingDiverged
 
@@ -191,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return EXIT_OK
-    except (ValueError, KeyError, TypeError, OSError, ModelFileError) as e:
+    except (ValueError, KeyError, TypeError, OSError, ModelFileError,
+            DistributedUnavailable) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"chainrule: error: {message}", file=sys.stderr)
         return EXIT_USAGE
@@ -206,7 +212,17 @@ def _train(args: argparse.Namespace) -> int:
     values: dict[str, Any] = read_config_file(args.config) if args.config else {}
     cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "quiet")}
     config = TrainConfig.from_mapping({**values, **cli_values}, source=f"--config {args.config}")
-    result = run_training(config, progress=not args.quiet, log=sys.stdout)
+    if config.distributed:
+        # An error on one rank would leave the others waiting in a collective forever:
+        # print "rank N: <error>" and abort them all (one process just re-raises).
+        from chainrule.distributed import abort_on_error, is_main
+
+        with abort_on_error():
+            result = run_training(config, progress=not args.quiet, log=sys.stdout)
+        if not is_main():
+            return EXIT_OK
+    else:
+        result = run_training(config, progress=not args.quiet, log=sys.stdout)
     test, files = result.test, result.files
     h = result.history
     print(f"stopped: {h.stopped_reason} ({len(h)} epochs, {result.seconds:.1f} s)")

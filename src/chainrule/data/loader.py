@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,9 @@ class DataLoader:
             sequence of epoch orders. Without ``seed`` or ``generator`` the
             shuffling draws from chainrule's default generator (``manual_seed``).
         generator: a ``numpy.random.Generator`` to draw the orders from instead.
+        batch_sampler: an iterable of index arrays, one per batch, that decides the
+            batches instead of ``batch_size``/``shuffle``/``drop_last`` (e.g. a
+            ``chainrule.distributed.DistributedSampler``); it needs ``__len__``.
 
     A ``TensorDataset`` takes a fast path: each batch is one fancy-index (a copy)
     per array, with no per-example Python work. Other datasets are read one
@@ -52,7 +55,8 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None,
-                 generator: np.random.Generator | None = None) -> None:
+                 generator: np.random.Generator | None = None,
+                 batch_sampler: Iterable[Sequence[int]] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
@@ -62,7 +66,11 @@ class DataLoader:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: the dataset must have __len__ and __getitem__; got "
                             f"{type(dataset).__name__}")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or drop_last):
+            raise ValueError("DataLoader: batch_sampler decides the batches; do not also pass "
+                             "batch_size, shuffle or drop_last")
         self.dataset = dataset
+        self.batch_sampler = batch_sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -70,6 +78,8 @@ class DataLoader:
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
@@ -81,23 +91,29 @@ class DataLoader:
         rng = self.generator if self.generator is not None else default_generator()
         return rng.permutation(len(self.dataset))
 
-    def __iter__(self) -> Iterator[Any]:
+    def _batches(self) -> Iterator[slice | np.ndarray]:
+        """This epoch's batches as slices (natural order) or index arrays."""
+        if self.batch_sampler is not None:
+            for indices in self.batch_sampler:
+                yield np.asarray(indices, dtype=np.intp)
+            return
         n = len(self.dataset)
         order = self._order()
         stop = n - n % self.batch_size if self.drop_last else n
-        if isinstance(self.dataset, TensorDataset):
-            arrays = self.dataset.arrays
-            for start in range(0, stop, self.batch_size):
-                end = min(start + self.batch_size, n)
-                # A slice copy or one fancy-index per array: batches never alias the dataset,
-                # so in-place changes to a batch cannot corrupt the training data.
-                index = slice(start, end) if order is None else order[start:end]
-                yield tuple(_batch_tensor(a, index) for a in arrays)
-            return
         for start in range(0, stop, self.batch_size):
             end = min(start + self.batch_size, n)
-            indices = range(start, end) if order is None else order[start:end].tolist()
-            yield collate([self.dataset[i] for i in indices])
+            yield slice(start, end) if order is None else order[start:end]
+
+    def __iter__(self) -> Iterator[Any]:
+        for index in self._batches():
+            if isinstance(self.dataset, TensorDataset):
+                # A slice copy or one fancy-index per array: batches never alias the dataset,
+                # so in-place changes to a batch cannot corrupt the training data.
+                yield tuple(_batch_tensor(a, index) for a in self.dataset.arrays)
+            else:
+                indices = (range(index.start, index.stop) if isinstance(index, slice)
+                           else index.tolist())
+                yield collate([self.dataset[i] for i in indices])
 
     def __repr__(self) -> str:
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "

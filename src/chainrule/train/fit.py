@@ -126,7 +126,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
         l1: float = 0.0, l2: float = 0.0, scheduler: Any = None,
         clip_grad_norm: float | None = None, until_converged: bool = False, tol: float = 1e-4,
         patience: int = 5, early_stopping: bool = False, classification: bool | None = None,
-        callbacks: Sequence[Callback] = (), progress: bool | Progress = True) -> History:
+        callbacks: Sequence[Callback] = (), progress: bool | Progress = True,
+        distributed: bool = False) -> History:
     """Train ``model`` by backpropagation; return the per-epoch ``History``.
 
     Args:
@@ -144,6 +145,12 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             ``patience`` epochs, and restore the weights of the best epoch.
         classification: record accuracy (default: for the classification losses).
         progress: tqdm bars on a terminal, plain lines otherwise; False is silent.
+        distributed: data-parallel training over the processes of an MPI launch
+            (``mpiexec -n p ...``; one process without one): ``batch_size`` is the
+            global batch B, each rank trains on its shard and the gradients are
+            averaged, so every rank takes the step of one process with batch B. Only
+            rank 0 shows progress; callbacks run on every rank. See
+            ``chainrule.distributed`` and docs/distributed.md.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (names epoch and batch).
@@ -151,7 +158,16 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs and batch_size must be positive, got epochs={epochs}, "
                          f"batch_size={batch_size}")
-    loader = _loader(train_data, batch_size, shuffle, seed)
+    sync = None
+    if distributed:
+        from chainrule.distributed.training import DataParallel
+
+        sync = DataParallel(model, seed)
+        loader = sync.loader(train_data, batch_size, shuffle)
+        if not sync.is_main:
+            progress = False
+    else:
+        loader = _loader(train_data, batch_size, shuffle, seed)
     n_train = _num_examples(loader) or 1
     classify = _is_classifier(loss_fn, classification)
     callbacks = list(callbacks)
@@ -174,7 +190,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             reporter.start_epoch(epoch)
             started = time.perf_counter()
             logs = _train_epoch(model, loss_fn, optimizer, loader, epoch, n_train, l1, l2,
-                                clip_grad_norm, classify, reporter)
+                                clip_grad_norm, classify, reporter, sync)
             if val_data is not None:
                 for key, value in evaluate(model, loss_fn, val_data,
                                            classification=classify).items():
@@ -189,6 +205,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             reporter.end_epoch(logs)
             for cb in callbacks:
                 cb.on_epoch_end(state, logs)
+            if sync is not None:
+                sync.agree_to_stop(state)
             if state.stop_training:
                 reporter.message(f"stopped after epoch {epoch}: {history.stopped_reason}")
                 break
@@ -196,6 +214,12 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             history.stopped_reason = f"reached the maximum of {epochs} epochs"
         for cb in callbacks:
             cb.on_train_end(state)
+        if sync is not None:
+            sync.finish()
+    except Exception as e:
+        if sync is not None:
+            sync.abort_on(e)
+        raise
     finally:
         reporter.close()
     return history
@@ -203,7 +227,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
 
 def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch: int,
                  n_train: int, l1: float, l2: float, clip: float | None, classify: bool,
-                 reporter: Progress) -> dict[str, float]:
+                 reporter: Progress, sync: Any = None) -> dict[str, float]:
     model.train()
     total = correct = 0.0
     count = 0
@@ -222,17 +246,21 @@ def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch
             loss = loss + l1_penalty(model, l1, n_train)
         optimizer.zero_grad()
         loss.backward()
+        n = len(y)
+        if sync is not None:
+            sync.average_gradients(n)  # before clipping: clip the global batch's gradient
         if clip is not None:
             from chainrule.optim import clip_grad_norm_
 
             clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-        n = len(y)
         total += value * n
         count += n
         if classify:
             correct += accuracy(out.data, y.data) * n
         reporter.batch(index, value)
+    if sync is not None:
+        total, correct, count = sync.sum_counts(total, correct, count)
     if count == 0:
         raise ValueError("fit: the training data is empty")
     logs = {"loss": total / count}

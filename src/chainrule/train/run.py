@@ -64,6 +64,7 @@ class TrainConfig:
     test_fraction: float = 0.2
     standardize: bool = True
     out: str | None = None
+    distributed: bool = False
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
@@ -273,13 +274,25 @@ class RunResult:
 
 def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None = None
                  ) -> RunResult:
-    """Train as configured and write model.safetensors, metrics.csv/json and curves.png."""
+    """Train as configured and write model.safetensors, metrics.csv/json and curves.png.
+
+    With ``config.distributed`` every rank of the MPI launch trains its shard of each
+    global batch (``batch_size``); only rank 0 prints and writes files.
+    """
     def say(text: str) -> None:
         if log is not None:
             log.write(text + "\n")
             log.flush()
 
     config.validate()
+    main, ranks = True, 1
+    if config.distributed:
+        from chainrule.distributed import init
+
+        context = init(required=True)
+        main, ranks = context.is_main, context.world_size
+        if not main:
+            progress, log = False, None
     started = time.perf_counter()
     manual_seed(config.seed)
     splits = prepare_data(config)
@@ -287,7 +300,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     optimizer = build_optimizer(config, model)
     loss_fn = MSELoss() if config.loss == "mse" else CrossEntropyLoss()
     out_dir = Path(config.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     files = {"model": out_dir / "model.safetensors", "metrics_csv": out_dir / "metrics.csv",
              "metrics_json": out_dir / "metrics.json", "curves": out_dir / "curves.png"}
     metadata = {"config": dataclasses.asdict(config), "classes": splits.class_names,
@@ -299,12 +313,15 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     say(f"model {' -> '.join(map(str, layer_sizes(config, splits.n_features, splits.n_classes)))}"
         f" ({config.activation}), {model.num_parameters():,} parameters; {config.optimizer} lr "
         f"{config.learning_rate:g}, batch {config.batch_size}, up to {config.epochs} epochs")
+    if config.distributed:
+        say(f"distributed: {ranks} rank(s), each with about {config.batch_size / ranks:g} "
+            f"examples of every global batch of {config.batch_size}")
     n = splits.n_classes
     val = None if splits.x_val is None else (splits.x_val, targets_for(config.loss,
                                                                        splits.y_val, n))
     try:
-        history = _fit(config, splits, model, loss_fn, optimizer, val, files["model"], metadata,
-                       progress)
+        history = _fit(config, splits, model, loss_fn, optimizer, val,
+                       files["model"] if main else None, metadata, progress)
     except TrainingDiverged as e:
         if files["model"].exists():
             raise TrainingDiverged(f"{e}. The model of the last completed epoch is in "
@@ -315,6 +332,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     seconds = time.perf_counter() - started
     metadata["test"] = test
     metadata["stopped_reason"] = history.stopped_reason
+    if not main:
+        return RunResult(model, history, test, out_dir, {}, seconds)
     save(model, files["model"], metadata)
     history.save_csv(files["metrics_csv"])
     history.save_json(files["metrics_json"], test=test, seconds=seconds)
@@ -324,8 +343,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
 
 
 def _fit(config: TrainConfig, splits: Splits, model: Module, loss_fn: Any, optimizer: Any,
-         val: tuple | None, checkpoint: Path, metadata: dict[str, Any], progress: bool
-         ) -> History:
+         val: tuple | None, checkpoint: Path | None, metadata: dict[str, Any],
+         progress: bool) -> History:
     n = splits.n_classes
     return fit(model, loss_fn, optimizer,
                (splits.x_train, targets_for(config.loss, splits.y_train, n)), val,
@@ -333,5 +352,5 @@ def _fit(config: TrainConfig, splits: Splits, model: Module, loss_fn: Any, optim
                l1=config.l1, l2=config.l2, until_converged=config.until_converged,
                tol=config.tol, patience=config.patience,
                early_stopping=config.early_stopping, progress=progress,
-               classification=True,
-               callbacks=[ModelCheckpoint(checkpoint, metadata)])
+               classification=True, distributed=config.distributed,
+               callbacks=[] if checkpoint is None else [ModelCheckpoint(checkpoint, metadata)])
