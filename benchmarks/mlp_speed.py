@@ -1,10 +1,10 @@
 """One epoch of MLP training, chainrule beside PyTorch, scikit-learn and hand-written numpy.
 
-    python benchmarks/mlp_speed.py [--batches 32 128 1024] [--rounds 2]
+    python benchmarks/mlp_speed.py [--reps 3]   # = python benchmarks/run.py --only mlp
 
 MLP 784-256-256-10, ReLU, softmax cross-entropy, plain SGD lr 0.1, one epoch over
 Fashion-MNIST's 60,000 training images (float32, 2 threads). Every entry runs in its
-own fresh process (so peak memory is per library), the best of --rounds epochs.
+own fresh process (so peak memory is per library), the median of --reps epochs.
 Columns: seconds per epoch; "matmul only" is the time of the matrix products alone
 (the floor), "numpy BP" a hand-written backprop. Ratios: chainrule / PyTorch and
 chainrule / numpy BP (the engine's own overhead).
@@ -12,11 +12,8 @@ chainrule / numpy BP (the engine's own overhead).
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing as mp
 import os
-import resource
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,56 +128,11 @@ RUNNERS = {"matmul only": lambda x, y, b: epoch_numpy(x, y, b, matmul_only=True)
            "sklearn": epoch_sklearn}
 
 
-def _child(name: str, batch: int, rounds: int, queue: mp.Queue) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
-    try:
-        x, y = load()
-        best = float("inf")
-        for _ in range(rounds):
-            start = time.perf_counter()
-            RUNNERS[name](x, y, batch)
-            best = min(best, time.perf_counter() - start)
-        queue.put((best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-    except ImportError as e:
-        queue.put((float("nan"), f"skipped: {e}"))
-
-
-def measure(name: str, batch: int, rounds: int) -> tuple[float, float | str]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(name, batch, rounds, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batches", type=int, nargs="*", default=[32, 128, 1024])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], choices=list(RUNNERS))
-    args = parser.parse_args()
-    import sys
+    """Measure in fresh processes, beside the peers, through benchmarks/run.py."""
+    from run import main as run_main
 
-    print(f"MLP {'-'.join(map(str, SIZES))}, ReLU, softmax CE, SGD lr {LR}, one epoch of "
-          f"Fashion-MNIST (60,000), float32; {os.cpu_count()} CPUs; Python "
-          f"{sys.version.split()[0]}, numpy {np.__version__}; seconds per epoch (best of "
-          f"{args.rounds}), peak RSS in MB")
-    names = [n for n in RUNNERS if n not in args.skip]
-    print("| batch | " + " | ".join(names) + " | chainrule / torch | chainrule / numpy BP |")
-    print("| --- " * (len(names) + 3) + "|")
-    rss: dict[str, float | str] = {}
-    for batch in args.batches:
-        times = {}
-        for name in names:
-            times[name], rss[name] = measure(name, batch, args.rounds)
-        ratio_t = times.get("chainrule", np.nan) / times.get("torch", np.nan)
-        ratio_n = times.get("chainrule", np.nan) / times.get("numpy BP", np.nan)
-        print(f"| {batch} | " + " | ".join(f"{times[n]:.2f}" for n in names) +
-              f" | {ratio_t:.2f} | {ratio_n:.2f} |", flush=True)
-    print("peak RSS (MB, last batch size): " + ", ".join(
-        f"{n} {v:.0f}" if isinstance(v, float) else f"{n} {v}" for n, v in rss.items()))
+    run_main(["--only", "mlp", "--no-write", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

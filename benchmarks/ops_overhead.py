@@ -1,19 +1,16 @@
 """Forward + backward time of small and medium ops: chainrule beside raw numpy doing the same
 arithmetic by hand, and beside PyTorch, all measured in the same run.
 
-    python benchmarks/ops_overhead.py [--quick]
+    python benchmarks/ops_overhead.py [--quick]   # = python benchmarks/run.py --only ops
 
 Microseconds per forward+backward (median of timing rounds, float32, 2 threads), and the
 ratios chainrule / numpy (the engine's overhead over the bare arithmetic) and
-chainrule / torch. Also the time of `import chainrule` in a fresh interpreter.
+chainrule / torch, each library in its own process.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import subprocess
 import sys
 import timeit
 
@@ -179,36 +176,11 @@ def torch_fn(spec):
     return run
 
 
-def import_time(quick: bool) -> float:
-    code = "import time; t = time.perf_counter(); import chainrule; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(3 if quick else 7)]
-    return statistics.median(runs)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer timing rounds")
-    args = parser.parse_args()
-    try:
-        import torch
+    """Measure in fresh processes, beside the peers, through benchmarks/run.py."""
+    from run import main as run_main
 
-        peer = f"torch {torch.__version__}"
-    except ImportError:
-        peer = "torch not installed (pip install -e .[bench]): its column is skipped"
-    print(f"numpy {np.__version__}, {peer}, {os.cpu_count()} CPUs; float32; microseconds "
-          f"per forward+backward, median of rounds")
-    print("| case | chainrule (us) | numpy by hand (us) | torch (us) | chainrule / numpy | "
-          "chainrule / torch |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, ours, numpy_fn, spec in cases():
-        t_ours, t_np = us(ours, args.quick), us(numpy_fn, args.quick)
-        tf = torch_fn(spec)
-        t_torch = us(tf, args.quick) if tf is not None else float("nan")
-        print(f"| {name} | {t_ours:.1f} | {t_np:.1f} | {t_torch:.1f} | {t_ours / t_np:.2f} | "
-              f"{t_ours / t_torch:.2f} |", flush=True)
-    print(f"\n`import chainrule`: {import_time(args.quick) * 1e3:.0f} ms (median, fresh "
-          f"interpreter, numpy's own import included)")
+    run_main(["--only", "ops", "--no-write", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

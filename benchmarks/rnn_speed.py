@@ -1,35 +1,21 @@
 """Recurrent training step, chainrule beside PyTorch (fused nn.RNN/nn.LSTM/nn.GRU and a
 Python loop over the cells) and a hand-written numpy BPTT, measured in the same run.
 
-    python benchmarks/rnn_speed.py [--repeats 30]
+    python benchmarks/rnn_speed.py [--reps 3]   # = python benchmarks/run.py --only rnn
 
 Setting: input 64, hidden 128, sequence 50, batch 32, loss = softmax cross-entropy
 of a linear head on the last hidden state; one step = forward + backward (the
 optimizer update is excluded on both sides). float32, 2 threads. Milliseconds
-per step, the best of 3 timing rounds.
+per step: the median step, the median over repetitions, each library in its own process.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
+import sys
 
 import numpy as np
 
 B, T, I, H, C = 32, 50, 64, 128, 10
-
-
-def best_ms(step, repeats: int) -> float:
-    for _ in range(3):
-        step()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            step()
-        best = min(best, (time.perf_counter() - start) / repeats * 1e3)
-    return best
 
 
 def chainrule_step(kind: str, x: np.ndarray, y: np.ndarray, fused: bool = True):
@@ -114,34 +100,10 @@ def numpy_rnn_step(x: np.ndarray, y: np.ndarray):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((B, T, I)).astype(np.float32)
-    y = rng.integers(0, C, B)
-    try:
-        import torch
+    """Measure in fresh processes, beside the peers, through benchmarks/run.py."""
+    from run import main as run_main
 
-        torch.set_num_threads(2)
-        peer = f"torch {torch.__version__}"
-    except ImportError:
-        torch = None
-        peer = "torch not installed (pip install -e .[bench]): PyTorch columns skipped"
-    print(f"numpy {np.__version__}, {peer}, {os.cpu_count()} CPUs; batch {B}, sequence {T}, "
-          f"input {I}, hidden {H}; ms per training step (forward + backward)")
-    print(f"{'layer':6} {'chainrule':>10} {'unrolled':>9} {'torch fused':>12} "
-          f"{'torch loop':>11} {'numpy BPTT':>11} {'ratio vs fused':>15}")
-    for kind in ("RNN", "LSTM", "GRU"):
-        ours = best_ms(chainrule_step(kind, x, y), args.repeats)
-        unrolled = best_ms(chainrule_step(kind, x, y, fused=False), max(5, args.repeats // 5))
-        fused = loop = float("nan")
-        if torch is not None:
-            f, lp = torch_steps(kind, x, y)
-            fused, loop = best_ms(f, args.repeats), best_ms(lp, max(5, args.repeats // 3))
-        hand = best_ms(numpy_rnn_step(x, y), args.repeats) if kind == "RNN" else float("nan")
-        print(f"{kind:6} {ours:10.2f} {unrolled:9.2f} {fused:12.2f} {loop:11.2f} {hand:11.2f} "
-              f"{ours / fused:15.2f}")
+    run_main(["--only", "rnn", "--no-write", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -292,14 +292,14 @@ def plot(results: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=list(RUNNERS), default=list(RUNNERS))
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
