@@ -110,6 +110,8 @@ class GradientAllreduce:
     def __call__(self, local_size: float = 1.0) -> None:
         """Replace every ``p.grad`` by sum_r w_r grad_r / sum_r w_r, w_r = ``local_size``
         (this rank's number of examples; the default 1 is the plain mean over ranks)."""
+        if self.context.world_size == 1:
+            return  # alone, the gradient already is the global one (and stays bit-exact)
         for bucket in self.buckets:
             bucket.pack(local_size)
             summed = np.empty_like(bucket.send)

@@ -11,7 +11,6 @@ the same weights. On an error in one rank: name the rank and abort them all.
 from __future__ import annotations
 
 import contextlib
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,8 +112,7 @@ def abort_with(context: Any, error: BaseException) -> None:
     """End every rank of a multi-rank run because ``error`` happened on this one."""
     if context.world_size == 1:
         return
-    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-    context.abort(f"chainrule: error: rank {context.rank}: {detail}")
+    context.abort(f"chainrule: error: rank {context.rank}: {type(error).__name__}: {error}")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,278 @@
+"""Data-parallel training (chainrule.distributed): the sampler in process, and real
+2-rank runs launched with `mpiexec -n 2` in subprocesses.
+
+Every launch runs under a timeout with one BLAS thread per rank. Scripts are started
+as `python -m mpi4py script.py`, which aborts every rank when one raises, except the
+fault test, which starts them plainly to show chainrule aborts the run by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.distributed import DistributedSampler
+
+TIMEOUT = 120
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+       "MKL_NUM_THREADS": "1"}
+
+
+def _mpi_missing() -> str | None:
+    if shutil.which("mpiexec") is None:
+        return "mpiexec is not installed (pip install 'chainrule[mpi]')"
+    probe = subprocess.run([sys.executable, "-c", "from mpi4py import MPI"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        return f"mpi4py cannot load MPI: {probe.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+needs_mpi = pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "")
+
+
+def mpirun(*args: str, ranks: int = 2, via_mpi4py: bool = True,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
+    runner = [sys.executable, "-m", "mpi4py"] if via_mpi4py else [sys.executable]
+    return subprocess.run(["mpiexec", "-n", str(ranks), *runner, *args], capture_output=True,
+                          text=True, timeout=TIMEOUT, env=ENV, cwd=cwd)
+
+
+def script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "worker.py"
+    path.write_text(PRELUDE + textwrap.dedent(body))
+    return str(path)
+
+
+PRELUDE = textwrap.dedent("""\
+    import json, sys
+    import numpy as np
+    import chainrule as cr
+    from chainrule import data, nn, optim
+    from chainrule import distributed as dist
+    from chainrule.train import fit
+
+    x, y = data.load_digits()  # 1797 = 28 batches of 64 + 5: the last split 3 + 2
+    x = data.Standardizer().fit(x).transform(x).astype(np.float32)
+
+    def model(hidden=32):
+        cr.manual_seed(0)
+        return nn.mlp([64, hidden, 10], "relu")
+
+    def sgd(m):
+        return optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+    def fit_one_process(m, seed, **options):
+        # plain fit, batches of 64 in the order distributed fit uses
+        from chainrule.train import LambdaCallback
+
+        sampler = dist.DistributedSampler(len(x), 64, rank=0, world_size=1, seed=seed)
+        loader = data.DataLoader(data.TensorDataset(x, y), batch_sampler=sampler)
+        # a sampler reshuffles when told the next epoch (as in PyTorch's); distributed fit
+        # does that by itself
+        next_epoch = LambdaCallback(lambda state, logs: sampler.set_epoch(state.epoch))
+        fit(m, nn.CrossEntropyLoss(), sgd(m), loader, progress=False, callbacks=[next_epoch],
+            **options)
+    """)
+
+
+# -- the sampler, in process (ranks simulated) ----------------------------------------------
+
+
+@pytest.mark.parametrize("n, batch, ranks", [(1797, 64, 2), (100, 10, 3), (103, 10, 4),
+                                              (7, 7, 7), (50, 64, 3)])
+def test_sampler_shards_are_disjoint_and_cover_each_batch(n, batch, ranks):
+    samplers = [DistributedSampler(n, batch, rank=r, world_size=ranks, seed=1)
+                for r in range(ranks)]
+    for epoch in range(2):
+        for s in samplers:
+            s.set_epoch(epoch)
+        order = samplers[0].order()
+        steps = [list(s) for s in samplers]
+        assert len({len(s) for s in samplers}) == 1  # every rank takes the same number of steps
+        assert all(len(st) == len(samplers[0]) for st in steps)
+        start = 0
+        for k in range(len(samplers[0])):
+            shards = [st[k] for st in steps]
+            sizes = [len(sh) for sh in shards]
+            assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+            together = np.concatenate(shards)  # rank order = the global batch's order
+            np.testing.assert_array_equal(together, order[start:start + len(together)])
+            assert len(together) == batch or k == len(samplers[0]) - 1
+            start += len(together)
+        seen = np.concatenate([np.concatenate(st) for st in steps])
+        assert len(np.unique(seen)) == len(seen)  # disjoint
+        tail = n % batch
+        dropped = tail if 0 < tail < ranks else 0  # a last batch too small to split
+        assert len(seen) == n - dropped
+
+
+def test_sampler_reshuffles_each_epoch_identically_on_every_rank():
+    a, b = DistributedSampler(100, 10, 0, 2, seed=3), DistributedSampler(100, 10, 1, 2, seed=3)
+    orders = []
+    for epoch in range(3):
+        a.set_epoch(epoch)
+        b.set_epoch(epoch)
+        np.testing.assert_array_equal(a.order(), b.order())
+        orders.append(a.order())
+    assert not np.array_equal(orders[0], orders[1])
+    a.set_epoch(0)
+    np.testing.assert_array_equal(a.order(), orders[0])  # a function of (seed, epoch) only
+    assert sorted(orders[2].tolist()) == list(range(100))
+
+
+def test_sampler_refuses_a_global_batch_smaller_than_the_ranks():
+    with pytest.raises(ValueError, match="global batch size 2 is smaller than the number of "
+                                         "ranks 4"):
+        DistributedSampler(100, 2, rank=0, world_size=4)
+    with pytest.raises(ValueError, match="rank 4 is not in 0..3"):
+        DistributedSampler(100, 8, rank=4, world_size=4)
+
+
+def test_import_chainrule_does_not_load_mpi():
+    code = "import sys, chainrule, chainrule.distributed; print('mpi4py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# -- without MPI -----------------------------------------------------------------------------
+
+BLOCK_MPI = "import sys; sys.modules['mpi4py'] = None\n"  # as if mpi4py were not installed
+
+
+def test_single_process_fallback_without_mpi(tmp_path):
+    body = BLOCK_MPI + PRELUDE + textwrap.dedent("""\
+        assert (dist.rank(), dist.world_size(), dist.is_main()) == (0, 1, True)
+        a, b = model(), model()
+        fit(a, nn.CrossEntropyLoss(), sgd(a), (x, y), epochs=2, batch_size=64, seed=4,
+            progress=False, distributed=True)
+        fit_one_process(b, seed=4, epochs=2)
+        print(dist.parameters_digest(a) == dist.parameters_digest(b))
+        """)
+    path = tmp_path / "alone.py"
+    path.write_text(body)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=TIMEOUT, env=ENV)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
+def test_cli_distributed_without_mpi_says_how_to_get_it(tmp_path):
+    code = BLOCK_MPI + ("from chainrule.cli import main; sys.exit(main(['train', "
+                        "'--distributed', '--epochs', '1', '--out', sys.argv[1]]))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error:"), out.stderr
+    assert "pip install 'chainrule[mpi]'" in lines[0] and "mpiexec" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+# -- two ranks under mpiexec -----------------------------------------------------------------
+
+
+@needs_mpi
+def test_two_ranks_take_the_steps_of_one_process_with_the_global_batch(tmp_path):
+    worker = script(tmp_path, """\
+        loss = nn.CrossEntropyLoss()
+        # shuffled, 2 epochs, L2 (whose 1/n must use all n examples), momentum
+        a = model()
+        fit(a, loss, sgd(a), (x, y), epochs=2, batch_size=64, seed=5, l2=1.0, progress=False,
+            distributed=True)
+        # natural order, 1 epoch, against a plain DataLoader with batch 64
+        c = model()
+        fit(c, loss, sgd(c), (x, y), epochs=1, batch_size=64, shuffle=False, progress=False,
+            distributed=True)
+        if dist.is_main():
+            b = model()  # one process, the same shuffled order of global batches
+            fit_one_process(b, seed=5, epochs=2, l2=1.0)
+            d = model()
+            fit(d, loss, sgd(d), (x, y), epochs=1, batch_size=64, shuffle=False, progress=False)
+            diff = lambda p, q: max(float(np.abs(u.data - v.data).max())
+                                    for u, v in zip(p.parameters(), q.parameters()))
+            print(json.dumps({"shuffled": diff(a, b), "ordered": diff(c, d),
+                              "dtype": str(a[0].weight.dtype), "moved": diff(a, model())}))
+        """)
+    out = mpirun(worker)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["dtype"] == "float32"
+    assert result["moved"] > 0.01  # training did change the weights
+    assert result["shuffled"] <= 1e-5, result
+    assert result["ordered"] <= 1e-5, result
+
+
+@needs_mpi
+def test_cli_distributed_writes_and_prints_on_rank_0_only(tmp_path):
+    out_dir = tmp_path / "run"
+    result = mpirun("-m", "chainrule", "train", "--distributed", "--epochs", "2",
+                    "--batch-size", "64", "--out", str(out_dir), via_mpi4py=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("epoch 1/2") == 1 and result.stderr.count("epoch 2/2") == 1
+    assert result.stdout.count("test accuracy:") == 1
+    assert "distributed: 2 rank(s)" in result.stdout
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "curves.png", "metrics.csv", "metrics.json", "model.safetensors"]
+    model = cr.load(out_dir / "model.safetensors")
+    assert model.metadata["config"]["distributed"] is True
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.8
+
+
+@needs_mpi
+def test_a_fault_in_rank_1_stops_both_and_names_rank_1(tmp_path):
+    out_dir = tmp_path / "ckpt"
+    out_dir.mkdir()
+    worker = script(tmp_path, f"""\
+        from chainrule.train import LambdaCallback, ModelCheckpoint
+
+        def corrupt(state, logs):  # rank 1's copy of the data goes bad after epoch 1
+            if dist.rank() == 1:
+                x[:] = np.nan
+
+        m = model()
+        callbacks = [LambdaCallback(corrupt)]
+        if dist.is_main():
+            callbacks.append(ModelCheckpoint({str(out_dir / "model.safetensors")!r}))
+        fit(m, nn.CrossEntropyLoss(), sgd(m), (x, y), epochs=3, batch_size=64, seed=1,
+            progress=False, distributed=True, callbacks=callbacks)
+        print("finished")
+        """)
+    result = mpirun(worker, via_mpi4py=False)  # chainrule must abort the run by itself
+    assert result.returncode != 0
+    assert "finished" not in result.stdout
+    assert "chainrule: error: rank 1: TrainingDiverged: the loss became nan at epoch 2" \
+        in result.stderr, result.stderr
+    # the checkpoint of epoch 1 is complete, and no partial file is left beside it
+    assert [p.name for p in out_dir.iterdir()] == ["model.safetensors"]
+    assert cr.load(out_dir / "model.safetensors", model=cr.nn.mlp([64, 32, 10], "relu")
+                   ).metadata["epoch"] == 1
+
+
+@needs_mpi
+def test_ranks_with_different_models_are_refused(tmp_path):
+    worker = script(tmp_path, """\
+        m = model(hidden=32 if dist.rank() == 0 else 16)
+        try:
+            fit(m, nn.CrossEntropyLoss(), sgd(m), (x, y), epochs=1, batch_size=64,
+                progress=False, distributed=True)
+        except dist.ModelMismatchError as e:
+            print(f"rank {dist.rank()} refused: {e}")
+            sys.exit(3)
+        """)
+    result = mpirun(worker)
+    assert result.returncode == 3
+    assert result.stdout.count("refused: the ranks built different models") == 2
+    assert "rank 1 has 0.weight (16, 64) float32 where rank 0 has 0.weight (32, 64) float32" \
+        in result.stdout, result.stdout
