@@ -18,9 +18,15 @@ from chainrule.ops.shape import _axis
 
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) without overflow: for x < 0 it is computed as e^x / (1 + e^x)."""
-    e = np.exp(-np.abs(x))
-    r = 1.0 / (1.0 + e)
-    return np.where(x >= 0, r, e * r).astype(x.dtype, copy=False)
+    e, r = np.empty_like(x), np.empty_like(x)  # explicit arrays: 0-d inputs stay arrays
+    np.abs(x, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e = e^-|x|, in (0, 1]: never overflows
+    np.add(e, 1.0, out=r)
+    np.reciprocal(r, out=r)  # 1 / (1 + e^-|x|): the answer where x >= 0
+    np.multiply(e, r, out=e)  # e^-|x| / (1 + e^-|x|): the answer where x < 0
+    np.copyto(r, e, where=x < 0)
+    return r
 
 
 class Sigmoid(Function):
@@ -35,6 +41,11 @@ class Sigmoid(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         a = self.output()
+        if not mode.grad_enabled:  # the usual case: three passes over plain arrays
+            d = 1.0 - a.data
+            d *= a.data
+            d *= gy.data
+            return Tensor._make(d, False, None, 0)
         return gy * a * (1.0 - a)
 
 
@@ -50,6 +61,11 @@ class Tanh(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         a = self.output()
+        if not mode.grad_enabled:  # the usual case: three passes over plain arrays
+            d = a.data * a.data
+            np.subtract(1.0, d, out=d)
+            d *= gy.data
+            return Tensor._make(d, False, None, 0)
         return gy * (1.0 - a * a)
 
 
