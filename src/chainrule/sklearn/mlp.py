@@ -1,0 +1,151 @@
+"""``MLPClassifier`` and ``MLPRegressor``: drop-in counterparts of scikit-learn's, built
+by ``chainrule.nn.mlp`` and trained by chainrule's backpropagation.
+
+The parameters keep scikit-learn's names and meanings where both have them
+(hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate_init,
+max_iter, tol, n_iter_no_change, early_stopping, ...) and add chainrule's
+(dropout, l1, l2, init, dtype, more solvers). See docs/sklearn.md for the mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import nn
+from chainrule.nn.builders import ACTIVATIONS, INITS
+from chainrule.nn.module import Module
+from chainrule.sklearn.base import _is_int, _is_real, _require
+from chainrule.sklearn.wrappers import (
+    OPTIMIZERS,
+    NeuralNetClassifier,
+    NeuralNetRegressor,
+    optimizer_class,
+)
+
+# scikit-learn's activation names that chainrule spells differently
+_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
+
+
+class _MLPParams:
+    """The constructor and model hooks shared by the two MLP estimators."""
+
+    def __init__(self, hidden_layer_sizes: tuple[int, ...] | int = (100,),
+                 activation: str = "relu", *, solver: str = "adam", alpha: float = 1e-4,
+                 l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0,
+                 batch_size: int | str = "auto", learning_rate_init: float = 1e-3,
+                 max_iter: int = 200, shuffle: bool = True, random_state: Any = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: int = 10, init: str = "xavier",
+                 dtype: str = "float32") -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.l1 = l1
+        self.l2 = l2
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.dtype = dtype
+
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if _is_int(sizes) else list(sizes)
+        _require(all(_is_int(s) and s >= 1 for s in sizes), "hidden_layer_sizes",
+                 "positive integers", self.hidden_layer_sizes)
+        return [int(s) for s in sizes]
+
+    def _check_params(self) -> None:
+        super()._check_params()  # type: ignore[misc]
+        self._hidden_sizes()
+        name = str(self.activation).lower()
+        _require(_ACTIVATION_ALIASES.get(name, name) in ACTIVATIONS, "activation",
+                 f"one of logistic, {', '.join(ACTIVATIONS)}", self.activation)
+        _require(self.solver in OPTIMIZERS, "solver",
+                 f"one of {', '.join(OPTIMIZERS)} (lbfgs is not supported)", self.solver)
+        _require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
+        _require(_is_real(self.dropout) and 0 <= self.dropout < 1, "dropout",
+                 "a number in [0, 1)", self.dropout)
+        for name in ("alpha", "learning_rate_init", "momentum", "epsilon"):
+            value = getattr(self, name)
+            _require(_is_real(value) and value >= 0, name, "a number >= 0", value)
+
+    def _make_module(self, n_features: int, n_outputs: int) -> Module:
+        name = str(self.activation).lower()
+        return nn.mlp([n_features, *self._hidden_sizes(), n_outputs],
+                      _ACTIVATION_ALIASES.get(name, name), dropout=float(self.dropout),
+                      init_scheme=self.init)
+
+    def _make_optimizer(self, module: Module) -> Any:
+        """scikit-learn's solver parameters mapped onto chainrule's optimizers:
+        momentum/nesterovs_momentum to SGD; beta_1, beta_2, epsilon to Adam(W);
+        epsilon to RMSprop and Adagrad; alpha to AdamW's decoupled weight decay."""
+        cls = optimizer_class(self.solver, "solver")
+        lr = float(self.learning_rate_init)
+        if self.solver == "sgd":
+            return cls(module.parameters(), lr=lr, momentum=self.momentum,
+                       nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
+        if self.solver in ("adam", "adamw"):
+            params = (nn.weight_decay_groups(module, float(self.alpha))
+                      if self.solver == "adamw" else module.parameters())
+            return cls(params, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        return cls(module.parameters(), lr=lr, eps=self.epsilon)
+
+    def _make_criterion(self) -> Any:
+        return self._default_criterion()  # type: ignore[attr-defined]
+
+    def _penalties(self, batch: int, n: int) -> tuple[float, float]:
+        """alpha as in scikit-learn, (alpha / (2 b)) sum W^2 on a batch of b examples,
+        folded into chainrule's lambda/(2n) form: lambda2 = l2 + alpha n / b. (With
+        solver='adamw', alpha is the optimizer's decoupled weight decay instead.)"""
+        alpha = 0.0 if self.solver == "adamw" else float(self.alpha)
+        return float(self.l2) + alpha * n / batch, float(self.l1)
+
+
+class MLPClassifier(_MLPParams, NeuralNetClassifier):
+    """A multi-layer perceptron classifier: Linear layers with ``activation`` (and
+    ``dropout``) between them, softmax cross-entropy on the output scores.
+
+    The network is [n_features, *hidden_layer_sizes, n_classes]; everything else is
+    ``NeuralNetClassifier``'s (``predict_proba`` = softmax, ``classes_``, early
+    stopping on validation accuracy, ``partial_fit(X, y, classes)``).
+
+    Args (beyond NeuralNetClassifier's max_iter, batch_size, l1, l2, tol,
+    n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state,
+    verbose, warm_start, dtype):
+        hidden_layer_sizes: the widths of the hidden layers, e.g. (100,) or (256, 128).
+        activation: relu, tanh, logistic (= sigmoid), identity, leaky_relu, elu,
+            softplus.
+        solver: sgd, adam, adamw, rmsprop, adagrad.
+        alpha: scikit-learn's L2 term (alpha / (2 b)) sum W^2 per batch of b; with
+            'adamw' the decoupled weight decay W <- W (1 - lr alpha) instead.
+        dropout: the probability of zeroing each hidden unit while training.
+        learning_rate_init: the optimizer's (constant) learning rate.
+        momentum, nesterovs_momentum: for sgd.
+        beta_1, beta_2, epsilon: for adam/adamw (epsilon also rmsprop/adagrad).
+        init: the weight initialization (xavier, he, default, normal, scaled_normal).
+    """
+
+
+class MLPRegressor(_MLPParams, NeuralNetRegressor):
+    """A multi-layer perceptron regressor, [n_features, *hidden_layer_sizes, n_outputs]
+    with an identity output, trained on the mean squared error. Parameters as
+    ``MLPClassifier``; early stopping keeps the epoch with the best validation R^2."""
