@@ -112,3 +112,23 @@ def test_module_to_casts_parameters_and_refuses_integers():
     assert all(p.dtype == np.float32 for p in model.float().parameters())
     with pytest.raises(TypeError, match="must stay floating point, got dtype int32"):
         model.to(np.int32)
+
+
+@pytest.mark.parametrize("shape, key", [
+    ((5, 3), [0, -1, 4, 0, 4, 4]),          # repeats and a negative index
+    ((6,), [[1, 1], [5, -6]]),               # a 2-D key, as an embedding lookup has
+    ((4, 2, 3), [3, 3, 0]),                  # trailing axes carried along
+    ((4, 3), np.array([2, 2], np.uint8)),    # unsigned indices
+])
+def test_repeated_index_gradients_add_up_like_np_add_at(shape, key):
+    rng = np.random.default_rng(0)
+    key = np.asarray(key)
+    x = cr.tensor(rng.standard_normal(shape), requires_grad=True, dtype=np.float64)
+    y = x[key]
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    want = np.zeros(shape)
+    np.add.at(want, key, gy)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13)
+    assert cr.gradcheck(lambda t: t[key], [cr.tensor(rng.standard_normal(shape),
+                                                     requires_grad=True, dtype=np.float64)])
