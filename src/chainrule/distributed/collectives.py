@@ -22,7 +22,6 @@ every rank and comes out with weight sum_r b_r / b = 1, as it should.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Iterable
 from itertools import zip_longest
 from typing import Any
@@ -119,8 +118,10 @@ class GradientAllreduce:
             bucket.unpack(summed)
 
 
-# Reuse one GradientAllreduce (and so its buffer) per parameter list across calls.
-_reducers: weakref.WeakKeyDictionary[Tensor, GradientAllreduce] = weakref.WeakKeyDictionary()
+# The last GradientAllreduce, reused (with its buffer) while the parameter list is the same:
+# a training loop calls allreduce_gradients with one model every step. (Not a dict keyed by
+# parameter: Tensors compare element-wise, which weak-key lookups cannot use.)
+_last_reducer: GradientAllreduce | None = None
 
 
 def allreduce_gradients(model_or_params: Any, local_size: float = 1.0,
@@ -133,12 +134,13 @@ def allreduce_gradients(model_or_params: Any, local_size: float = 1.0,
     params = _parameters(model_or_params)
     if not params:
         return
+    global _last_reducer
     context = context or init()
-    reducer = _reducers.get(params[0])
+    reducer = _last_reducer
     if reducer is None or reducer.context is not context or \
             len(reducer.params) != len(params) or \
             any(a is not b for a, b in zip(reducer.params, params, strict=True)):
-        reducer = _reducers[params[0]] = GradientAllreduce(params, context)
+        reducer = _last_reducer = GradientAllreduce(params, context)
     reducer(local_size)
 
 
