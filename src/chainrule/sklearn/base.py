@@ -66,6 +66,10 @@ class NeuralNetBase(BaseEstimator):
     def _make_criterion(self) -> Any:
         return self._default_criterion()
 
+    def _training_targets(self, targets: np.ndarray) -> np.ndarray:
+        """The targets as the training batches carry them (by default as encoded)."""
+        return targets
+
     def _penalties(self, batch: int, n: int) -> tuple[float, float]:
         """(lambda2, lambda1) of the L2 and L1 penalties for a batch of ``batch`` of ``n``."""
         return float(self.l2), float(self.l1)
@@ -145,6 +149,7 @@ class NeuralNetBase(BaseEstimator):
         """Up to ``epochs`` epochs with the stopping rule; restores the best weights when
         early stopping (``validation`` given). One epoch, no rule, for partial_fit."""
         batch_size = self._batch_size(len(X))
+        targets = self._training_targets(targets)
         rule = Plateau(self.tol, self.n_iter_no_change, "max" if validation else "min")
         best_state = None
         if validation is not None:
