@@ -106,6 +106,13 @@ def test_pipeline_with_standard_scaler_on_digits(digits):
     assert list(clf.classes_) == list(range(10))
     assert clf.n_iter_ == len(clf.loss_curve_) <= 40
     assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 10
+    # coefs_/intercepts_ in scikit-learn's layout reproduce the network's scores
+    hidden = np.maximum(pipe[0].transform(x_test) @ clf.coefs_[0] + clf.intercepts_[0], 0)
+    scores = hidden @ clf.coefs_[1] + clf.intercepts_[1]
+    assert [c.shape for c in clf.coefs_] == [(64, 64), (64, 10)]
+    proba = np.exp(scores - scores.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, pipe.predict_proba(x_test), atol=1e-4)
 
 
 def test_grid_search_over_two_hyperparameters_on_digits(digits):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule import nn
 from chainrule.nn.builders import ACTIVATIONS, INITS
 from chainrule.nn.module import Module
@@ -111,6 +113,21 @@ class _MLPParams:
 
     def _make_criterion(self) -> Any:
         return self._default_criterion()  # type: ignore[attr-defined]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices in scikit-learn's layout: (n_in, n_out) per layer, so a
+        layer computes X @ coefs_[i] + intercepts_[i]. (chainrule stores W as (out, in)
+        for z = W a + b; these are transposed copies, for reading.)"""
+        return [layer.weight.data.T.copy() for layer in self._linear_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors, one per layer (copies)."""
+        return [layer.bias.data.copy() for layer in self._linear_layers()]
+
+    def _linear_layers(self) -> list[nn.Linear]:
+        return [m for m in self.module_.modules() if isinstance(m, nn.Linear)]
 
     def _penalties(self, batch: int, n: int) -> tuple[float, float]:
         """alpha as in scikit-learn, (alpha / (2 b)) sum W^2 on a batch of b examples,
