@@ -247,8 +247,9 @@ def test_convergence_stops_before_max_iter_and_warns_when_it_does_not(digits):
     assert clf.best_loss_ == min(clf.loss_curve_)
     from sklearn.exceptions import ConvergenceWarning
 
-    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
-        MLPClassifier(hidden_layer_sizes=(16,), max_iter=2).fit(x_train / 16, y_train)
+    for max_iter in (1, 2):
+        with pytest.warns(ConvergenceWarning, match=f"max_iter={max_iter} epochs"):
+            MLPClassifier(hidden_layer_sizes=(16,), max_iter=max_iter).fit(x_train / 16, y_train)
 
 
 def test_warm_start_continues_from_the_fitted_weights(digits):

@@ -100,14 +100,11 @@ class NeuralNetBase(BaseEstimator):
         if not incremental or self.optimizer_ is None:
             self.optimizer_ = self._make_optimizer(self.module_)
         criterion = self._make_criterion()
-        if incremental:
-            self._run_epochs(X, targets, criterion, 1, None)
-            return self
         validation = None
-        if self.early_stopping:
+        if self.early_stopping and not incremental:
             X, X_val, targets, t_val = self._split_validation(X, targets)
             validation = (X_val, t_val)
-        self._run_epochs(X, targets, criterion, self.max_iter, validation)
+        self._run_epochs(X, targets, criterion, incremental, validation)
         return self
 
     def _initialize(self, n_features: int) -> None:
@@ -144,10 +141,11 @@ class NeuralNetBase(BaseEstimator):
         except ValueError:  # too few examples per class for a stratified split of this size
             return train_test_split(X, targets, test_size=n_val, random_state=seed)
 
-    def _run_epochs(self, X: np.ndarray, targets: np.ndarray, criterion: Any, epochs: int,
-                    validation: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """Up to ``epochs`` epochs with the stopping rule; restores the best weights when
+    def _run_epochs(self, X: np.ndarray, targets: np.ndarray, criterion: Any,
+                    incremental: bool, validation: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Up to ``max_iter`` epochs with the stopping rule; restores the best weights when
         early stopping (``validation`` given). One epoch, no rule, for partial_fit."""
+        epochs = 1 if incremental else self.max_iter
         batch_size = self._batch_size(len(X))
         targets = self._training_targets(targets)
         rule = Plateau(self.tol, self.n_iter_no_change, "max" if validation else "min")
@@ -174,10 +172,10 @@ class NeuralNetBase(BaseEstimator):
                 rule.update(loss)
             if self.verbose:
                 print(message, flush=True)
-            if epochs > 1 and rule.stalled:
+            if not incremental and rule.stalled:
                 break
         else:
-            if epochs > 1:
+            if not incremental:
                 warnings.warn(f"{type(self).__name__}: reached max_iter={self.max_iter} "
                               f"epochs before the optimization converged (tol={self.tol}); "
                               f"raise max_iter or tol", ConvergenceWarning, stacklevel=4)
@@ -187,7 +185,7 @@ class NeuralNetBase(BaseEstimator):
             self.module_.load_state_dict(best_state)
             self.best_validation_score_ = rule.best_value
             self.best_loss_ = None
-        elif epochs > 1:
+        elif not incremental:
             self.best_loss_ = rule.best_value
 
     def _batch_size(self, n: int) -> int:
