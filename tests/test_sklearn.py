@@ -48,9 +48,12 @@ def digits():
 
 def expected_failed_checks(estimator) -> dict[str, str]:
     """Checks that cannot apply, with the reason, per estimator: none. All of
-    scikit-learn 1.9's checks pass for the four estimators (the only skips are the
-    pandas and array-API input checks, which scikit-learn itself skips when pandas or
-    SCIPY_ARRAY_API are absent). A check that starts failing goes here, with a reason."""
+    scikit-learn 1.9's checks pass for the four estimators, the pandas input checks
+    included (pandas is in the test extra for them). The only skips are scikit-learn's
+    own array-API input checks, which it runs only when SCIPY_ARRAY_API=1 and
+    array-api-strict are set up: chainrule computes in numpy and does not claim
+    array-API support, so they do not apply. A check that starts failing goes here, with
+    a reason."""
     return {}
 
 
