@@ -40,11 +40,11 @@ def _mpi_missing() -> str | None:
 needs_mpi = pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "")
 
 
-def mpirun(*args: str, ranks: int = 2, via_mpi4py: bool = True,
-           cwd: Path | None = None) -> subprocess.CompletedProcess:
+def mpirun(*args: str, ranks: int = 2, via_mpi4py: bool = True, cwd: Path | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     runner = [sys.executable, "-m", "mpi4py"] if via_mpi4py else [sys.executable]
     return subprocess.run(["mpiexec", "-n", str(ranks), *runner, *args], capture_output=True,
-                          text=True, timeout=TIMEOUT, env=ENV, cwd=cwd)
+                          text=True, timeout=TIMEOUT, env=env or ENV, cwd=cwd)
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -216,12 +216,16 @@ def test_two_ranks_take_the_steps_of_one_process_with_the_global_batch(tmp_path)
 @needs_mpi
 def test_cli_distributed_writes_and_prints_on_rank_0_only(tmp_path):
     out_dir = tmp_path / "run"
+    # BLAS would start 2 threads per rank; --distributed limits each rank to 1 by default
+    two_threads = {**ENV, "OPENBLAS_NUM_THREADS": "2"}
     result = mpirun("-m", "chainrule", "train", "--distributed", "--epochs", "2",
-                    "--batch-size", "64", "--out", str(out_dir), via_mpi4py=False)
+                    "--batch-size", "64", "--out", str(out_dir), via_mpi4py=False,
+                    env=two_threads)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("epoch 1/2") == 1 and result.stderr.count("epoch 2/2") == 1
     assert result.stdout.count("test accuracy:") == 1
     assert "distributed: 2 rank(s)" in result.stdout
+    assert "and 1 BLAS thread(s)" in result.stdout
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "curves.png", "metrics.csv", "metrics.json", "model.safetensors"]
     model = cr.load(out_dir / "model.safetensors")

@@ -132,3 +132,48 @@ def test_repeated_index_gradients_add_up_like_np_add_at(shape, key):
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-13)
     assert cr.gradcheck(lambda t: t[key], [cr.tensor(rng.standard_normal(shape),
                                                      requires_grad=True, dtype=np.float64)])
+
+
+# -- BLAS threads --------------------------------------------------------------------------
+
+@pytest.fixture
+def restore_threads():
+    before = cr.get_num_threads()
+    yield
+    cr.set_num_threads(before)
+
+
+def test_set_num_threads_changes_numpys_blas_pool(restore_threads):
+    from threadpoolctl import threadpool_info
+
+    cr.set_num_threads(1)
+    assert cr.get_num_threads() == 1
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    a = np.ones((64, 64), np.float32)
+    np.testing.assert_array_equal(a @ a, np.full((64, 64), 64, np.float32))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad, restore_threads):
+    with pytest.raises(ValueError, match=r"positive int, got "):
+        cr.set_num_threads(bad)
+
+
+def test_train_threads_option_is_applied_and_checked(tmp_path, restore_threads):
+    from chainrule.train.run import ConfigError, TrainConfig, run_training
+
+    cr.set_num_threads(2)
+    config = TrainConfig(epochs=1, hidden=[8], out=str(tmp_path), threads=1)
+    run_training(config, progress=False)
+    assert cr.get_num_threads() == 1
+    for bad in (0, True, 1.5):
+        with pytest.raises(ConfigError, match="--threads must be a positive integer"):
+            TrainConfig.from_mapping({"threads": bad})
+
+
+def test_cli_threads_must_be_a_positive_integer():
+    result = subprocess.run([sys.executable, "-m", "chainrule", "train", "--threads", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--threads: expected a positive integer, got 0" in result.stderr

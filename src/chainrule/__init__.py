@@ -82,6 +82,7 @@ from chainrule.serialization import (
     save,
     save_file,
 )
+from chainrule.threads import get_num_threads, set_num_threads
 
 _tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
 

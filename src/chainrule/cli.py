@@ -26,6 +26,20 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+THREADS_HELP = ("threads for numpy's matrix products (default: the BLAS default, usually one "
+                "per core); 1 is faster when the cores are shared")
+
+
 def _train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a network (default: an MLP on the bundled digits)",
                        description="Train a multi-layer network by backpropagation. Every "
@@ -69,6 +83,8 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--val-fraction", type=float, default=d)
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--threads", type=_positive_int, default=d, help=THREADS_HELP +
+                   "; 1 per rank with --distributed")
     p.add_argument("--distributed", action="store_true", default=d,
                    help="data-parallel training over the processes of an MPI launch, e.g. "
                         "mpiexec -n 4 chainrule train --distributed; --batch-size is the global "
@@ -98,6 +114,7 @@ def _text_parser(sub: Any) -> None:
     p.add_argument("--temperature", type=float, default=d.temperature)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default=None, help="output directory (default runs/text-<time>)")
+    p.add_argument("--threads", type=_positive_int, default=None, help=THREADS_HELP)
     p.add_argument("--quiet", action="store_true")
 
 

@@ -21,6 +21,7 @@ from chainrule.nn.builders import ACTIVATIONS, INITS, mlp
 from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
 from chainrule.serialization import save
+from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.train.callbacks import ModelCheckpoint
 from chainrule.train.fit import TrainingDiverged, evaluate, fit
 from chainrule.train.history import History
@@ -65,6 +66,7 @@ class TrainConfig:
     standardize: bool = True
     out: str | None = None
     distributed: bool = False
+    threads: int | None = None  # BLAS threads; None: the BLAS default (1 per rank if distributed)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
@@ -101,6 +103,9 @@ class TrainConfig:
         need(self.val_fraction is None or 0 < self.val_fraction < 1,
              f"val_fraction must be in (0, 1), got {self.val_fraction}")
         need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
+        need(self.threads is None or (isinstance(self.threads, int)
+                                      and not isinstance(self.threads, bool) and self.threads >= 1),
+             f"--threads must be a positive integer, got {self.threads!r}")
         need(self.data in ("digits", "mnist", "fashion-mnist") or self.data.startswith("csv:"),
              f"--data {self.data!r} is not one of digits, mnist, fashion-mnist, csv:PATH")
 
@@ -293,6 +298,9 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         main, ranks = context.is_main, context.world_size
         if not main:
             progress, log = False, None
+    threads = config.threads or (1 if config.distributed else None)
+    if threads:
+        set_num_threads(threads)
     started = time.perf_counter()
     manual_seed(config.seed)
     splits = prepare_data(config)
@@ -315,7 +323,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         f"{config.learning_rate:g}, batch {config.batch_size}, up to {config.epochs} epochs")
     if config.distributed:
         say(f"distributed: {ranks} rank(s), each with about {config.batch_size / ranks:g} "
-            f"examples of every global batch of {config.batch_size}")
+            f"examples of every global batch of {config.batch_size} and "
+            f"{get_num_threads()} BLAS thread(s)")
     n = splits.n_classes
     val = None if splits.x_val is None else (splits.x_val, targets_for(config.loss,
                                                                        splits.y_val, n))

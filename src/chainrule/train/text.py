@@ -22,6 +22,7 @@ from chainrule.autograd.mode import no_grad
 from chainrule.creation import default_generator, manual_seed
 from chainrule.nn.recurrent import CharRNN
 from chainrule.serialization import save
+from chainrule.threads import set_num_threads
 from chainrule.train.history import History
 from chainrule.train.progress import Progress
 
@@ -95,6 +96,7 @@ class TextConfig:
     val_fraction: float = 0.05
     seed: int = 0
     out: str | None = None
+    threads: int | None = None  # BLAS threads (chainrule.set_num_threads); None: the default
 
 
 def _streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
@@ -121,6 +123,8 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
         raise ValueError(f"train-text: {path} has {len(text)} characters; need at least "
                          f"{2 * config.seq_len * config.batch_size} for --seq-len "
                          f"{config.seq_len} and --batch-size {config.batch_size}")
+    if config.threads is not None:
+        set_num_threads(config.threads)
     manual_seed(config.seed)
     vocab = Vocabulary(text)
     ids = vocab.encode(text)
