@@ -84,35 +84,48 @@ class _FusedRecurrent(Function):
     def _project(self, x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None
                  ) -> tuple[np.ndarray, np.ndarray]:
         """XP = X W_ih^T (+ bias) for all steps in one product, stored time-major (T, B, G)
-        so that each step's slice is contiguous; also returns X time-major, flattened."""
+        so that each step's slice is contiguous; also returns X time-major, flattened to
+        (T*B, I), with a column of ones appended when there is a bias.
+
+        The ones column puts the bias inside the product, [X 1] [W_ih b]^T, and in
+        backward gives [dW_ih db] = dZ^T [X 1] in one product too: a separate pass over
+        the (T, B, G) block each way costs more than the product's extra column."""
         b, steps, n_in = x.shape
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(steps * b, n_in)
-        xp = (x_tm @ w_ih.T).reshape(steps, b, -1)
+        width = n_in if bias is None else n_in + 1
+        x_tm = np.empty((steps * b, width), x.dtype)
+        x_tm.reshape(steps, b, width)[:, :, :n_in] = x.transpose(1, 0, 2)
         if bias is not None:
-            xp += bias
-        return xp, x_tm
+            x_tm[:, n_in] = 1
+            w_ih = np.concatenate([w_ih, bias[:, None]], axis=1)
+        return (x_tm @ w_ih.T).reshape(steps, b, -1), x_tm
 
     def _finish(self, dz_x: np.ndarray, dz_h: np.ndarray, h_prev: np.ndarray,
                 x_tm: np.ndarray, w_ih: np.ndarray, dstates: list[np.ndarray]
                 ) -> list[np.ndarray | None]:
         """Gradients of x, the initial states, the weights and biases from the per-step
-        pre-activation gradients dz_x (toward x W_ih^T) and dz_h (toward h W_hh^T), all
-        time-major (T, B, .)."""
+        pre-activation gradients dz_x (toward x W_ih^T + b_ih) and dz_h (toward
+        h W_hh^T + b_hh), all time-major (T, B, .); ``x_tm`` is ``_project``'s."""
         steps, b = dz_x.shape[:2]
         gx_flat = dz_x.reshape(steps * b, -1)
         gh_flat = dz_h.reshape(steps * b, -1)
         x, w_ih_param, w_hh_param = self.inputs[0], self.inputs[-4 if self.has_bias else -2], \
             self.inputs[-3 if self.has_bias else -1]
+        n_in = w_ih.shape[1]
         # the three big products run only for inputs that need a gradient (usually the
         # data x does not, which saves a quarter of the backward's arithmetic)
         dx = (gx_flat @ w_ih).reshape(steps, b, -1).transpose(1, 0, 2) \
             if x.requires_grad else None
-        dw_ih = gx_flat.T @ x_tm if w_ih_param.requires_grad else None
+        dw_ih = gb_ih = None
+        if self.has_bias:
+            w_and_b = gx_flat.T @ x_tm  # [dW_ih db_ih]: x_tm ends with a ones column
+            dw_ih = np.ascontiguousarray(w_and_b[:, :n_in])
+            gb_ih = w_and_b[:, n_in].copy()
+        elif w_ih_param.requires_grad:
+            dw_ih = gx_flat.T @ x_tm
         dw_hh = gh_flat.T @ h_prev.reshape(steps * b, -1) if w_hh_param.requires_grad else None
         grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
         if self.has_bias:
-            gb_ih = gx_flat.sum(axis=0)
-            # RNN and LSTM send one pre-activation gradient both ways: sum it once
+            # RNN and LSTM send one pre-activation gradient both ways: the same sum
             grads += [gb_ih, gb_ih.copy() if dz_h is dz_x else gh_flat.sum(axis=0)]
         return grads
 
@@ -144,6 +157,15 @@ def _batch_major(a: np.ndarray) -> np.ndarray:
 def _previous(h0: np.ndarray, out: np.ndarray) -> np.ndarray:
     """h_{t-1} for every step, time-major: h0 then out[:-1]."""
     return np.concatenate([h0[None], out[:-1]], axis=0)
+
+
+def _outputs_after(h0: np.ndarray, steps: int, dtype: np.dtype
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """A time-major buffer hs (T+1, B, H) with hs[0] = h0, and its view out = hs[1:]
+    for h_1..h_T: backward then reads every h_{t-1} as the view hs[:-1], no copy."""
+    hs = np.empty((steps + 1, *h0.shape), dtype)
+    hs[0] = h0
+    return hs[1:], hs
 
 
 class FusedRNN(_FusedRecurrent):
@@ -224,7 +246,7 @@ class FusedLSTM(_FusedRecurrent):
         gates = xp  # each step's pre-activations are replaced by the activated gates
         cells = np.empty((steps, b, hid), xp.dtype)
         tanh_c = np.empty((steps, b, hid), xp.dtype)
-        out = np.empty((steps, b, hid), xp.dtype)
+        out, hs = _outputs_after(h0, steps, xp.dtype)
         recurrent = np.empty((b, 4 * hid), xp.dtype)
         i_times_g = np.empty((b, hid), xp.dtype)
         h, c = h0, c0
@@ -238,13 +260,14 @@ class FusedLSTM(_FusedRecurrent):
             c = np.multiply(a[:, hid:2 * hid], c, out=cells[t])
             c += np.multiply(a[:, :hid], a[:, 2 * hid:3 * hid], out=i_times_g)
             h = np.multiply(a[:, 3 * hid:], np.tanh(c, out=tanh_c[t]), out=out[t])
-        self.saved = (gates, cells, tanh_c, out, x_tm)
+        self.saved = (gates, cells, tanh_c, hs, x_tm)
         return _batch_major(out), out[-1].copy(), cells[-1].copy()
 
     def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
         h0, c0 = self.inputs[1].data, self.inputs[2].data
         w_ih, w_hh = self.inputs[3].data, self.inputs[4].data
-        gates, cells, tanh_c, out, x_tm = self.saved
+        gates, cells, tanh_c, hs, x_tm = self.saved
+        out = hs[1:]
         hid = h0.shape[1]
         # Local derivatives of every gate at every step, in two vectorized passes:
         # s' = s (1 - s) for i, f, o and 1 - g^2 for g; and dh_t/dc_t = o (1 - tanh(c)^2).
@@ -272,7 +295,7 @@ class FusedLSTM(_FusedRecurrent):
             if self._cut(t):
                 dh[...] = 0
                 dc[...] = 0
-        return self._finish(dz, dz, _previous(h0, out), x_tm, w_ih, [dh, dc])
+        return self._finish(dz, dz, hs[:-1], x_tm, w_ih, [dh, dc])
 
     def generic(self, x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
                 b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
@@ -300,7 +323,7 @@ class FusedGRU(_FusedRecurrent):
         hid = h0.shape[1]
         gates = np.empty(xp.shape, xp.dtype)  # r, z, n activated
         hn_all = np.empty((steps, b, hid), xp.dtype)  # h W_hn^T + b_hn, needed for dr
-        out = np.empty((steps, b, hid), xp.dtype)
+        out, hs = _outputs_after(h0, steps, xp.dtype)
         h = h0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous copy multiplies ~30% faster
         for t in range(steps):
@@ -315,12 +338,13 @@ class FusedGRU(_FusedRecurrent):
             hn_all[t] = hp[:, 2 * hid:]
             n = np.tanh(xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:], out=a[:, 2 * hid:])
             h = np.add((1.0 - z) * n, z * h, out=out[t])
-        self.saved = (gates, hn_all, out, x_tm)
+        self.saved = (gates, hn_all, hs, x_tm)
         return _batch_major(out), out[-1].copy()
 
     def fused_backward(self, gys: list[np.ndarray | None]) -> list[np.ndarray | None]:
         h0, w_ih, w_hh = self.inputs[1].data, self.inputs[2].data, self.inputs[3].data
-        gates, hn_all, out, x_tm = self.saved
+        gates, hn_all, hs, x_tm = self.saved
+        out = hs[1:]
         hid = h0.shape[1]
         g_out = _time_major(gys[0])
         dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
@@ -331,7 +355,7 @@ class FusedGRU(_FusedRecurrent):
                 dh += g_out[t]
             a = gates[t]
             r, z, n = a[:, :hid], a[:, hid:2 * hid], a[:, 2 * hid:]
-            h_prev = out[t - 1] if t > 0 else h0
+            h_prev = hs[t]
             dx, dhp = dzx[t], dzh[t]
             dn_pre = np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * hid:])
             np.multiply(dh * (h_prev - n), z * (1.0 - z), out=dx[:, hid:2 * hid])
@@ -342,7 +366,7 @@ class FusedGRU(_FusedRecurrent):
             dh += dhp @ w_hh
             if self._cut(t):
                 dh[...] = 0
-        return self._finish(dzx, dzh, _previous(h0, out), x_tm, w_ih, [dh])
+        return self._finish(dzx, dzh, hs[:-1], x_tm, w_ih, [dh])
 
     def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
                 b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
