@@ -177,3 +177,43 @@ def test_cli_threads_must_be_a_positive_integer():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--threads: expected a positive integer, got 0" in result.stderr
+
+
+# -- fast backward paths equal the recorded (create_graph) paths ------------------------------
+
+FAST_PATH_OPS = {
+    "linear": lambda x, w, b: F.linear(x, w, b),
+    "linear 3-D input": lambda x, w, b: F.linear(x.reshape(2, 3, 4), w, b),
+    "matmul": lambda x, w, b: x @ w.T,
+    "relu": lambda x, w, b: F.relu(x @ w.T + b),
+    "sigmoid": lambda x, w, b: F.sigmoid(x @ w.T + b),
+    "tanh": lambda x, w, b: F.tanh(x @ w.T + b),
+    "cross_entropy": lambda x, w, b: F.cross_entropy(x @ w.T + b, np.array([0, 4, 2, 1, 3, 0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_OPS))
+def test_fast_backward_equals_the_recorded_backward(name):
+    """The numpy-only backward taken when no graph is recorded and the backward written
+    with differentiable ops (create_graph=True) give the same gradients, in float64 and
+    float32 (both are also gradchecked in test_core/test_layers)."""
+    fn = FAST_PATH_OPS[name]
+    for dtype in (cr.float64, cr.float32):
+        cr.manual_seed(0)
+        inputs = [cr.randn(6, 4, dtype=dtype, requires_grad=True),
+                  cr.randn(5, 4, dtype=dtype, requires_grad=True),
+                  cr.randn(5, dtype=dtype, requires_grad=True)]
+        out = fn(*inputs)
+        seed = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+        fast = cr.grad(out, inputs, cr.tensor(seed), allow_unused=True)
+        out = fn(*inputs)
+        recorded = cr.grad(out, inputs, cr.tensor(seed), create_graph=True, allow_unused=True)
+        # really went through the recorded ops (a bias gradient, sum of the seed, need not)
+        assert any(r is not None and r.requires_grad for r in recorded)
+        for f, r in zip(fast, recorded, strict=True):
+            if f is None:
+                assert r is None
+                continue
+            assert f.dtype == dtype and r.dtype == dtype
+            np.testing.assert_allclose(f.data, r.data, rtol=1e-5 if dtype == cr.float32
+                                       else 1e-12, atol=1e-6 if dtype == cr.float32 else 1e-12)
