@@ -4,9 +4,10 @@ Python loop over the cells) and a hand-written numpy BPTT, measured in the same 
     python benchmarks/rnn_speed.py [--reps 3]   # = python benchmarks/run.py --only rnn
 
 Setting: input 64, hidden 128, sequence 50, batch 32, loss = softmax cross-entropy
-of a linear head on the last hidden state; one step = forward + backward (the
-optimizer update is excluded on both sides). float32, 2 threads. Milliseconds
-per step: the median step, the median over repetitions, each library in its own process.
+of a linear head on the last hidden state; one step = forward + backward through time +
+a plain SGD update (lr 0.01) of every parameter, on every side. float32, the BLAS
+default of 2 threads. Milliseconds per step: the median step, the median over
+repetitions, each library in its own process.
 """
 
 from __future__ import annotations
@@ -16,23 +17,24 @@ import sys
 import numpy as np
 
 B, T, I, H, C = 32, 50, 64, 128, 10
+LR = 0.01
 
 
 def chainrule_step(kind: str, x: np.ndarray, y: np.ndarray, fused: bool = True):
     import chainrule.functional as F
-    from chainrule import nn
+    from chainrule import nn, optim
 
     layer, head = getattr(nn, kind)(I, H), nn.Linear(H, C)
     layer.fused = fused
-    params = list(layer.parameters()) + list(head.parameters())
+    sgd = optim.SGD(list(layer.parameters()) + list(head.parameters()), lr=LR)
 
     def step():
         _, state = layer(x)
         h = state[0] if isinstance(state, tuple) else state
         loss = F.cross_entropy(head(h[-1]), y)
-        for p in params:
-            p.grad = None
+        sgd.zero_grad()
         loss.backward()
+        sgd.step()
     return step
 
 
@@ -44,14 +46,16 @@ def torch_steps(kind: str, x: np.ndarray, y: np.ndarray):
     layer = getattr(torch.nn, kind)(I, H, batch_first=True)
     cell = getattr(torch.nn, kind + "Cell")(I, H)
     head = torch.nn.Linear(H, C)
+    sgd_fused = torch.optim.SGD([*layer.parameters(), *head.parameters()], lr=LR)
+    sgd_loop = torch.optim.SGD([*cell.parameters(), *head.parameters()], lr=LR)
 
     def fused():
         _, state = layer(xt)
         h = state[0] if isinstance(state, tuple) else state
         loss = torch.nn.functional.cross_entropy(head(h[-1]), yt)
-        layer.zero_grad()
-        head.zero_grad()
+        sgd_fused.zero_grad()
         loss.backward()
+        sgd_fused.step()
 
     def loop():
         h = torch.zeros(B, H)
@@ -62,9 +66,9 @@ def torch_steps(kind: str, x: np.ndarray, y: np.ndarray):
             else:
                 h = cell(xt[:, t], h)
         loss = torch.nn.functional.cross_entropy(head(h), yt)
-        cell.zero_grad()
-        head.zero_grad()
+        sgd_loop.zero_grad()
         loss.backward()
+        sgd_loop.step()
     return fused, loop
 
 
@@ -75,6 +79,7 @@ def numpy_rnn_step(x: np.ndarray, y: np.ndarray):
     w_hh = (rng.standard_normal((H, H)) * 0.1).astype(np.float32)
     b = np.zeros(H, np.float32)
     w_out = (rng.standard_normal((C, H)) * 0.1).astype(np.float32)
+    b_out = np.zeros(C, np.float32)
     onehot = np.eye(C, dtype=np.float32)[y]
 
     def step():
@@ -83,19 +88,52 @@ def numpy_rnn_step(x: np.ndarray, y: np.ndarray):
         hs[0] = 0
         for t in range(T):
             hs[t + 1] = np.tanh(xp[:, t] + hs[t] @ w_hh.T)
-        z = hs[T] @ w_out.T
+        z = hs[T] @ w_out.T + b_out
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         dz = (p - onehot) / B
         dh = dz @ w_out
         dw_hh = np.zeros_like(w_hh)
         dw_ih = np.zeros_like(w_ih)
+        db = np.zeros_like(b)
         for t in range(T, 0, -1):
             da = dh * (1 - hs[t] * hs[t])
             dw_hh += da.T @ hs[t - 1]
             dw_ih += da.T @ x[:, t - 1]
+            db += da.sum(axis=0)
             dh = da @ w_hh
-        return dz.T @ hs[T], dw_ih, dw_hh
+        grads = (dz.T @ hs[T], dz.sum(axis=0), dw_ih, dw_hh, db)
+        for w, g in zip((w_out, b_out, w_ih, w_hh, b), grads, strict=True):
+            w -= np.float32(LR) * g
+    return step
+
+
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def products_step(kind: str):
+    """Only the BLAS products of one fused training step of ``kind``, in numpy: the
+    input projection of all steps, one recurrent product per step each way, and dW_ih,
+    dW_hh over the whole sequence. Every implementation computes these (PyTorch's fused
+    layers included), so chainrule's step minus this is its elementwise and Python work."""
+    rng = np.random.default_rng(0)
+    g = GATES[kind] * H
+    x = rng.standard_normal((T * B, I)).astype(np.float32)
+    w_ih = rng.standard_normal((g, I)).astype(np.float32)
+    w_hh_t = rng.standard_normal((H, g)).astype(np.float32)
+    w_hh = np.ascontiguousarray(w_hh_t.T)
+    h = rng.standard_normal((B, H)).astype(np.float32)
+    dz = rng.standard_normal((T * B, g)).astype(np.float32)
+    hs = rng.standard_normal((T * B, H)).astype(np.float32)
+    recurrent = np.empty((B, g), np.float32)
+
+    def step():
+        _ = x @ w_ih.T
+        for _t in range(T):
+            np.matmul(h, w_hh_t, out=recurrent)
+        for t in range(T):
+            _ = dz[t * B:(t + 1) * B] @ w_hh
+        return dz.T @ x, dz.T @ hs
     return step
 
 

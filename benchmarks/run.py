@@ -12,7 +12,8 @@ What is measured (float32, 2 threads, the settings of the performance issue):
 - rnn: the median training step (forward + backward through time) of a tanh RNN, an LSTM and
   a GRU (input 64, hidden 128, sequence 50, batch 32, cross-entropy of a linear head on
   the last state): chainrule's fused layer and its unrolled graph, PyTorch's fused
-  nn.RNN/LSTM/GRU and a Python loop over its cells, a hand-written numpy BPTT (RNN).
+  nn.RNN/LSTM/GRU and a Python loop over its cells, a hand-written numpy BPTT (RNN), and
+  numpy's BLAS products of the step alone (what every implementation must multiply).
 - ops: forward + backward of small and medium ops (benchmarks/ops_overhead.py), in
   microseconds, chainrule beside numpy by hand and PyTorch.
 - import: ``import chainrule`` and ``import torch`` in a fresh interpreter.
@@ -49,7 +50,8 @@ from _report import ROOT, machine, write_section  # noqa: E402
 BATCHES = (32, 128, 1024)
 MLP_PEERS = ("matmul only", "numpy BP", "chainrule", "torch", "sklearn")
 RNN_KINDS = ("RNN", "LSTM", "GRU")
-RNN_PEERS = ("chainrule", "chainrule unrolled", "torch fused", "torch loop", "numpy BPTT")
+RNN_PEERS = ("chainrule", "chainrule unrolled", "torch fused", "torch loop", "numpy BPTT",
+             "BLAS products alone")
 OPS_PEERS = ("chainrule", "numpy", "torch")
 # (what, target ratio of chainrule to the peer) from the performance issue
 TARGETS = {"mlp 32": 1.0, "mlp 128": 0.9, "mlp 1024": 0.9, "mlp 128 numpy": 1.3,
@@ -83,6 +85,8 @@ def child_rnn(peer: str, kind: str, steps: int) -> dict:
     elif peer.startswith("torch"):
         fused, loop = r.torch_steps(kind, x, y)
         step = fused if peer == "torch fused" else loop
+    elif peer == "BLAS products alone":
+        step = r.products_step(kind)
     else:
         step = r.numpy_rnn_step(x, y)
     for _ in range(3):
