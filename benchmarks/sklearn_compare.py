@@ -112,7 +112,8 @@ def product_floor(n: int, sizes: list[int], batch: int, dtype: type, epochs: flo
     but the first (what both libraries compute). No MLP can train faster than this on
     the same BLAS; it tells how much of a fit time is left to win."""
     rng = np.random.default_rng(0)
-    weights = [rng.standard_normal((o, i)).astype(dtype) for i, o in zip(sizes, sizes[1:])]
+    weights = [rng.standard_normal((o, i)).astype(dtype)
+               for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     x = rng.standard_normal((batch, sizes[0])).astype(dtype)
     batches = -(-n // batch)
     started = time.perf_counter()
