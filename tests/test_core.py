@@ -488,3 +488,53 @@ def test_gradcheck_reports_where_it_fails():
         cr.gradcheck(lambda t: WrongSquare()(t), [x])
     with pytest.raises(TypeError, match="need float64"):
         cr.gradcheck(lambda t: t * 2, [cr.randn(2, requires_grad=True)])
+
+
+def test_gradgradcheck_catches_a_backward_that_is_not_differentiable_correctly():
+    """A backward that gets the first derivative right but computes it from a detached
+    input (so its own derivative is wrong) passes gradcheck and must fail gradgradcheck;
+    the same op with a differentiable backward passes both."""
+    class Cube(cr.Function):
+        detach = False
+
+        def forward(self, x):
+            return x ** 3
+
+        def backward(self, gy):
+            x = self.inputs[0].detach() if self.detach else self.inputs[0]
+            return gy * 3.0 * x * x
+
+    class DetachedCube(Cube):
+        detach = True
+
+    x = leaf((3,), seed=4)
+    assert cr.gradcheck(lambda t: Cube()(t), [x]) and cr.gradgradcheck(lambda t: Cube()(t), [x])
+    assert cr.gradcheck(lambda t: DetachedCube()(t), [x])
+    with pytest.raises(cr.GradcheckError, match=r"input 0 .*analytic 0, numerical"):
+        cr.gradgradcheck(lambda t: DetachedCube()(t), [x])
+    assert not cr.gradgradcheck(lambda t: DetachedCube()(t), [x], raise_exception=False)
+
+
+def test_gradcheck_refuses_a_function_whose_outputs_change_between_calls():
+    calls = []
+
+    def flaky(t):
+        calls.append(1)
+        return (t * 2,) if len(calls) == 1 else (t * 2, t * 3)
+
+    with pytest.raises(cr.GradcheckError, match="returned 1 output.*but 2"):
+        cr.gradcheck(flaky, [leaf((2,), seed=1)])
+
+
+def test_integer_tensors_cannot_require_grad_by_assignment_either():
+    i = cr.tensor([1, 2])
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad"):
+        i.requires_grad = True
+    assert i.requires_grad is False
+    f = cr.tensor([1.0, 2.0])
+    f.requires_grad = True
+    (f * f).sum().backward()
+    np.testing.assert_array_equal(f.grad.data, [2.0, 4.0])
+    y = f * 2
+    with pytest.raises(RuntimeError, match="use .detach"):
+        y.requires_grad = False

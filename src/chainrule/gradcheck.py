@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.engine import grad
-from chainrule.autograd.mode import no_grad
+from chainrule.autograd.mode import enable_grad, no_grad
 from chainrule.autograd.tensor import Tensor
 
 
@@ -101,6 +101,11 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
     analytic = _analytic_jacobian(outputs, wrt)
     for col, i in enumerate(wrt_positions):
         numeric = _numerical_jacobian(fn, inputs, i, eps)
+        if inputs[i].data.size and len(numeric) != len(outputs):
+            # a function whose outputs depend on grad mode would otherwise compare nothing
+            raise GradcheckError(f"gradcheck: the function returned {len(outputs)} output(s) "
+                                 f"but {len(numeric)} when re-evaluated for finite "
+                                 f"differences; it must return the same outputs every call")
         for j, num in enumerate(numeric):
             ana = analytic[j][col]
             bad = np.abs(ana - num) > atol + rtol * np.abs(num)
@@ -145,12 +150,19 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any],
     n = len(inputs)
 
     def first_derivative(*args: Any) -> tuple[Tensor, ...]:
+        """v^T J at (xs, v): one gradient per input that requires grad (zeros where an
+        input is unused). Always recorded: the finite differences of gradcheck evaluate
+        it under no_grad, where fn would record nothing and there would be nothing to
+        differentiate."""
         xs, vs = list(args[:n]), args[n:]
-        outs = [o for o in _as_outputs(fn(*xs))]
-        keep = [k for k, o in enumerate(outs) if o.requires_grad]
-        gs = grad([outs[k] for k in keep], [xs[i] for i in wrt_positions],
-                  [vs[k] for k in keep], create_graph=True, allow_unused=True)
-        return tuple(g for g in gs if g is not None)
+        with enable_grad():
+            outs = list(_as_outputs(fn(*xs)))
+            keep = [k for k, o in enumerate(outs) if o.requires_grad]
+            wrt = [xs[i] for i in wrt_positions]
+            gs = grad([outs[k] for k in keep], wrt, [vs[k] for k in keep],
+                      create_graph=True, allow_unused=True) if keep else [None] * len(wrt)
+        return tuple(Tensor(np.zeros(x.shape, x.dtype)) if g is None else g
+                     for g, x in zip(gs, wrt, strict=True))
 
     return gradcheck(first_derivative, [*inputs, *grad_outputs], eps=eps, atol=atol,
                      rtol=rtol, raise_exception=raise_exception)

@@ -71,7 +71,7 @@ class Function:
         record = False
         if mode.grad_enabled:
             for x in inputs:
-                if x.requires_grad:
+                if x._requires_grad:  # the slot: this loop runs for every op
                     record = True
                     break
         if not record:

@@ -46,7 +46,7 @@ class Tensor:
         grad_fn: the Function that created this tensor, or None for a leaf.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_out_index",
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_out_index",
                  "_hooks", "_retains_grad", "__weakref__")
     # numpy defers binary operators with an ndarray on the left to us (ndarray * Tensor).
     __array_ufunc__ = None
@@ -60,7 +60,7 @@ class Tensor:
         self._out_index = 0
         self._hooks: list | None = None
         self._retains_grad = False
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -71,7 +71,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data = array
         t.grad = None
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t._version = 0
         t._out_index = out_index
@@ -156,13 +156,24 @@ class Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor._make(self.data, False, None, 0)
 
+    @property
+    def requires_grad(self) -> bool:
+        """Whether backward computes a gradient for this tensor (settable on leaves)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        # checked like requires_grad_(): an integer tensor given requires_grad = True by
+        # assignment would otherwise receive an integer (truncated) gradient
+        self.requires_grad_(value)
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require grad; this one is "
                             f"{self.dtype}. Convert it first, e.g. x.astype('float32')")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a tensor an op made; use .detach()")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def __repr__(self) -> str:
