@@ -126,6 +126,21 @@ def test_matmul_numpy_semantics(sa, sb):
     check(lambda a, b: a @ b, a, b)
 
 
+@FAST
+@given(batch=mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3),
+       sizes=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
+       vector_a=st.booleans(), vector_b=st.booleans(), seed=st.integers(0, 1000))
+def test_matmul_random_shapes(batch, sizes, vector_a, vector_b, seed):
+    """Any batch shapes that broadcast, with 1-D operands on either side (numpy's rules:
+    a 1-D left operand is a row vector, a 1-D right operand a column, each dropped after)."""
+    m, k, n = sizes
+    sa = (k,) if vector_a else (*batch.input_shapes[0], m, k)
+    sb = (k,) if vector_b else (*batch.input_shapes[1], k, n)
+    a, b = leaf(sa, seed=seed), leaf(sb, seed=seed + 1)
+    np.testing.assert_allclose((a @ b).data, np.matmul(a.data, b.data))
+    check(lambda a, b: a @ b, a, b)
+
+
 SHAPE_OPS = {
     "reshape": lambda x: x.reshape(2, -1),
     "T": lambda x: x.T,
@@ -187,6 +202,22 @@ LOSSES = {
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_losses(name, reduction):
     check(lambda x: LOSSES[name](x, reduction), leaf((3, 4), seed=4))
+
+
+@FAST
+@given(m=st.integers(1, 5), classes=st.integers(2, 5), seed=st.integers(0, 1000),
+       reduction=st.sampled_from(["mean", "sum", "none"]),
+       scale=st.sampled_from([0.1, 1.0, 30.0]))
+def test_losses_random_sizes_and_values(m, classes, seed, reduction, scale):
+    """The losses over drawn batch sizes, class counts, logit scales and targets."""
+    rng = np.random.default_rng(seed)
+    x = cr.tensor(rng.standard_normal((m, classes)) * scale, requires_grad=True)
+    index = rng.integers(0, classes, m)
+    probs = rng.dirichlet(np.ones(classes), m)
+    check(lambda x: F.cross_entropy(x, index, reduction=reduction), x)
+    check(lambda x: F.cross_entropy(x, probs, reduction=reduction), x)
+    check(lambda x: F.binary_cross_entropy_with_logits(x, probs, reduction=reduction), x)
+    check(lambda x: F.mse_loss(x, probs, reduction=reduction), x)
 
 
 def test_cross_entropy_gradient_is_softmax_minus_target_over_m():
