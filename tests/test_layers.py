@@ -175,6 +175,55 @@ def test_init_statistics():
         nn.init.xavier_uniform_(nn.Parameter(np.empty(3, np.float32)))
 
 
+def test_every_initializer_fills_in_place_with_its_distribution():
+    """Mean, spread and bounds of each init over a 400x600 weight (fan_in 600, fan_out
+    400), dtype kept; the generator argument makes a draw reproducible."""
+    w = nn.Parameter(np.empty((400, 600), np.float32))
+    same = w.data
+
+    def stats():
+        assert w.data is same and w.dtype == np.float32  # filled in place, float32 kept
+        return float(w.data.mean()), float(w.data.std()), float(np.abs(w.data).max())
+
+    nn.init.uniform_(w, -0.5, 1.5)
+    mean, std, _ = stats()
+    assert abs(mean - 0.5) < 0.01 and abs(std - 2 / np.sqrt(12)) < 0.01
+    assert w.data.min() >= -0.5 and w.data.max() <= 1.5
+    nn.init.normal_(w, 2.0, 0.5)
+    mean, std, _ = stats()
+    assert abs(mean - 2.0) < 0.01 and abs(std - 0.5) < 0.01
+    nn.init.xavier_normal_(w, gain=2.0)
+    mean, std, _ = stats()
+    assert abs(mean) < 0.002 and abs(std - 2.0 * np.sqrt(2 / 1000)) < 0.002
+    nn.init.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu")
+    bound = np.sqrt(3.0) * np.sqrt(2.0) / np.sqrt(400)
+    mean, std, top = stats()
+    assert top <= bound and abs(std - bound / np.sqrt(3)) < 0.002
+    nn.init.zeros_(w)
+    assert not w.data.any()
+    nn.init.ones_(w)
+    assert (w.data == 1).all()
+    draws = [nn.init.normal_(w, generator=np.random.default_rng(7)).data.copy() for _ in "ab"]
+    np.testing.assert_array_equal(*draws)
+    with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out'"):
+        nn.init.kaiming_normal_(w, mode="fan")
+
+
+def test_flatten_identity_children_and_zero_grad():
+    x = cr.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    y = nn.Flatten()(x)
+    assert y.shape == (2, 12)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3, 4)))
+    assert nn.Identity()(x) is x
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3), nn.ReLU())
+    assert [type(c).__name__ for c in model.children()] == ["Flatten", "Linear", "ReLU"]
+    model(x).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
 def test_regularization_penalties_exclude_biases():
     model = nn.Sequential(nn.Linear(3, 2, dtype=np.float64), nn.Linear(2, 1, dtype=np.float64))
     w1, b1, w2, _ = model.parameters()
