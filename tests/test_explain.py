@@ -22,10 +22,13 @@ def test_default_example_every_number_checked():
     model, x, y = default_example()
     d = derive(model, x, y, "cross-entropy", lr=0.5)
     assert len(d.checks) == 7 and d.all_ok
-    for c in d.checks:
+    assert {c.name for c in d.checks} == {"delta^(1)", "dW^(1)", "db^(1)", "delta^(2)",
+                                          "dW^(2)", "db^(2)", "dA^(1)"}
+    for c in d.checks:  # every gradient, delta and dA included, has both checks
+        assert c.numeric is not None, c.name
         np.testing.assert_allclose(c.formula, c.autograd, atol=1e-12)
-        if c.numeric is not None:
-            np.testing.assert_allclose(c.formula, c.numeric, atol=1e-8)
+        np.testing.assert_allclose(c.formula, c.numeric, atol=1e-8)
+        np.testing.assert_allclose(c.numeric, c.autograd, atol=1e-8)
     # forward values by hand
     z1 = x @ np.array([[0.15, 0.20], [0.25, 0.30]]).T + 0.35
     np.testing.assert_allclose(d.layers[0].Z, z1)
@@ -35,12 +38,25 @@ def test_default_example_every_number_checked():
     np.testing.assert_allclose(d.layers[1].delta, a2 - y)
 
 
+HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity"]
+
+
+def random_activation(name: str, rng):
+    """The activation module, with a random parameter where it has one."""
+    if name == "leaky_relu":
+        return nn.LeakyReLU(float(rng.uniform(0.01, 0.5)))
+    if name == "elu":
+        return nn.ELU(float(rng.uniform(0.5, 2.0)))
+    if name == "softplus":
+        return nn.Softplus(float(rng.uniform(0.5, 2.0)))
+    return nn.activation(name)
+
+
 def random_case(seed: int):
     rng = np.random.default_rng(seed)
     n_layers = rng.integers(1, 5)
     sizes = list(rng.integers(1, 5, n_layers + 1))
     loss = ["mse", "bce", "cross-entropy"][seed % 3]
-    hidden = ["sigmoid", "tanh", "relu", "softplus", "identity"]
     layers = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         lin = nn.Linear(int(n_in), int(n_out), dtype=np.float64)
@@ -49,8 +65,8 @@ def random_case(seed: int):
             lin.bias.copy_(rng.normal(0, 0.3, lin.bias.shape))
         last = k == n_layers - 1
         act = {"cross-entropy": "softmax", "bce": "sigmoid"}.get(loss) if last else None
-        act = act or hidden[rng.integers(0, len(hidden))]
-        layers += [lin, nn.activation(act)]
+        act = act or HIDDEN[rng.integers(0, len(HIDDEN))]
+        layers += [lin, random_activation(act, rng)]
     m = int(rng.integers(1, 4))
     x = rng.normal(size=(m, sizes[0]))
     if loss == "cross-entropy":
@@ -61,11 +77,27 @@ def random_case(seed: int):
         float(rng.choice([0, 0.2]))
 
 
-@pytest.mark.parametrize("seed", range(24))
+SEEDS = range(24)
+
+
+def test_random_cases_cover_every_activation_and_loss():
+    used = {(type(m).__name__, random_case(seed)[3]) for seed in SEEDS
+            for m in random_case(seed)[0] if not isinstance(m, nn.Linear)}
+    names = {name for name, _ in used}
+    assert {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Identity",
+            "Softmax"} <= names
+    # the new activations also as the output layer, under mse, where f' enters delta^(L)
+    assert {("LeakyReLU", "mse"), ("ELU", "mse")} <= used
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_architectures_never_mismatch(seed):
     model, x, y, loss, l1, l2 = random_case(seed)
     d = derive(model, x, y, loss, lr=0.1, l1=l1, l2=l2)
     assert d.all_ok, [(c.name, c.diff_autograd, c.diff_numeric) for c in d.checks if not c.ok]
+    n = len(d.layers)
+    assert len(d.checks) == 4 * n - 1  # delta, dW, db per layer and dA between layers
+    assert all(c.numeric is not None for c in d.checks)
     for columns in (False, True):
         assert "FAILED" not in explain(model, x, y, loss, l1=l1, l2=l2, columns=columns)
 
@@ -81,6 +113,52 @@ def test_a_wrong_derivative_is_caught(monkeypatch):
     assert not d.all_ok
     text = explain(model, x, y)
     assert "✗ FAILED: delta^(1)" in text and "MISMATCH" in text
+
+
+def _fooled_autograd(params, x, y, loss, l1, l2):
+    """An 'engine' that returns the formula's own numbers: only central differences are
+    left to catch a wrong formula."""
+    _, back = D._gradients(params, x, y, loss, l1, l2)
+    m = len(x)
+    return ([dw for _, dw, _, _ in back], [db for _, _, db, _ in back],
+            [(delta / m, da / m) for delta, _, _, da in back])
+
+
+def test_central_differences_alone_catch_a_wrong_delta_and_da(monkeypatch):
+    """With autograd fooled, the numerical checks of delta^(l) and dA^(l) still fail
+    loudly (mse: the output's own f' enters delta^(2), and through it dA^(1))."""
+    model, x, y = default_example("sigmoid", "sigmoid")
+    wrong = dict(D.ACTIVATIONS)
+    wrong["sigmoid"] = (D.ACTIVATIONS["sigmoid"][0], D.ACTIVATIONS["tanh"][1],
+                        "1 - A^2", "1 - A^2")
+    monkeypatch.setattr(D, "ACTIVATIONS", wrong)
+    monkeypatch.setattr(D, "_autograd", _fooled_autograd)
+    d = derive(model, x, y, "mse")
+    failed = {c.name for c in d.checks if not c.ok}
+    assert {"delta^(2)", "dA^(1)", "delta^(1)"} <= failed
+    assert all(c.diff_autograd == 0 for c in d.checks)
+    text = explain(model, x, y, "mse")
+    assert "✗ FAILED: dA^(1)" in text and "MISMATCH" in text
+
+
+def test_leaky_relu_and_elu_print_their_derivatives():
+    rng = np.random.default_rng(0)
+    lin1, lin2 = nn.Linear(2, 3, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
+    with no_grad():
+        for p in (*lin1.parameters(), *lin2.parameters()):
+            p.copy_(rng.normal(0, 1, p.shape))
+    model = nn.Sequential(lin1, nn.LeakyReLU(0.2), lin2, nn.ELU(1.5))
+    x, y = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
+    d = derive(model, x, y, "mse")
+    assert d.all_ok and [layer.param for layer in d.layers] == [0.2, 1.5]
+    z1 = d.layers[0].Z
+    np.testing.assert_allclose(d.layers[0].A, np.where(z1 > 0, z1, 0.2 * z1))
+    text = explain(model, x, y, "mse")
+    assert "f'(Z) = [Z > 0] + s [Z <= 0] for leaky_relu, s = 0.2" in text
+    assert "f'(Z) = [Z > 0] + (A + alpha) [Z <= 0] for elu, alpha = 1.5" in text
+    assert "activation leaky_relu, s = 0.2" in text
+    markdown = explain(model, x, y, "mse", format="markdown")
+    assert r"(A + \alpha) \odot \mathbb{1}[Z \le 0],\ \alpha = 1.5" in markdown
 
 
 def test_markdown_is_stable():
@@ -113,6 +191,26 @@ def test_unsupported_models_are_refused():
                np.ones((1, 2)), "mse")
     with pytest.raises(ValueError, match="cross-entropy needs a softmax output"):
         derive(nn.Sequential(nn.Linear(2, 2)), np.ones((1, 2)), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="mse needs an elementwise output .* not softmax"):
+        derive(nn.Sequential(nn.Linear(2, 2), nn.Softmax()), np.ones((1, 2)),
+               np.ones((1, 2)) / 2, "mse")
+    with pytest.raises(ValueError, match=r"layer 1 \(Softmax\(axis=0\)\)"):
+        derive(nn.Sequential(nn.Linear(2, 2), nn.Softmax(axis=0)), np.ones((1, 2)),
+               np.eye(2)[:1])
+    with pytest.raises(ValueError, match=r"layer 2 \(Sigmoid\) must be Linear or one "
+                                         r"activation right after a Linear \(.*LeakyReLU"):
+        derive(nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Sigmoid()), np.ones((1, 2)),
+               np.ones((1, 2)) / 2, "mse")
+
+
+def test_targets_that_the_formulas_do_not_cover_are_refused():
+    model = nn.Sequential(nn.Linear(2, 2, dtype=np.float64), nn.Sigmoid())
+    with pytest.raises(ValueError, match="bce needs targets between 0 and 1, got values "
+                                         "from 0 to 2"):
+        derive(model, np.ones((2, 2)), np.array([[0.0, 1.0], [2.0, 0.0]]), "bce")
+    softmax = nn.Sequential(nn.Linear(2, 2, dtype=np.float64), nn.Softmax())
+    with pytest.raises(ValueError, match="row 1 sums to 2"):
+        derive(softmax, np.ones((2, 2)), np.array([[0.0, 1.0], [1.0, 1.0]]))
 
 
 def test_cli(tmp_path):
@@ -128,6 +226,96 @@ def test_cli(tmp_path):
     bad = run("--x", "1,2", "--y", "0,1", "--layers", "3,2")
     assert bad.returncode == 2 and bad.stderr.startswith("chainrule: error: explain:")
     assert "Traceback" not in bad.stderr
+
+
+def explain_cli(capsys, *args):
+    """``chainrule explain ARGS`` in this process: (exit code, stdout, stderr)."""
+    from chainrule.cli import main
+
+    code = main(["explain", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_cli_error(capsys, *args, says: str):
+    """One line on stderr, 'chainrule: error:', exit 2, and the message says ``says``."""
+    code, out, err = explain_cli(capsys, *args)
+    assert code == 2 and out == "", (args, code, err)
+    assert err.startswith("chainrule: error: explain:") and err.count("\n") == 1, err
+    assert says in err, err
+    return err
+
+
+def test_cli_layers_alone_uses_the_default_data_or_random_examples(capsys):
+    code, out, _ = explain_cli(capsys, "--layers", "2,2,3")
+    assert code == 0 and "all match ✓" in out
+    assert "X = [[0.0500 0.1000]\n     [0.2000 0.3000]]" in out  # the default example's data
+    assert "W^(1) = [[0.1500" not in out  # with random weights
+    code, out, _ = explain_cli(capsys, "--layers", "3,4,4,2", "--loss", "mse")
+    assert code == 0 and "sizes 3 -> 4 -> 4 -> 2; m = 2 examples" in out
+    assert "11 gradients checked" in out and "all match ✓" in out
+    code, out, _ = explain_cli(capsys, "--layers", "3,1", "--loss", "bce")
+    assert code == 0 and "all match ✓" in out
+    assert_cli_error(capsys, "--layers", "2,a,3", says="--layers must be whole numbers")
+    assert_cli_error(capsys, "--layers", "3", says="at least 2 positive sizes")
+
+
+def test_cli_activation_and_loss_apply_to_the_default_example(capsys):
+    code, out, _ = explain_cli(capsys, "--activation", "elu,softmax")
+    assert code == 0 and "all match ✓" in out
+    assert "activation elu, alpha = 1" in out and "for elu" in out
+    assert "W^(1) = [[0.1500 0.2000]" in out  # still the default example's weights
+    code, out, _ = explain_cli(capsys, "--activation", "leaky-relu")
+    assert code == 0 and "activation leaky_relu, s = 0.01" in out
+    for loss in ("mse", "bce"):  # a sigmoid output layer then
+        code, out, _ = explain_cli(capsys, "--loss", loss)
+        assert code == 0 and "all match ✓" in out, loss
+        assert "layer 2: W^(2) (3, 2) (out, in), activation sigmoid" in out
+    err = assert_cli_error(capsys, "--activation", "swish", says="unknown activation 'swish'")
+    assert "leaky_relu, elu" in err
+    assert_cli_error(capsys, "--loss", "mse", "--activation", "sigmoid,softmax",
+                     says="end --activation with e.g. sigmoid")
+    assert_cli_error(capsys, "--activation", "sigmoid,sigmoid",
+                     says="--loss cross-entropy needs a softmax output layer")
+    assert_cli_error(capsys, "--activation", "tanh,relu,softmax", says="1 name or 2")
+
+
+def test_cli_csv(capsys, tmp_path):
+    binary, three = tmp_path / "binary.csv", tmp_path / "three.csv"
+    binary.write_text("a,b,label\n0.1,0.2,no\n0.3,0.1,yes\n0.5,0.5,yes\n")
+    three.write_text("a,b,c,kind\n0.1,0.2,1,0\n0.3,0.1,0,1\n0.5,0.5,1,2\n")
+    code, out, _ = explain_cli(capsys, "--csv", str(binary), "--loss", "bce")
+    assert code == 0 and "all match ✓" in out
+    assert "sizes 2 -> 2 -> 1; m = 3 examples" in out  # one sigmoid output for 2 classes
+    assert "Y = [[0.0000]\n     [1.0000]\n     [1.0000]]" in out
+    code, out, _ = explain_cli(capsys, "--csv", str(three), "--label-column", "kind")
+    assert code == 0 and "sizes 3 -> 2 -> 3" in out and "all match ✓" in out
+    assert "Y = [[1.0000 0.0000 0.0000]" in out  # one-hot classes
+    code, out, _ = explain_cli(capsys, "--csv", str(three), "--label-column", "kind",
+                               "--layers", "3,4,3", "--loss", "bce")
+    assert code == 0 and "all match ✓" in out
+    err = assert_cli_error(capsys, "--csv", str(three), "--label-column", "kind", "--loss",
+                           "bce", "--layers", "3,2,1", says=f"the labels of {three}")
+    assert "end --layers with 3" in err and "--y" not in err
+    err = assert_cli_error(capsys, "--csv", str(three), "--label-column", "kind", "--layers",
+                           "3,2,2", says="class indices 0..1")
+    assert "--y" not in err
+    assert_cli_error(capsys, "--csv", str(three), "--layers", "2,2,3",
+                     says="no column 'label'; its columns are ['a', 'b', 'c', 'kind']; name the "
+                          "label column with --label-column")
+    assert_cli_error(capsys, "--csv", str(three), "--label-column", "kind", "--layers",
+                     "2,2,3", says=f"--layers starts with 2 inputs but the features of {three}")
+
+
+def test_cli_refuses_options_it_would_ignore(capsys):
+    assert_cli_error(capsys, "--y", "0;1", says="--y needs --x too")
+    assert_cli_error(capsys, "--x", "1,2", says="--x needs --y too")
+    assert_cli_error(capsys, "--weights-seed", "3", says="the default example has fixed weights")
+    assert_cli_error(capsys, "--label-column", "kind", says="give --csv too")
+    assert_cli_error(capsys, "--rnn", "--layers", "2,2", says="not --layers")
+    assert_cli_error(capsys, "--x", "1,2;3", "--y", "0;1", says="same length")
+    assert_cli_error(capsys, "--x", "1,2;3,4", "--y", "0;1", "--layers", "2,1",
+                     says="cross-entropy needs one output per class")
 
 
 def test_bptt_derivation_sums_over_time_and_checks_out():

@@ -8,16 +8,18 @@ from chainrule.explain.derivation import Check, Derivation, LayerMath, derive
 from chainrule.explain.render import render
 
 
-def default_example() -> tuple[Any, Any, Any]:
-    """A fixed tiny example: 2 features, 2 hidden sigmoid units, 3 one-hot classes
-    (softmax cross-entropy), 2 examples, fixed weights."""
+def default_example(hidden: str = "sigmoid", output: str = "softmax") -> tuple[Any, Any, Any]:
+    """A fixed tiny example: 2 features, 2 hidden units, 3 one-hot classes, 2 examples,
+    fixed weights; sigmoid hidden units and a softmax output (for cross-entropy) unless
+    other activation names are given."""
     import numpy as np
 
     from chainrule.autograd.mode import no_grad
-    from chainrule.nn import Linear, Sequential, Sigmoid, Softmax
+    from chainrule.nn import Linear, Sequential
+    from chainrule.nn.builders import activation
 
-    model = Sequential(Linear(2, 2, dtype=np.float64), Sigmoid(),
-                       Linear(2, 3, dtype=np.float64), Softmax())
+    model = Sequential(Linear(2, 2, dtype=np.float64), activation(hidden),
+                       Linear(2, 3, dtype=np.float64), activation(output))
     weights = [[[0.15, 0.20], [0.25, 0.30]], [0.35, 0.35],
                [[0.40, 0.45], [0.50, 0.55], [0.60, 0.65]], [0.60, 0.60, 0.60]]
     with no_grad():

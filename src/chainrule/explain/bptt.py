@@ -20,7 +20,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explain.derivation import Check
+from chainrule.explain.derivation import Check, central_difference
 from chainrule.explain.render import _Doc
 
 NAMES = ("U", "W", "V", "b", "c")
@@ -68,19 +68,10 @@ def _loss(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray) -> floa
     return total
 
 
-def _numeric(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, name: str,
-             eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(params[name])
-    flat, gflat = params[name].reshape(-1), g.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + eps
-        plus = _loss(params, xs, ys)
-        flat[k] = old - eps
-        minus = _loss(params, xs, ys)
-        flat[k] = old
-        gflat[k] = (plus - minus) / (2 * eps)
-    return g
+def _numeric(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, name: str
+             ) -> np.ndarray:
+    """Central differences of the loss with respect to every entry of params[name]."""
+    return central_difference(lambda: _loss(params, xs, ys), params[name])
 
 
 def _autograd(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray

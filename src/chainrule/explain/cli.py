@@ -1,4 +1,17 @@
-"""``chainrule explain``: arguments to a model and data, then the derivation."""
+"""``chainrule explain``: arguments to a model and data, then the derivation.
+
+Which data and which network, from the options given:
+
+    nothing             the fixed 2-2-3 default example (fixed weights and data);
+                        --activation and --loss apply to it
+    --layers only       random weights; the default example's data if the sizes fit
+                        (2 inputs, 3 outputs), otherwise 2 random examples
+    --x/--y or --csv    those examples; random weights; the sizes inputs-2-outputs
+                        unless --layers gives them
+
+The output activation follows the loss (softmax for cross-entropy, sigmoid for bce, the
+hidden activation for mse) unless --activation names one activation per layer.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +21,17 @@ from typing import Any
 
 import numpy as np
 
+# every option's default, so that an option given but unused can be refused
+DEFAULTS: dict[str, Any] = {
+    "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
+    "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
+    "steps": 1, "columns": False,
+}
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity",
+                    "softmax")
+OUTPUT_FOR_LOSS = {"cross-entropy": "softmax", "bce": "sigmoid"}
+DEFAULT_SIZES = (2, 3)  # the default example's inputs and outputs
+
 
 def add_explain_parser(sub: Any) -> None:
     p = sub.add_parser("explain", help="print the backpropagation derivation of a small "
@@ -15,90 +39,240 @@ def add_explain_parser(sub: Any) -> None:
                        description="Print the BP derivation (forward values, deltas, dW, db, "
                                    "the update) for a small network, each gradient checked "
                                    "against autograd and numerical differentiation. Without "
-                                   "options: a fixed 2-2-3 sigmoid/softmax example.")
+                                   "--layers, --x or --csv: a fixed 2-2-3 example (fixed "
+                                   "weights, 2 examples, 3 classes), to which --activation "
+                                   "and --loss apply. --layers alone: random weights on the "
+                                   "default example's data if the sizes fit (2 inputs, 3 "
+                                   "outputs), else on 2 random examples (--weights-seed). "
+                                   "--x/--y or --csv: your examples, random weights, sizes "
+                                   "inputs-2-outputs unless --layers is given.")
     p.add_argument("--layers", help="layer sizes, e.g. 2,2,3 (random weights, --weights-seed)")
-    p.add_argument("--activation", default="sigmoid",
-                   help="hidden activation, or one per layer: sigmoid,softmax")
-    p.add_argument("--loss", default="cross-entropy", choices=["mse", "bce", "cross-entropy"])
-    p.add_argument("--lr", type=float, default=0.5)
-    p.add_argument("--l1", type=float, default=0.0)
-    p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--activation", default=DEFAULTS["activation"],
+                   help="one name for the hidden layers (the output then follows --loss: "
+                        "softmax for cross-entropy, sigmoid for bce, the same name for mse), "
+                        "or one per layer, e.g. elu,softmax; names: "
+                        + ", ".join(ACTIVATION_NAMES))
+    p.add_argument("--loss", default=DEFAULTS["loss"], choices=["mse", "bce", "cross-entropy"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    p.add_argument("--l1", type=float, default=DEFAULTS["l1"])
+    p.add_argument("--l2", type=float, default=DEFAULTS["l2"])
     p.add_argument("--x", help='inputs, rows separated by ";": "0.05,0.1;0.2,0.3"')
-    p.add_argument("--y", help='one-hot targets "1,0,0;0,1,0" or class indices "0;1"')
-    p.add_argument("--csv", help="a CSV file of examples (header row, numeric features)")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--weights-seed", type=int, default=0)
+    p.add_argument("--y", help='one-hot targets "1,0,0;0,1,0", class indices "0;1", or '
+                               'values "0.3;0.8" (one output, for mse or bce)')
+    p.add_argument("--csv", help="a CSV file of examples (header row, numeric features, a "
+                                 "label column of classes: one-hot targets, or one 0/1 "
+                                 "output for bce with 2 classes)")
+    p.add_argument("--label-column", default=DEFAULTS["label_column"],
+                   help="the label column of --csv")
+    p.add_argument("--weights-seed", type=int, default=DEFAULTS["weights_seed"],
+                   help="seed of the random weights (and random examples)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
-    p.add_argument("--steps", type=int, default=1, help="gradient-descent steps to show")
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"],
+                   help="gradient-descent steps to show")
     p.add_argument("--columns", action="store_true",
                    help="samples as columns (the W X + b layout of textbook derivations)")
     p.add_argument("--rnn", action="store_true",
-                   help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead")
+                   help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
+                        "(takes only --format and --out)")
     p.add_argument("--out", help="write to this file instead of printing")
 
 
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options (as --names) set to something other than their defaults."""
+    return ["--" + k.replace("_", "-") for k, v in DEFAULTS.items() if getattr(args, k) != v]
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that would otherwise be silently ignored."""
+    if args.steps < 1:
+        raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
+    if args.rnn and _given(args):
+        raise ValueError(f"explain: --rnn shows a fixed tiny RNN and takes only --format and "
+                         f"--out, not {', '.join(_given(args))}")
+    if args.csv and (args.x or args.y):
+        raise ValueError("explain: give the examples either with --csv or with --x and --y, "
+                         "not both")
+    if args.x and not args.y:
+        raise ValueError("explain: --x needs --y too (the targets, e.g. --y \"0;1\")")
+    if args.y and not args.x:
+        raise ValueError("explain: --y needs --x too (the inputs, e.g. --x \"0.05,0.1;0.2,0.3\")")
+    if args.label_column != DEFAULTS["label_column"] and not args.csv:
+        raise ValueError("explain: --label-column names a column of --csv; give --csv too")
+    if args.weights_seed != DEFAULTS["weights_seed"] and not (args.layers or args.x or args.csv):
+        raise ValueError("explain: the default example has fixed weights; --weights-seed "
+                         "applies with --layers, --x or --csv")
+
+
+def _sizes(text: str) -> list[int]:
+    """--layers "2,2,3" -> [2, 2, 3]: inputs, hidden sizes, outputs."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"explain: --layers must be whole numbers separated by commas, e.g. "
+                         f"2,2,3; got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"explain: --layers needs at least 2 positive sizes (inputs, ..., "
+                         f"outputs), e.g. 2,2,3; got {text!r}")
+    return sizes
+
+
+def _activation_names(text: str) -> list[str]:
+    """--activation split into known names (leaky-relu is leaky_relu)."""
+    names = [name.strip().replace("-", "_").lower() for name in text.split(",")]
+    for name in names:
+        if name not in ACTIVATION_NAMES:
+            raise ValueError(f"explain: unknown activation {name!r} in --activation; choose "
+                             f"from {', '.join(ACTIVATION_NAMES)}")
+    return names
+
+
+def _per_layer(names: list[str], n: int, loss: str) -> list[str]:
+    """One activation per layer: one name is the hidden layers' and the output follows the
+    loss (softmax for cross-entropy, sigmoid for bce, the same name for mse)."""
+    if len(names) == 1:
+        if names[0] == "softmax":
+            raise ValueError("explain: softmax can only be the output layer's activation: "
+                             "give one name per layer, e.g. --activation sigmoid,softmax")
+        names = [names[0]] * (n - 1) + [OUTPUT_FOR_LOSS.get(loss, names[0])]
+    if len(names) != n:
+        raise ValueError(f"explain: --activation needs 1 name or {n} (one per layer), got "
+                         f"{len(names)}: {','.join(names)}")
+    if "softmax" in names[:-1]:
+        raise ValueError("explain: softmax can only be the output layer's activation: put it "
+                         "last in --activation")
+    _check_output(names[-1], loss)
+    return names
+
+
+def _check_output(output: str, loss: str) -> None:
+    """The loss and the output activation must pair up (see derivation._check_loss)."""
+    needed = OUTPUT_FOR_LOSS.get(loss)
+    if needed and output != needed:
+        raise ValueError(f"explain: --loss {loss} needs a {needed} output layer, but "
+                         f"--activation makes it {output}: end --activation with {needed} "
+                         f"or give a single name")
+    if loss == "mse" and output == "softmax":
+        raise ValueError("explain: --loss mse needs an elementwise output activation, not "
+                         "softmax: end --activation with e.g. sigmoid or identity, or use "
+                         "--loss cross-entropy")
+
+
 def _matrix(text: str, what: str) -> np.ndarray:
+    """"0.05,0.1;0.2,0.3" -> a matrix with one row per example."""
     try:
         rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
-        a = np.array(rows, dtype=np.float64)
     except ValueError:
         raise ValueError(f"explain: --{what} must be numbers, rows separated by ';' and "
                          f"values by ',' (e.g. \"0.05,0.1;0.2,0.3\"); got {text!r}") from None
-    if a.ndim != 2:
-        raise ValueError(f"explain: --{what} rows must all have the same length")
-    return a
+    if not rows:
+        raise ValueError(f"explain: --{what} is empty; give at least one row")
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError(f"explain: --{what} rows must all have the same length, got "
+                         f"lengths {[len(row) for row in rows]}")
+    return np.array(rows, dtype=np.float64)
 
 
-def _targets(y: np.ndarray, n_out: int, loss: str) -> np.ndarray:
-    """Class indices (one per row) become one-hot rows for classification losses."""
-    if y.shape[1] == 1 and n_out > 1 and loss != "mse":
-        if np.any(y < 0) or np.any(y >= n_out) or np.any(y != np.round(y)):
-            raise ValueError(f"explain: class indices in --y must be 0..{n_out - 1}")
-        return np.eye(n_out)[y[:, 0].astype(int)]
-    return y
+def _is_indices(y: np.ndarray) -> bool:
+    return y.shape[1] == 1 and bool(np.all((y >= 0) & (y == np.round(y))))
 
 
-def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
-    from chainrule.autograd.mode import no_grad
-    from chainrule.explain import default_example
-    from chainrule.nn import Linear, Sequential
-    from chainrule.nn.builders import activation
+def _outputs(y: np.ndarray, loss: str, classes: int | None, source: str) -> int:
+    """The output layer's size when --layers does not give it.
 
-    if not (args.layers or args.x or args.csv):
-        return default_example()
+    Several columns: one output each. One column: bce takes values in [0, 1] as one
+    output; mse takes --y values as one output; otherwise the column holds class indices
+    and there is one output per class."""
+    if y.shape[1] > 1:
+        return y.shape[1]
+    if loss == "bce" and y.min() >= 0 and y.max() <= 1:
+        return 1
+    if loss == "mse" and classes is None:
+        return 1
+    if classes is None:
+        if not _is_indices(y):
+            raise ValueError(f"explain: --loss {loss} needs class indices 0, 1, 2, ... or "
+                             f"one-hot rows in {source}, got {y[:, 0].tolist()}")
+        classes = int(y.max()) + 1
+    return classes
+
+
+def _targets(y: np.ndarray, n_out: int, source: str) -> np.ndarray:
+    """Targets with one column per output: a single column of class indices becomes one-hot
+    rows when there are several outputs."""
+    if y.shape[1] == n_out:
+        return y
+    if y.shape[1] != 1:
+        raise ValueError(f"explain: the network has {n_out} outputs but {source} has "
+                         f"{y.shape[1]} columns")
+    bad = (y < 0) | (y >= n_out) | (y != np.round(y))
+    if bad.any():
+        raise ValueError(f"explain: {source} must hold class indices 0..{n_out - 1} for a "
+                         f"network with {n_out} outputs (one per class), got {y[bad][0]:g}")
+    return np.eye(n_out)[y[:, 0].astype(int)]
+
+
+def _random_examples(sizes: list[int], loss: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """2 examples: inputs ~ N(0, 1) and targets that suit the loss (one-hot classes for
+    cross-entropy, 0/1 for bce, values in [0, 1] for mse), to 2 decimals for reading."""
+    rng = np.random.default_rng([seed, 1])  # a stream apart from the weights'
+    m, n_in, n_out = 2, sizes[0], sizes[-1]
+    x = rng.normal(0, 1, (m, n_in)).round(2)
+    if loss == "cross-entropy":
+        y = np.eye(n_out)[rng.integers(0, n_out, m)]
+    elif loss == "bce":
+        y = rng.integers(0, 2, (m, n_out)).astype(np.float64)
+    else:
+        y = rng.uniform(0, 1, (m, n_out)).round(2)
+    return x, y
+
+
+def _examples(args: argparse.Namespace, sizes: list[int] | None
+              ) -> tuple[np.ndarray, np.ndarray, int | None, str, str]:
+    """(x, y, classes, where x came from, where y came from) from --csv, --x/--y, or, with
+    --layers alone, the default example's data or random examples."""
     if args.csv:
         from chainrule.data import load_csv
 
-        table = load_csv(args.csv, args.label_column)
-        x, labels = table.X.astype(np.float64), table.y
-        y = labels.reshape(-1, 1).astype(np.float64)
-    else:
-        if not (args.x and args.y):
-            raise ValueError("explain: give both --x and --y (or --csv), or neither for the "
-                             "default example")
+        try:
+            table = load_csv(args.csv, args.label_column)
+        except ValueError as e:
+            hint = ("; name the label column with --label-column"
+                    if f"no column {args.label_column!r}" in str(e) else "")
+            raise ValueError(f"explain: --csv: {e}{hint}") from None
+        return (table.X.astype(np.float64), table.y.reshape(-1, 1).astype(np.float64),
+                len(table.classes), f"the features of {args.csv}",
+                f"the labels of {args.csv} (column {args.label_column!r})")
+    if args.x:
         x, y = _matrix(args.x, "x"), _matrix(args.y, "y")
-    if len(x) != len(y):
-        raise ValueError(f"explain: --x has {len(x)} examples but --y has {len(y)}")
-    if args.layers:
-        sizes = [int(s) for s in args.layers.split(",")]
-    else:
-        classes = int(y.max()) + 1 if y.shape[1] == 1 and args.loss != "mse" else y.shape[1]
-        sizes = [x.shape[1], 2, classes]
-    if sizes[0] != x.shape[1]:
-        raise ValueError(f"explain: --layers starts with {sizes[0]} inputs but the examples "
-                         f"have {x.shape[1]} features")
-    y = _targets(y, sizes[-1], args.loss)
-    if y.shape[1] != sizes[-1]:
-        raise ValueError(f"explain: --layers ends with {sizes[-1]} outputs but --y has "
-                         f"{y.shape[1]} columns")
-    acts = args.activation.split(",")
-    n = len(sizes) - 1
-    if len(acts) == 1:
-        output = {"cross-entropy": "softmax", "bce": "sigmoid"}.get(args.loss, acts[0])
-        acts = [acts[0]] * (n - 1) + [output]
-    if len(acts) != n:
-        raise ValueError(f"explain: --activation needs 1 or {n} names, got {len(acts)}")
-    rng = np.random.default_rng(args.weights_seed)
+        if len(x) != len(y):
+            raise ValueError(f"explain: --x has {len(x)} examples but --y has {len(y)}")
+        return x, y, None, "--x", "--y"
+    if (sizes[0], sizes[-1]) == DEFAULT_SIZES:
+        from chainrule.explain import default_example
+
+        _, x, y = default_example()
+        return x, y, None, "the default example", "the default example"
+    x, y = _random_examples(sizes, args.loss, args.weights_seed)
+    return x, y, None, "the random examples", "the random examples"
+
+
+def _check_bce_targets(y: np.ndarray, classes: int | None, source: str) -> None:
+    """bce compares each output with a target in [0, 1]."""
+    if y.min() >= 0 and y.max() <= 1:
+        return
+    hint = (f"; for {classes} classes end --layers with {classes} (one sigmoid output per "
+            f"class)" if classes else "")
+    raise ValueError(f"explain: --loss bce needs targets between 0 and 1, but the targets "
+                     f"from {source} range from {y.min():g} to {y.max():g}{hint}")
+
+
+def _random_model(sizes: list[int], acts: list[str], seed: int) -> Any:
+    """Linear layers with weights ~ N(0, 0.5^2) and biases ~ N(0, 0.1^2), in float64."""
+    from chainrule.autograd.mode import no_grad
+    from chainrule.nn import Linear, Sequential
+    from chainrule.nn.builders import activation
+
+    rng = np.random.default_rng(seed)
     layers: list[Any] = []
     for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts, strict=True):
         lin = Linear(n_in, n_out, dtype=np.float64)
@@ -106,14 +280,38 @@ def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
             lin.weight.copy_(rng.normal(0, 0.5, (n_out, n_in)))
             lin.bias.copy_(rng.normal(0, 0.1, n_out))
         layers += [lin, activation(act)]
-    return Sequential(*layers), x, y
+    return Sequential(*layers)
+
+
+def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The model and data the options describe (see the module docstring)."""
+    from chainrule.explain import default_example
+
+    names = _activation_names(args.activation)
+    if not (args.layers or args.x or args.csv):
+        return default_example(*_per_layer(names, 2, args.loss))
+    sizes = _sizes(args.layers) if args.layers else None
+    x, y, classes, x_source, y_source = _examples(args, sizes)
+    if sizes is None:
+        sizes = [x.shape[1], 2, _outputs(y, args.loss, classes, y_source)]
+    if sizes[0] != x.shape[1]:
+        raise ValueError(f"explain: --layers starts with {sizes[0]} inputs but {x_source} "
+                         f"has {x.shape[1]} features")
+    if args.loss == "cross-entropy" and sizes[-1] < 2:
+        raise ValueError("explain: --loss cross-entropy needs one output per class, 2 or more "
+                         "(a softmax over 1 output is always 1): end --layers with the number "
+                         "of classes, or use --loss bce or mse")
+    y = _targets(y, sizes[-1], y_source)
+    if args.loss == "bce":
+        _check_bce_targets(y, classes, y_source)
+    acts = _per_layer(names, len(sizes) - 1, args.loss)
+    return _random_model(sizes, acts, args.weights_seed), x, y
 
 
 def run_explain(args: argparse.Namespace) -> int:
     from chainrule.explain import explain
 
-    if args.steps < 1:
-        raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
+    _check_options(args)
     if args.rnn:
         from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
 

@@ -15,8 +15,11 @@ delta^(l) is the error of one example (dL/dZ times m), so the averages over the 
 examples appear once, in dW and db. With samples as columns (the textbook layout)
 every matrix above is transposed: Z = W A + b, dW = delta A^T / m.
 
-Every delta, dW, db and dA is compared with the autograd engine's gradient and
-every dW, db with a central-difference numerical gradient (float64).
+Every delta, dW, db and dA is compared with the autograd engine's gradient and with
+a central-difference numerical gradient (float64): for dW and db by perturbing each
+weight and recomputing the loss; for delta^(l) = m dJ/dZ^(l) and dA^(l) = m dJ/dA^(l)
+by perturbing each entry of the intermediate Z^(l) or A^(l) and running the rest of the
+network forward from it.
 """
 
 from __future__ import annotations
@@ -32,55 +35,102 @@ from chainrule.nn.activation import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Sof
 from chainrule.nn.container import Sequential
 from chainrule.nn.linear import Linear
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-6  # formula vs autograd: the same float64 arithmetic, in another order
+NUMERIC_TOLERANCE = 1e-5  # vs central differences, whose error is about eps^2 + 1e-16/eps
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-# activation name -> (forward f(Z), derivative f'(Z) given Z and A, formula text, LaTeX)
+# activation name -> (forward f(Z, p), derivative f'(Z, A, p), formula text, LaTeX), where p
+# is the activation's parameter (see PARAMETERS; None for activations without one)
 ACTIVATIONS: dict[str, tuple[Any, Any, str, str]] = {
-    "sigmoid": (_sigmoid, lambda z, a: a * (1 - a), "A * (1 - A)", r"A \odot (1 - A)"),
-    "tanh": (np.tanh, lambda z, a: 1 - a * a, "1 - A^2", r"1 - A \odot A"),
-    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(float), "[Z > 0]",
+    "sigmoid": (lambda z, p: _sigmoid(z), lambda z, a, p: a * (1 - a), "A * (1 - A)",
+                r"A \odot (1 - A)"),
+    "tanh": (lambda z, p: np.tanh(z), lambda z, a, p: 1 - a * a, "1 - A^2", r"1 - A \odot A"),
+    "relu": (lambda z, p: np.maximum(z, 0), lambda z, a, p: (z > 0).astype(float), "[Z > 0]",
              r"\mathbb{1}[Z > 0]"),
-    "identity": (lambda z: z, lambda z, a: np.ones_like(z), "1", "1"),
-    "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _sigmoid(z), "sigmoid(Z)",
-                 r"\sigma(Z)"),
+    # f(z) = z or s z, so f'(z) = 1 or s (the engine, too, takes the slope at z = 0)
+    "leaky_relu": (lambda z, p: np.where(z > 0, z, p * z),
+                   lambda z, a, p: np.where(z > 0, 1.0, p),
+                   "[Z > 0] + s [Z <= 0]", r"\mathbb{1}[Z > 0] + s\,\mathbb{1}[Z \le 0]"),
+    # f(z) = z or alpha (e^z - 1), so f'(z) = 1 or alpha e^z = A + alpha (from the output)
+    "elu": (lambda z, p: np.where(z > 0, z, p * np.expm1(np.minimum(z, 0))),
+            lambda z, a, p: np.where(z > 0, 1.0, a + p),
+            "[Z > 0] + (A + alpha) [Z <= 0]",
+            r"\mathbb{1}[Z > 0] + (A + \alpha) \odot \mathbb{1}[Z \le 0]"),
+    "identity": (lambda z, p: z, lambda z, a, p: np.ones_like(z), "1", "1"),
+    # f(z) = log(1 + e^(beta z)) / beta, so f'(z) = sigmoid(beta z)
+    "softplus": (lambda z, p: np.logaddexp(0, p * z) / p, lambda z, a, p: _sigmoid(p * z),
+                 "sigmoid(beta Z)", r"\sigma(\beta Z)"),
 }
+
+# the activations with a parameter: name -> (the module's attribute, symbol in text, in LaTeX)
+PARAMETERS: dict[str, tuple[str, str, str]] = {
+    "leaky_relu": ("negative_slope", "s", "s"),
+    "elu": ("alpha", "alpha", r"\alpha"),
+    "softplus": ("beta", "beta", r"\beta"),
+}
+
+# the activation modules explain understands (softmax only as the output layer)
+MODULES: dict[type, str] = {Sigmoid: "sigmoid", Tanh: "tanh", ReLU: "relu",
+                            LeakyReLU: "leaky_relu", ELU: "elu", Identity: "identity",
+                            Softplus: "softplus", Softmax: "softmax"}
 
 
 def derivative(name: str) -> Any:
-    """f'(Z, A) of an activation (a seam for tests that plant a wrong derivative)."""
+    """f'(Z, A, p) of an activation (a seam for tests that plant a wrong derivative)."""
     return ACTIVATIONS[name][1]
+
+
+@dataclass(frozen=True)
+class Act:
+    """One layer's activation: its name and its parameter p (leaky_relu's slope s, elu's
+    alpha, softplus's beta; None for the others)."""
+
+    name: str
+    param: float | None = None
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """A = f(Z); softmax over each row, i.e. each example."""
+        if self.name == "softmax":
+            # softmax(z) = softmax(z - max z): the shift keeps exp from overflowing
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return ACTIVATIONS[self.name][0](z, self.param)
+
+    def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """f'(Z), elementwise (not defined for softmax, whose Jacobian is not diagonal)."""
+        return derivative(self.name)(z, a, self.param)
 
 
 @dataclass
 class Check:
-    """One gradient compared three ways: by the formula, by autograd, numerically."""
+    """One gradient compared three ways: by the formula, by autograd, numerically.
+
+    ok: max |formula - autograd| <= 1e-6 (1 + max |autograd|) and
+        max |formula - numeric|  <= 1e-5 (1 + max |autograd|).
+    """
 
     name: str
     formula: np.ndarray
     autograd: np.ndarray
-    numeric: np.ndarray | None
+    numeric: np.ndarray
 
     @property
     def diff_autograd(self) -> float:
-        return float(np.abs(self.formula - self.autograd).max())
+        return float(np.abs(self.formula - self.autograd).max(initial=0))
 
     @property
-    def diff_numeric(self) -> float | None:
-        return None if self.numeric is None else float(np.abs(self.formula -
-                                                             self.numeric).max())
+    def diff_numeric(self) -> float:
+        return float(np.abs(self.formula - self.numeric).max(initial=0))
 
     @property
     def ok(self) -> bool:
         scale = 1 + float(np.abs(self.autograd).max(initial=0))
-        good = self.diff_autograd <= TOLERANCE * scale
-        if self.numeric is not None:
-            good = good and self.diff_numeric <= 1e-5 * scale
-        return good
+        return (self.diff_autograd <= TOLERANCE * scale and
+                self.diff_numeric <= NUMERIC_TOLERANCE * scale)
 
 
 @dataclass
@@ -100,6 +150,7 @@ class LayerMath:
     W_new: np.ndarray = None
     b_new: np.ndarray = None
     checks: list[Check] = field(default_factory=list)
+    param: float | None = None  # the activation's parameter (see PARAMETERS)
 
 
 @dataclass
@@ -126,38 +177,61 @@ class Derivation:
         return all(c.ok for c in self.checks)
 
 
-def layers_of(model: Sequential) -> list[tuple[Linear, str]]:
-    """(Linear, activation name) pairs; a Linear without an activation gets the identity."""
-    names = {Sigmoid: "sigmoid", Tanh: "tanh", ReLU: "relu", Identity: "identity",
-             Softplus: "softplus", Softmax: "softmax"}
-    pairs: list[tuple[Linear, str]] = []
+def _activation_of(i: int, module: Any) -> Act:
+    """The Act of the activation module at position i of the Sequential."""
+    name = MODULES[type(module)]
+    if name == "softmax" and module.axis not in (-1, 1):
+        raise ValueError(f"explain: layer {i} (Softmax(axis={module.axis})) must normalize "
+                         f"each example's outputs: use axis=-1")
+    attribute = PARAMETERS[name][0] if name in PARAMETERS else None
+    return Act(name, None if attribute is None else float(getattr(module, attribute)))
+
+
+def layers_of(model: Sequential) -> list[tuple[Linear, Act]]:
+    """(Linear, activation) pairs; a Linear without an activation gets the identity."""
+    pairs: list[tuple[Linear, Act]] = []
     for i, m in enumerate(model):
         if isinstance(m, Linear):
-            pairs.append((m, "identity"))
-        elif type(m) in names and pairs and pairs[-1][1] == "identity":
-            pairs[-1] = (pairs[-1][0], names[type(m)])
-        elif isinstance(m, LeakyReLU | ELU):
-            raise ValueError(f"explain: layer {i} ({type(m).__name__}) is not supported yet; "
-                             f"use sigmoid, tanh, relu, softplus or identity")
+            pairs.append((m, Act("identity")))
+        elif type(m) in MODULES and pairs and pairs[-1][1].name == "identity":
+            pairs[-1] = (pairs[-1][0], _activation_of(i, m))
         else:
-            raise ValueError(f"explain: layer {i} ({type(m).__name__}) must be Linear or an "
-                             f"activation following a Linear")
+            allowed = ", ".join(cls.__name__ for cls in MODULES)
+            raise ValueError(f"explain: layer {i} ({type(m).__name__}) must be Linear or one "
+                             f"activation right after a Linear ({allowed})")
     if not pairs:
         raise ValueError("explain: the model has no Linear layer")
-    if any(act == "softmax" for _, act in pairs[:-1]):
+    if any(act.name == "softmax" for _, act in pairs[:-1]):
         raise ValueError("explain: softmax is supported only as the output activation")
     return pairs
 
 
-def _check_loss(loss: str, output_act: str) -> None:
-    if loss == "cross-entropy" and output_act != "softmax":
-        raise ValueError("explain: loss cross-entropy needs a softmax output layer")
-    if loss == "bce" and output_act != "sigmoid":
-        raise ValueError("explain: loss bce needs a sigmoid output layer")
-    if loss == "mse" and output_act == "softmax":
-        raise ValueError("explain: use cross-entropy with a softmax output")
+def _check_loss(loss: str, output: str) -> None:
+    """The output layer's delta is A - Y only for these pairs; mse takes any elementwise f."""
     if loss not in ("mse", "bce", "cross-entropy"):
         raise ValueError(f"explain: loss must be mse, bce or cross-entropy, got {loss!r}")
+    if loss == "cross-entropy" and output != "softmax":
+        raise ValueError(f"explain: loss cross-entropy needs a softmax output layer, "
+                         f"not {output}")
+    if loss == "bce" and output != "sigmoid":
+        raise ValueError(f"explain: loss bce needs a sigmoid output layer, not {output}")
+    if loss == "mse" and output == "softmax":
+        raise ValueError("explain: loss mse needs an elementwise output activation (sigmoid, "
+                         "identity, ...), not softmax; a softmax output goes with loss "
+                         "cross-entropy")
+
+
+def _check_targets(y: np.ndarray, loss: str) -> None:
+    """bce needs targets in [0, 1]; softmax cross-entropy's delta A - Y needs rows of Y
+    that sum to 1 (in general delta = A sum(Y) - Y)."""
+    if loss == "bce" and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"explain: loss bce needs targets between 0 and 1, got values from "
+                         f"{y.min():g} to {y.max():g}")
+    sums = y.sum(axis=1)
+    if loss == "cross-entropy" and not np.allclose(sums, 1):
+        k = int(np.argmax(~np.isclose(sums, 1)))
+        raise ValueError(f"explain: loss cross-entropy needs each row of y to sum to 1 "
+                         f"(one-hot or probabilities); row {k} sums to {sums[k]:g}")
 
 
 def _loss_value(a: np.ndarray, y: np.ndarray, loss: str) -> float:
@@ -173,37 +247,72 @@ def _reg_value(ws: list[np.ndarray], m: int, l1: float, l2: float) -> float:
     return sum(l2 / (2 * m) * (w * w).sum() + l1 / m * np.abs(w).sum() for w in ws)
 
 
-def _forward(pairs: list[tuple[np.ndarray, np.ndarray, str]], x: np.ndarray) -> list[tuple]:
+def _forward(params: list[tuple[np.ndarray, np.ndarray, Act]], x: np.ndarray) -> list[tuple]:
+    """(Z^(l), A^(l)) of every layer: Z = A_prev W^T + b, A = f(Z), from A^(0) = x."""
     out, a = [], x
-    for w, b, act in pairs:
+    for w, b, act in params:
         z = a @ w.T + b
-        a = (np.exp(z - z.max(axis=1, keepdims=True)) /
-             np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)
-             if act == "softmax" else ACTIVATIONS[act][0](z))
+        a = act(z)
         out.append((z, a))
     return out
 
 
-def _total_loss(params: list[tuple[np.ndarray, np.ndarray, str]], x: np.ndarray,
+def _total_loss(params: list[tuple[np.ndarray, np.ndarray, Act]], x: np.ndarray,
                 y: np.ndarray, loss: str, l1: float, l2: float) -> float:
     a = _forward(params, x)[-1][1]
     return _loss_value(a, y, loss) + _reg_value([w for w, _, _ in params], len(x), l1, l2)
 
 
-def _numeric(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, l2: float,
-             target: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the total loss with respect to every entry of ``target``."""
+def _loss_from(params: list, l: int, value: np.ndarray, is_z: bool, y: np.ndarray,
+               loss: str) -> float:
+    """The data loss computed from layer l's Z^(l) (is_z) or A^(l) = ``value``: apply f_l
+    if needed, then run layers l+1..L forward. (The L1/L2 terms depend on the weights
+    only, so their derivative with respect to Z or A is zero and they are left out.)"""
+    a = params[l][2](value) if is_z else value
+    if l + 1 < len(params):
+        a = _forward(params[l + 1:], a)[-1][1]
+    return _loss_value(a, y, loss)
+
+
+def central_difference(loss_of: Any, target: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """dJ/dt_k ~ (J(t + eps e_k) - J(t - eps e_k)) / (2 eps) for every entry t_k of
+    ``target``, which ``loss_of()`` reads; each entry is perturbed in place and restored."""
     g = np.zeros_like(target)
     flat, gflat = target.reshape(-1), g.reshape(-1)
     for k in range(flat.size):
         old = flat[k]
         flat[k] = old + eps
-        plus = _total_loss(params, x, y, loss, l1, l2)
+        plus = loss_of()
         flat[k] = old - eps
-        minus = _total_loss(params, x, y, loss, l1, l2)
+        minus = loss_of()
         flat[k] = old
         gflat[k] = (plus - minus) / (2 * eps)
     return g
+
+
+def _numeric_weights(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
+                     l2: float, target: np.ndarray) -> np.ndarray:
+    """Central differences of the total loss (with L1/L2) for a W or b in ``params``."""
+    return central_difference(lambda: _total_loss(params, x, y, loss, l1, l2), target)
+
+
+def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
+                          y: np.ndarray, loss: str) -> np.ndarray:
+    """m dJ/dZ^(l) (is_z) or m dJ/dA^(l) by central differences: delta and dA are the
+    errors of single examples, m times the gradient of the mean loss."""
+    value = value.copy()  # perturbed in place
+    return len(y) * central_difference(lambda: _loss_from(params, l, value, is_z, y, loss),
+                                        value)
+
+
+def _engine_activation(act: Act, z: Tensor) -> Tensor:
+    """f(Z) with the autograd engine's own functions."""
+    p = act.param
+    functions = {"sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu,
+                 "leaky_relu": lambda t: F.leaky_relu(t, p), "elu": lambda t: F.elu(t, p),
+                 "softplus": lambda t: F.softplus(t, p), "identity": lambda t: t,
+                 "softmax": lambda t: F.softmax(t, -1)}
+    return functions[act.name](z)
 
 
 def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, l2: float
@@ -217,11 +326,10 @@ def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, 
         z = F.linear(a, w, b)
         z.retain_grad()
         zs.append(z)
-        if act == "softmax" and loss == "cross-entropy":
+        if act.name == "softmax" and loss == "cross-entropy":
             a = z  # the fused loss below takes the logits
         else:
-            a = {"sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu, "softplus": F.softplus,
-                 "identity": lambda t: t, "softmax": lambda t: F.softmax(t, -1)}[act](z)
+            a = _engine_activation(act, z)
         if a is not z:
             a.retain_grad()
         acts.append(a)
@@ -247,15 +355,17 @@ def derive(model: Sequential, x: Any, y: Any, loss: str = "cross-entropy", lr: f
            l1: float = 0.0, l2: float = 0.0, steps: int = 1) -> Derivation:
     """Compute the derivation (step 1 in full, then the loss after each of ``steps``)."""
     pairs = layers_of(model)
-    _check_loss(loss, pairs[-1][1])
+    _check_loss(loss, pairs[-1][1].name)
     x = np.asarray(getattr(x, "data", x), np.float64)
     y = np.asarray(getattr(y, "data", y), np.float64)
     n_in, n_out = pairs[0][0].in_features, pairs[-1][0].out_features
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise ValueError(f"explain: x must have shape (examples, {n_in}), got {x.shape}")
+    if x.ndim != 2 or x.shape[1] != n_in or len(x) == 0:
+        raise ValueError(f"explain: x must have shape (examples, {n_in}) with at least one "
+                         f"example, got {x.shape}")
     if y.shape != (len(x), n_out):
         raise ValueError(f"explain: y must have shape ({len(x)}, {n_out}) (one-hot rows for "
                          f"classification), got {y.shape}")
+    _check_targets(y, loss)
     params = [(lin.weight.data.astype(np.float64).copy(),
                (lin.bias.data if lin.bias is not None else np.zeros(lin.out_features))
                .astype(np.float64).copy(), act) for lin, act in pairs]
@@ -277,8 +387,8 @@ def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
     back: list[tuple] = [None] * len(params)
     z_l, a_l = fwd[-1]
     act = params[-1][2]
-    delta = a_l - y if loss in ("cross-entropy", "bce") else (a_l - y) * derivative(act)(z_l,
-                                                                                         a_l)
+    delta = a_l - y if loss in ("cross-entropy", "bce") else (a_l - y) * act.derivative(z_l,
+                                                                                        a_l)
     for l in range(len(params) - 1, -1, -1):
         w = params[l][0]
         a_prev = x if l == 0 else fwd[l - 1][1]
@@ -288,7 +398,7 @@ def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
         back[l] = (delta, dw, db, da_prev)
         if l:
             z_prev, a_prev_act = fwd[l - 1]
-            delta = da_prev * derivative(params[l - 1][2])(z_prev, a_prev_act)
+            delta = da_prev * params[l - 1][2].derivative(z_prev, a_prev_act)
     return fwd, back
 
 
@@ -300,6 +410,8 @@ def _apply_update(params: list, x: np.ndarray, y: np.ndarray, loss: str, lr: flo
 
 
 def _first_step(d: Derivation, params: list) -> None:
+    """Layer by layer: the formula's numbers and, for each gradient, autograd's and the
+    central differences' (delta^(l), dW^(l), db^(l), and dA^(l-1) from layer 2 on)."""
     x, y, m = d.X, d.Y, len(d.X)
     fwd, back = _gradients(params, x, y, d.loss_name, d.l1, d.l2)
     grads_w, grads_b, grads_z = _autograd(params, x, y, d.loss_name, d.l1, d.l2)
@@ -307,15 +419,18 @@ def _first_step(d: Derivation, params: list) -> None:
     d.loss = d.losses[0]
     for l, ((w, b, act), (z, a), (delta, dw, db, da_prev)) in enumerate(
             zip(params, fwd, back, strict=True)):
-        layer = LayerMath(l + 1, act, w.copy(), b.copy(), z, a, delta, dw, db, da_prev,
-                          w - d.lr * dw, b - d.lr * db)
+        layer = LayerMath(l + 1, act.name, w.copy(), b.copy(), z, a, delta, dw, db, da_prev,
+                          w - d.lr * dw, b - d.lr * db, param=act.param)
         layer.checks = [
-            Check(f"delta^({l + 1})", delta, grads_z[l][0] * m, None),
+            Check(f"delta^({l + 1})", delta, grads_z[l][0] * m,
+                  _numeric_intermediate(params, l, z, True, y, d.loss_name)),
             Check(f"dW^({l + 1})", dw, grads_w[l],
-                  _numeric(params, x, y, d.loss_name, d.l1, d.l2, params[l][0])),
+                  _numeric_weights(params, x, y, d.loss_name, d.l1, d.l2, params[l][0])),
             Check(f"db^({l + 1})", db, grads_b[l],
-                  _numeric(params, x, y, d.loss_name, d.l1, d.l2, params[l][1])),
+                  _numeric_weights(params, x, y, d.loss_name, d.l1, d.l2, params[l][1])),
         ]
-        if l > 0 and grads_z[l][1] is not None:
-            layer.checks.append(Check(f"dA^({l})", da_prev, grads_z[l][1] * m, None))
+        if l > 0:  # dA^(l) = dJ/dA^(l) m, the input of layer l + 1 (dA^(0) = dX is not shown)
+            layer.checks.append(Check(f"dA^({l})", da_prev, grads_z[l][1] * m,
+                                      _numeric_intermediate(params, l - 1, fwd[l - 1][1],
+                                                            False, y, d.loss_name)))
         d.layers.append(layer)

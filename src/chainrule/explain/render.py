@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-from chainrule.explain.derivation import ACTIVATIONS, Check, Derivation
+from chainrule.explain.derivation import ACTIVATIONS, PARAMETERS, Check, Derivation, LayerMath
 
 LOSS_TEXT = {
     "mse": ("L = 1/(2m) sum ||A^(L) - Y||^2", r"L = \frac{1}{2m}\sum \lVert A^{(L)} - Y\rVert^2",
@@ -22,6 +22,22 @@ LOSS_TEXT = {
                       "delta^(L) = A^(L) - Y  (softmax + cross-entropy)",
                       r"\delta^{(L)} = A^{(L)} - Y"),
 }
+
+
+def _parameter(layer: LayerMath) -> tuple[str, str]:
+    """The activation's parameter as text and LaTeX, e.g. ', s = 0.01' (none: empty)."""
+    if layer.param is None:
+        return "", ""
+    _, text, latex = PARAMETERS[layer.activation]
+    return f", {text} = {layer.param:g}", rf",\ {latex} = {layer.param:g}"
+
+
+def _derivative(layer: LayerMath) -> tuple[str, str]:
+    """f'(Z) of the layer's activation in text and LaTeX, with its parameter's value."""
+    _, _, text, latex = ACTIVATIONS[layer.activation]
+    p_text, p_latex = _parameter(layer)
+    return (f"f'(Z) = {text} for {layer.activation}{p_text}",
+            rf"f'(Z) = {latex}{p_latex}")
 
 
 def _t(a: np.ndarray, columns: bool) -> np.ndarray:
@@ -74,13 +90,13 @@ class _Doc:
             self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad))
 
     def check(self, c: Check) -> None:
-        numeric = "" if c.diff_numeric is None else f", numerical {c.diff_numeric:.1e}"
         if c.ok:
-            text = (f"✓ {c.name} matches autograd (max |diff| {c.diff_autograd:.1e}"
-                    f"{numeric})")
+            text = (f"✓ {c.name} matches autograd (max |diff| {c.diff_autograd:.1e}, "
+                    f"numerical {c.diff_numeric:.1e})")
         else:
             text = (f"✗ FAILED: {c.name} does NOT match (autograd max |diff| "
-                    f"{c.diff_autograd:.3g}{numeric}): the formula is wrong")
+                    f"{c.diff_autograd:.3g}, numerical {c.diff_numeric:.3g}): the formula "
+                    f"is wrong")
         if self.fmt == "html":
             color = "green" if c.ok else "red"
             self.parts.append(f"<p style='color:{color}'>{html.escape(text)}</p>")
@@ -125,7 +141,7 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
                  r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
     for layer in layers:
         doc.line(f"layer {layer.index}: W^({layer.index}) {layer.W.shape} (out, in), "
-                 f"activation {layer.activation}")
+                 f"activation {layer.activation}{_parameter(layer)[0]}")
     doc.heading("Forward pass")
     doc.matrix("X", "X", _t(d.X, columns))
     doc.matrix("Y", "Y", _t(d.Y, columns))
@@ -149,14 +165,15 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
     for layer in reversed(layers):
         i = layer.index
         doc.line(f"Layer {i}")
-        if i == len(layers):
+        if i == len(layers) and d.loss_name == "mse":  # the output's f' is in the formula
+            f_text, f_tex = _derivative(layer)
+            doc.line(f"{delta_text},  {f_text}", rf"{delta_tex},\quad {f_tex}")
+        elif i == len(layers):
             doc.line(delta_text, delta_tex)
         else:
-            act = ACTIVATIONS[layer.activation]
-            doc.line(f"delta^({i}) = dA^({i}) * f'(Z^({i})),  f'(Z) = {act[2]} for "
-                     f"{layer.activation}",
-                     rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad f'(Z) = "
-                     rf"{act[3]}")
+            f_text, f_tex = _derivative(layer)
+            doc.line(f"delta^({i}) = dA^({i}) * f'(Z^({i})),  {f_text}",
+                     rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad {f_tex}")
         doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", _t(layer.delta, columns))
         reg = " + lambda/m W" if d.l2 else ""
         reg += " + lambda1/m sign(W)" if d.l1 else ""
@@ -191,9 +208,15 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
         doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
         for k, value in enumerate(d.losses):
             doc.line(f"after step {k}: L = {value:.6f}")
-    ok = d.all_ok
     doc.heading("Summary")
-    doc.line(f"{sum(c.ok for c in d.checks)} of {len(d.checks)} gradients checked against "
-             f"autograd and central differences: " + ("all match ✓" if ok else
-                                                       "MISMATCH ✗ (see FAILED lines)"))
+    doc.line(_summary(d))
     return doc.render("Backpropagation, step by step")
+
+
+def _summary(d: Derivation) -> str:
+    """How many gradients were checked (every one, both ways) and how many match."""
+    n, good = len(d.checks), sum(c.ok for c in d.checks)
+    head = f"{n} gradients checked against autograd and central differences: "
+    if good == n:
+        return head + "all match ✓"
+    return head + f"{n - good} MISMATCH ✗ (see FAILED lines)"
