@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,11 @@ def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess
 
 def assert_one_line_error(result: subprocess.CompletedProcess, pattern: str,
                           code: int = 2) -> None:
+    """The README's promise: bad input ends with ONE line on stderr (no usage text, no
+    warnings before it) and a non-zero exit code."""
     assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines[-1].startswith("chainrule: error:"), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
+    assert result.stderr.startswith("chainrule: error:"), result.stderr
     assert pattern in result.stderr, result.stderr
 
 
@@ -116,11 +118,26 @@ def test_bad_config_key(tmp_path):
     assert_one_line_error(run("train", "--config", str(config)), "unknown option 'learning_rate'")
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc' "
+                               "(see chainrule train --help)"),
+    (["train", "--layers", "64,x,10"], "argument --layers: expected comma-separated integers"),
+    (["train", "--epochs", "3", "--bogus"], "unrecognized arguments: --bogus "
+                                            "(see chainrule train --help)"),
+    (["evaluate"], "the following arguments are required: model "
+                   "(see chainrule evaluate --help)"),
+    (["fit"], "invalid choice: 'fit'"),
+    ([], "the following arguments are required: COMMAND (see chainrule --help)"),
+])
+def test_argparse_errors_are_one_line(args, message):
+    assert_one_line_error(run(*args), message)
+
+
 def test_csv_with_non_numeric_cell(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,b,label\n1,2,0\n3,oops,1\n")
     assert_one_line_error(run("train", "--data", f"csv:{path}", "--out", str(tmp_path / "o")),
-                          "oops")
+                          "row 2 (line 3), column 'b': the cell 'oops' is not a finite number")
 
 
 def test_csv_training_works(tmp_path):
@@ -155,8 +172,134 @@ def test_truncated_model_file(trained, tmp_path):
     assert_one_line_error(run("evaluate", str(path)), "truncated")
 
 
+DIVERGE_IN_EPOCH_1 = ("train", "--lr", "1e30", "--optimizer", "sgd", "--epochs", "3", "--quiet")
+
+
 def test_nan_loss_stops_with_message(tmp_path):
-    result = run("train", "--lr", "1e30", "--optimizer", "sgd", "--epochs", "3", "--quiet",
+    # the overflows before the NaN must not print numpy RuntimeWarnings before the error line
+    result = run(*DIVERGE_IN_EPOCH_1, "--out", str(tmp_path))
+    assert_one_line_error(result, "the loss became nan at epoch 1, batch ", code=1)
+    assert "lower learning rate" in result.stderr
+    assert "No epoch completed with finite weights, so nothing was saved" in result.stderr
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_divergence_in_epoch_1_does_not_present_an_earlier_model(trained, tmp_path):
+    earlier, _ = trained
+    stale = tmp_path / "model.safetensors"
+    stale.write_bytes((earlier / "model.safetensors").read_bytes())
+    result = run(*DIVERGE_IN_EPOCH_1, "--out", str(tmp_path))
+    assert_one_line_error(result, "No epoch completed with finite weights, so nothing was "
+                                  f"saved; {stale} is from an earlier run", code=1)
+    assert "last good" not in result.stderr
+    assert stale.read_bytes() == (earlier / "model.safetensors").read_bytes()
+
+
+def test_divergence_after_some_epochs_keeps_this_runs_last_good_model(trained, tmp_path):
+    earlier, _ = trained
+    path = tmp_path / "model.safetensors"
+    path.write_bytes((earlier / "model.safetensors").read_bytes())  # must be replaced
+    # with seed 0 this learning rate grows the loss for two epochs, then overflows
+    result = run("train", "--lr", "3", "--optimizer", "sgd", "--epochs", "8", "--quiet",
                  "--out", str(tmp_path))
-    assert_one_line_error(result, "lower learning rate", code=1)
-    assert "epoch" in result.stderr and "batch" in result.stderr
+    assert_one_line_error(result, "training diverged", code=1)
+    saved = re.search(r"The model of epoch (\d+), the last good one, is in (.+)$",
+                      result.stderr.strip())
+    assert saved and saved[2] == str(path), result.stderr
+    model = cr.load(path)
+    assert model.metadata["epoch"] == int(saved[1]) >= 1
+    assert model.metadata["config"]["lr"] == 3 and model.metadata["config"]["optimizer"] == "sgd"
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+# -- evaluate and predict on CSV files ---------------------------------------------------------
+
+
+def write_digits_csv(path: Path, count: int, labels: np.ndarray | None = None,
+                     header: bool = True, label_column: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` bundled digits as a CSV: 64 pixel columns, then 'label' (their
+    true labels unless ``labels`` is given); returns the rows and labels written."""
+    from chainrule.data import load_digits
+
+    x, y = load_digits()
+    x = x[:count]
+    y = y[:count] if labels is None else labels
+    names = [f"p{i}" for i in range(64)] + (["label"] if label_column else [])
+    lines = [",".join(names)] if header else []
+    for row, label in zip(x, y, strict=True):
+        cells = [f"{v:g}" for v in row] + ([str(label)] if label_column else [])
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return x, y
+
+
+def test_evaluate_refuses_more_classes_than_the_model_has(trained, tmp_path):
+    out, _ = trained
+    labels = np.arange(60) % 15  # 0..14 against a model of 0..9
+    write_digits_csv(tmp_path / "d.csv", 60, labels)
+    result = run("evaluate", str(out / "model.safetensors"), "--data", f"csv:{tmp_path / 'd.csv'}")
+    assert_one_line_error(result, "the data has 15 classes but the model was trained on 10; "
+                                  "labels 10, 11, 12, 13, 14 are not among the model's classes "
+                                  "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)")
+
+
+def test_evaluate_refuses_labels_the_model_does_not_know(trained, tmp_path):
+    out, _ = trained
+    _, y = write_digits_csv(tmp_path / "d.csv", 100)
+    labels = np.where(y == 0, -1, y)  # {-1, 1..9}: ten classes, but not the model's ten
+    write_digits_csv(tmp_path / "d.csv", 100, labels)
+    result = run("evaluate", str(out / "model.safetensors"), "--data", f"csv:{tmp_path / 'd.csv'}")
+    assert_one_line_error(result, "column 'label': label -1 is not among the model's classes")
+
+
+def test_evaluate_scores_every_row_of_a_given_csv(trained, tmp_path):
+    out, _ = trained
+    path = tmp_path / "twenty.csv"  # too small to split; it must be scored whole
+    write_digits_csv(path, 20)
+    result = run("evaluate", str(out / "model.safetensors"), "--data", f"csv:{path}", "--out",
+                 str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"{path} (all rows): 20 examples, accuracy" in result.stdout
+    confusion = np.loadtxt(tmp_path / "confusion.csv", delimiter=",")
+    assert confusion.shape == (10, 10) and confusion.sum() == 20
+
+
+def test_evaluate_on_the_training_csv_says_it_scores_all_rows(tmp_path):
+    path = tmp_path / "d.csv"
+    write_digits_csv(path, 300)
+    result = run("train", "--data", f"csv:{path}", "--epochs", "3", "--quiet", "--out",
+                 str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    model = str(tmp_path / "o" / "model.safetensors")
+    whole = run("evaluate", model, "--data", f"csv:{path}")
+    assert whole.returncode == 0, whole.stderr
+    assert (f"{path} (all rows; the model was trained on this file, so most of them were its "
+            f"training data" in whole.stdout)
+    assert "300 examples" in whole.stdout
+    held_out = run("evaluate", model)  # the model's own test split, as at the end of training
+    assert held_out.returncode == 0, held_out.stderr
+    assert f"csv:{path} test set: 60 examples" in held_out.stdout
+
+
+def test_predict_reads_a_csv_file(trained, tmp_path):
+    out, _ = trained
+    model = str(out / "model.safetensors")
+    x, _ = write_digits_csv(tmp_path / "labelled.csv", 5)  # header, label ignored
+    write_digits_csv(tmp_path / "bare.csv", 5, header=False, label_column=False)
+    np.save(tmp_path / "x.npy", x)
+    expected = run("predict", model, str(tmp_path / "x.npy"))
+    assert expected.returncode == 0, expected.stderr
+    assert len(expected.stdout.strip().splitlines()) == 6
+    for name in ("labelled.csv", "bare.csv"):
+        result = run("predict", model, str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == expected.stdout
+
+
+def test_predict_csv_error_names_row_and_column(trained, tmp_path):
+    out, _ = trained
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n\n3,oops\n")
+    result = run("predict", str(out / "model.safetensors"), str(path))
+    assert_one_line_error(result, f"{path}: row 2 (line 4), column 'b': 'oops' is not a number")

@@ -154,6 +154,52 @@ def test_checkpoint_keeps_last_good_model(tmp_path):
     assert all(np.isfinite(p.data).all() for p in saved.parameters())
 
 
+def test_checkpoint_records_the_epoch_this_run_saved(tmp_path):
+    x, y = blobs()
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"an earlier run's file")  # its presence says nothing about this run
+    checkpoint = ModelCheckpoint(path)
+    model = small_model()
+    x_bad = x.copy()
+    x_bad[40] = np.nan  # the loss of epoch 1, batch 3 is NaN
+    with pytest.raises(TrainingDiverged):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (x_bad, y),
+            epochs=2, batch_size=16, shuffle=False, progress=False, callbacks=[checkpoint])
+    assert checkpoint.saved_epoch is None
+    assert path.read_bytes() == b"an earlier run's file"
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (x, y),
+        epochs=2, progress=False, callbacks=[checkpoint])
+    assert checkpoint.saved_epoch == 2 and cr.load(path).metadata["epoch"] == 2
+
+
+def test_weights_that_overflow_in_an_epoch_with_finite_losses_stop_training(tmp_path):
+    """The last step of an epoch can make the weights infinite after its loss was computed;
+    that epoch must not be checkpointed as good, nor returned as the result."""
+    x, y = blobs()
+    model = small_model()
+
+    class OverflowAtEpoch2(optim.SGD):
+        steps = 0
+
+        def step(self) -> None:
+            super().step()
+            self.steps += 1
+            if self.steps == 2:  # one batch per epoch: the only step of epoch 2
+                with cr.no_grad():
+                    model[0].weight.data[0, 0] = np.inf
+
+    path = tmp_path / "model.safetensors"
+    checkpoint = ModelCheckpoint(path)
+    with pytest.raises(TrainingDiverged, match=r"weights \(0\.weight\) became non-finite by "
+                                               r"the end of epoch 2.*lower learning rate"):
+        fit(model, nn.CrossEntropyLoss(), OverflowAtEpoch2(model.parameters(), lr=0.1), (x, y),
+            epochs=3, batch_size=len(x), progress=False, callbacks=[checkpoint])
+    assert checkpoint.saved_epoch == 1
+    saved = cr.load(path)
+    assert saved.metadata["epoch"] == 1
+    assert all(np.isfinite(p.data).all() for p in saved.parameters())
+
+
 def test_l2_regularization_shrinks_weights():
     x, y = blobs()
     norms = {}

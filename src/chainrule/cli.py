@@ -10,9 +10,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option ends like every other error of the command: one line on
+    stderr and exit code 2 (argparse's default prints the whole usage first). Subparsers
+    are of the same class, since add_subparsers makes them of its parser's type."""
+
+    commands: dict[str, argparse.ArgumentParser]  # set on the main parser: name -> subparser
+
+    def error(self, message: str) -> NoReturn:
+        root = self.prog.split()[0]  # the prog of "chainrule train" is "chainrule train"
+        one_line = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{root}: error: {one_line} (see {self.prog} --help)\n")
 
 
 def _int_list(text: str) -> list[int]:
@@ -152,11 +165,12 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule", description="Train neural networks by backpropagation and see how "
                                       "it works.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    parser.commands = sub.choices
     _train_parser(sub)
     ev = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion "
                                          "matrix of a saved model")
@@ -188,25 +202,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame the main parser; the command's --help lists its options
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    import numpy as np
+
     from chainrule.distributed.context import DistributedUnavailable
     from chainrule.serialization import ModelFileError
     from chainrule.train.fit import TrainingDiverged
 
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "evaluate":
-            return _evaluate(args)
-        if args.command == "train-text":
-            return _train_text(args)
-        if args.command == "graph":
-            return _graph(args)
-        if args.command == "explain":
-            from chainrule.explain.cli import run_explain
-
-            return run_explain(args)
-        return _predict(args)
+        # A diverging run overflows before its loss turns NaN, and numpy would print a
+        # RuntimeWarning per overflow before the one error line. The library checks the
+        # loss and weights itself (TrainingDiverged), so the warnings add nothing here.
+        with np.errstate(all="ignore"):
+            return _run_command(args)
     except TrainingDiverged as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return EXIT_FAILED
@@ -221,6 +231,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _train(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "train-text":
+        return _train_text(args)
+    if args.command == "graph":
+        return _graph(args)
+    if args.command == "explain":
+        from chainrule.explain.cli import run_explain
+
+        return run_explain(args)
+    return _predict(args)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -261,35 +287,104 @@ def _load_trained(path: str) -> tuple[Any, dict[str, Any]]:
     return model, meta
 
 
+class _EvaluationData(NamedTuple):
+    x: Any
+    y: Any  # class indices into names
+    names: list[str]  # the data's class names
+    title: str  # what is scored, for the output
+    where: str  # where the labels come from, for error messages
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from chainrule.train.fit import predict
     from chainrule.train.metrics import accuracy, classification_report, confusion_matrix
-    from chainrule.train.run import apply_preprocessing, load_named_dataset
+    from chainrule.train.run import apply_preprocessing
 
     model, meta = _load_trained(args.model)
-    config = meta.get("config", {})
-    name = args.data or meta.get("data", "digits")
-    *_, x_test, y_test, names = load_named_dataset(
-        name, args.data_dir or config.get("data_dir"),
-        args.label_column or config.get("label_column", "label"),
-        config.get("test_fraction", 0.2))
-    if len(names) != len(meta["classes"]):
-        raise ValueError(f"the data has {len(names)} classes but the model was trained on "
-                         f"{len(meta['classes'])}")
-    scores = predict(model, apply_preprocessing(x_test, meta["preprocessing"]))
-    cm = confusion_matrix(scores, y_test, len(names))
-    print(f"{name} test set: {len(y_test)} examples, accuracy "
-          f"{accuracy(scores, y_test) * 100:.2f}%\n")
-    print(classification_report(cm, meta["classes"]))
+    data = _evaluation_data(args, meta)
+    classes = meta["classes"]
+    y = _labels_for_model(data, classes)
+    scores = predict(model, apply_preprocessing(data.x, meta["preprocessing"]))
+    cm = confusion_matrix(scores, y, len(classes))
+    print(f"{data.title}: {len(y)} examples, accuracy {accuracy(scores, y) * 100:.2f}%\n")
+    print(classification_report(cm, classes))
     out = Path(args.out) if args.out else Path(args.model).parent
     out.mkdir(parents=True, exist_ok=True)
     png = out / "confusion.png"
-    _plot_confusion(cm, meta["classes"], png)
+    _plot_confusion(cm, classes, png)
     np.savetxt(out / "confusion.csv", cm, fmt="%d", delimiter=",")
     print(f"\nconfusion matrix: {png} and {out / 'confusion.csv'}")
     return EXIT_OK
+
+
+def _evaluation_data(args: argparse.Namespace, meta: dict[str, Any]) -> _EvaluationData:
+    """A CSV given with --data is scored whole: the model never saw it (or, if it is the
+    training file, the output says so). A named dataset, or the model's own data when
+    --data is not given, is scored on its test split, as at the end of training."""
+    from chainrule.train.run import load_named_dataset
+
+    config = meta.get("config", {})
+    label_column = args.label_column or config.get("label_column", "label")
+    name = args.data or meta.get("data", "digits")
+    if name not in ("digits", "mnist", "fashion-mnist") and not name.startswith("csv:"):
+        raise ValueError(f"--data {name!r} is not one of digits, mnist, fashion-mnist, "
+                         f"csv:PATH")
+    if args.data and name.startswith("csv:"):
+        return _whole_csv(name[4:], label_column, meta.get("data", ""))
+    *_, x, y, names = load_named_dataset(name, args.data_dir or config.get("data_dir"),
+                                         label_column, config.get("test_fraction", 0.2))
+    return _EvaluationData(x, y, names, f"{name} test set", f"--data {name}")
+
+
+def _whole_csv(path: str, label_column: str, trained_on: str) -> _EvaluationData:
+    from chainrule.data import load_csv
+
+    table = load_csv(path, label_column)
+    title = f"{path} (all rows)"
+    if trained_on.startswith("csv:") and _same_file(path, trained_on[4:]):
+        title = (f"{path} (all rows; the model was trained on this file, so most of them were "
+                 f"its training data: without --data only its held-out test rows are scored)")
+    return _EvaluationData(table.X, table.y, [str(c) for c in table.classes], title,
+                           f"--data csv:{path}, column {label_column!r}")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).samefile(b)
+    except OSError:  # the training file moved or was deleted
+        return False
+
+
+def _labels_for_model(data: _EvaluationData, classes: list[str]) -> Any:
+    """The data's labels as indices into the model's classes, matched by name: a file
+    whose labels merely count the same would otherwise be scored against the wrong
+    classes (labels -1,1..9 silently taken for 0..9)."""
+    import numpy as np
+
+    index = {name: k for k, name in enumerate(classes)}
+    present = [data.names[k] for k in np.unique(data.y)]
+    unknown = [name for name in present if name not in index]
+    if unknown:
+        too_many = (f"the data has {len(present)} classes but the model was trained on "
+                    f"{len(classes)}; " if len(present) > len(classes) else "")
+        if len(unknown) == 1:
+            which = f"label {unknown[0]} is"
+        else:
+            which = f"labels {_listing(unknown)} are"
+        raise ValueError(f"{data.where}: {too_many}{which} not among the model's classes "
+                         f"({_listing(classes)})")
+    # -1 for the data's classes that no row has (integer labels list every index up to
+    # the largest); y never points at them
+    to_model = np.asarray([index.get(name, -1) for name in data.names], np.int64)
+    return to_model[data.y]
+
+
+def _listing(names: list[str], most: int = 12) -> str:
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])}, ... ({len(names)} in all)"
 
 
 def _plot_confusion(cm: Any, names: list[str], path: Path) -> None:
@@ -333,27 +428,30 @@ def _read_inputs(path: Path, label_column: str | None) -> Any:
             raise ValueError(f"{path} is not a numeric .npy file: {e}") from None
         return x.reshape(1, -1) if x.ndim == 1 else x
     with path.open(newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if r]
+        # (line number, cells), numbered as in an editor, blank lines skipped but counted
+        rows = [(line, r) for line, r in enumerate(csv.reader(f), start=1) if r]
     if not rows:
         raise ValueError(f"{path} is empty")
     header = None
     try:
-        [float(v) for v in rows[0]]
+        [float(v) for v in rows[0][1]]
     except ValueError:
-        header, rows = rows[0], rows[1:]
-    keep = list(range(len(header) if header else len(rows[0])))
+        header, rows = rows[0][1], rows[1:]
+    if not rows:
+        raise ValueError(f"{path} has a header but no data rows")
+    keep = list(range(len(header) if header else len(rows[0][1])))
     if header and label_column in header:
         keep.remove(header.index(label_column))
     values = np.empty((len(rows), len(keep)), np.float32)
-    for r, row in enumerate(rows):
+    for r, (line, row) in enumerate(rows):
         for c, k in enumerate(keep):
             try:
                 values[r, c] = float(row[k])
             except (ValueError, IndexError):
                 column = header[k] if header else str(k + 1)
-                raise ValueError(f"{path}: row {r + 1 + (header is not None)}, column "
-                                 f"{column!r}: {row[k] if k < len(row) else '(missing)'!r} "
-                                 f"is not a number") from None
+                cell = repr(row[k]) if k < len(row) else "(missing)"
+                raise ValueError(f"{path}: row {r + 1} (line {line}), column {column!r}: "
+                                 f"{cell} is not a number") from None
     return values
 
 

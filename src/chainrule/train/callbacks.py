@@ -132,13 +132,19 @@ class ModelCheckpoint(Callback):
     """Save the model to ``path`` after every epoch (or only when ``monitor`` improves).
 
     Each save is atomic, so the file always holds a complete model from a finished
-    epoch, even if training later crashes or diverges.
+    epoch, even if training later crashes or diverges. ``saved_epoch`` is the epoch of
+    the last save of this run (None before the first): a file already at ``path`` may
+    be an earlier run's, so only this says whether the file is this run's.
     """
 
     def __init__(self, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
                  monitor: str | None = None) -> None:
         self.path, self.metadata, self.monitor = path, metadata or {}, monitor
         self.best = np.inf
+        self.saved_epoch: int | None = None
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.best, self.saved_epoch = np.inf, None
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
         from chainrule.serialization import save
@@ -150,6 +156,7 @@ class ModelCheckpoint(Callback):
             self.best = value
         save(state.model, self.path, {**self.metadata, "epoch": state.epoch,
                                       "metrics": _jsonable(logs)})
+        self.saved_epoch = state.epoch
 
 
 def _jsonable(logs: dict[str, Any]) -> dict[str, Any]:

@@ -153,7 +153,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             ``chainrule.distributed`` and docs/distributed.md.
 
     Raises:
-        TrainingDiverged: the loss became NaN or infinite (names epoch and batch).
+        TrainingDiverged: the loss became NaN or infinite (names epoch and batch), or
+            the weights did by the end of an epoch; the callbacks never see such an epoch.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs and batch_size must be positive, got epochs={epochs}, "
@@ -191,6 +192,7 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             started = time.perf_counter()
             logs = _train_epoch(model, loss_fn, optimizer, loader, epoch, n_train, l1, l2,
                                 clip_grad_norm, classify, reporter, sync)
+            _check_weights_finite(model, optimizer, epoch)
             if val_data is not None:
                 for key, value in evaluate(model, loss_fn, val_data,
                                            classification=classify).items():
@@ -236,10 +238,8 @@ def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch
         loss = loss_fn(out, y)
         value = float(loss.data)
         if not math.isfinite(value):
-            raise TrainingDiverged(
-                f"the loss became {value} at epoch {epoch}, batch {index + 1}; training "
-                f"diverged. Try a lower learning rate (now {_current_lr(optimizer)}), "
-                f"gradient clipping, or standardized inputs")
+            raise TrainingDiverged(f"the loss became {value} at epoch {epoch}, batch {index + 1}; "
+                                   f"training diverged. {_advice(optimizer)}")
         if l2:
             loss = loss + l2_penalty(model, l2, n_train)
         if l1:
@@ -267,6 +267,22 @@ def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch
     if classify:
         logs["accuracy"] = correct / count
     return logs
+
+
+def _advice(optimizer: Any) -> str:
+    return (f"Try a lower learning rate (now {_current_lr(optimizer)}), gradient clipping, "
+            f"or standardized inputs")
+
+
+def _check_weights_finite(model: Module, optimizer: Any, epoch: int) -> None:
+    """The last step of an epoch can overflow the weights while every loss of the epoch was
+    finite; without this check the callbacks (ModelCheckpoint) would save that broken
+    model as the epoch's, and the last epoch's would be returned as the result."""
+    for name, p in model.named_parameters():
+        if not np.isfinite(p.data).all():
+            raise TrainingDiverged(f"the weights ({name}) became non-finite by the end of "
+                                   f"epoch {epoch}, whose losses were finite; training "
+                                   f"diverged. {_advice(optimizer)}")
 
 
 def _current_lr(optimizer: Any) -> float | None:

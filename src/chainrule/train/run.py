@@ -328,14 +328,14 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     n = splits.n_classes
     val = None if splits.x_val is None else (splits.x_val, targets_for(config.loss,
                                                                        splits.y_val, n))
+    checkpoint = ModelCheckpoint(files["model"], metadata) if main else None
     try:
-        history = _fit(config, splits, model, loss_fn, optimizer, val,
-                       files["model"] if main else None, metadata, progress)
+        history = _fit(config, splits, model, loss_fn, optimizer, val, checkpoint, progress)
     except TrainingDiverged as e:
-        if files["model"].exists():
-            raise TrainingDiverged(f"{e}. The model of the last completed epoch is in "
-                                   f"{files['model']}") from None
-        raise
+        if checkpoint is None:  # not rank 0, which reports what was saved
+            raise
+        raise TrainingDiverged(f"{e}. {_saved_after_divergence(checkpoint, files['model'])}"
+                               ) from None
     test = evaluate(model, loss_fn, (splits.x_test, targets_for(config.loss, splits.y_test, n)),
                     classification=True)
     seconds = time.perf_counter() - started
@@ -350,10 +350,19 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     return RunResult(model, history, test, out_dir, files, seconds)
 
 
+def _saved_after_divergence(checkpoint: ModelCheckpoint, path: Path) -> str:
+    """What a diverged run leaves behind, for its error message. The file may predate this
+    run (--out reused), so only the checkpoint's own record says whether it is this run's."""
+    if checkpoint.saved_epoch is not None:
+        return f"The model of epoch {checkpoint.saved_epoch}, the last good one, is in {path}"
+    nothing = "No epoch completed with finite weights, so nothing was saved"
+    if path.exists():
+        return f"{nothing}; {path} is from an earlier run and was left as it was"
+    return nothing
+
 
 def _fit(config: TrainConfig, splits: Splits, model: Module, loss_fn: Any, optimizer: Any,
-         val: tuple | None, checkpoint: Path | None, metadata: dict[str, Any],
-         progress: bool) -> History:
+         val: tuple | None, checkpoint: ModelCheckpoint | None, progress: bool) -> History:
     n = splits.n_classes
     return fit(model, loss_fn, optimizer,
                (splits.x_train, targets_for(config.loss, splits.y_train, n)), val,
@@ -362,4 +371,4 @@ def _fit(config: TrainConfig, splits: Splits, model: Module, loss_fn: Any, optim
                tol=config.tol, patience=config.patience,
                early_stopping=config.early_stopping, progress=progress,
                classification=True, distributed=config.distributed,
-               callbacks=[] if checkpoint is None else [ModelCheckpoint(checkpoint, metadata)])
+               callbacks=[] if checkpoint is None else [checkpoint])
