@@ -318,6 +318,15 @@ def test_cli_refuses_options_it_would_ignore(capsys):
                      says="cross-entropy needs one output per class")
 
 
+def test_cli_refuses_networks_and_data_too_big_to_print_and_check(capsys, tmp_path):
+    assert_cli_error(capsys, "--layers", "300,300,10",
+                     says="has 93,000 weights; explain prints and numerically checks every one")
+    rows = "\n".join(f"{i % 7},{i % 3},{i % 2}" for i in range(501))
+    (tmp_path / "big.csv").write_text("a,b,label\n" + rows + "\n")
+    assert_cli_error(capsys, "--csv", str(tmp_path / "big.csv"),
+                     says="has 501 examples; explain prints every one, so give at most 500")
+
+
 def test_bptt_derivation_sums_over_time_and_checks_out():
     from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
 

@@ -301,11 +301,32 @@ def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
         raise ValueError("explain: --loss cross-entropy needs one output per class, 2 or more "
                          "(a softmax over 1 output is always 1): end --layers with the number "
                          "of classes, or use --loss bce or mse")
+    _check_size(sizes, len(x), x_source)
     y = _targets(y, sizes[-1], y_source)
     if args.loss == "bce":
         _check_bce_targets(y, classes, y_source)
     acts = _per_layer(names, len(sizes) - 1, args.loss)
     return _random_model(sizes, acts, args.weights_seed), x, y
+
+
+# explain prints every matrix and checks every gradient entry by central differences
+# (two forward passes per entry), so its cost grows like weights x examples x weights:
+# --layers 100,100,10 took 1 s, 300,300,10 took 21 s. Past these sizes the printout is
+# unreadable anyway.
+MAX_WEIGHTS, MAX_EXAMPLES = 20_000, 500
+
+
+def _check_size(sizes: list[int], examples: int, source: str) -> None:
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if weights > MAX_WEIGHTS:
+        raise ValueError(f"explain: --layers {','.join(map(str, sizes))} has {weights:,} "
+                         f"weights; explain prints and numerically checks every one, so it "
+                         f"takes networks of at most {MAX_WEIGHTS:,} (train bigger ones with "
+                         f"chainrule train)")
+    if examples > MAX_EXAMPLES:
+        raise ValueError(f"explain: {source} has {examples:,} examples; explain prints every "
+                         f"one, so give at most {MAX_EXAMPLES} (a few rows show the derivation "
+                         f"as well as many)")
 
 
 def run_explain(args: argparse.Namespace) -> int:
