@@ -140,6 +140,14 @@ def test_csv_with_non_numeric_cell(tmp_path):
                           "row 2 (line 3), column 'b': the cell 'oops' is not a finite number")
 
 
+def test_csv_too_small_for_a_stratified_test_split(tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(8)))
+    assert_one_line_error(run("train", "--data", f"csv:{path}", "--out", str(tmp_path / "o")),
+                          r"8 rows are too few to hold out 20% as a test split with each of "
+                          r"the 3 classes on both sides")
+
+
 def test_csv_training_works(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 3))

@@ -171,8 +171,13 @@ def load_named_dataset(name: str, data_dir: str | None, label_column: str, test_
     else:
         table = data.load_csv(name[4:], label_column)
         x, y, names = table.X, table.y, [str(c) for c in table.classes]
-        x_train, x_test, y_train, y_test = data.train_test_split(
-            x, y, test_size=test_fraction, seed=0, stratify=y)
+        try:
+            x_train, x_test, y_train, y_test = data.train_test_split(
+                x, y, test_size=test_fraction, seed=0, stratify=y)
+        except ValueError as e:
+            raise ConfigError(f"--data {name}: {len(x)} rows are too few to hold out "
+                              f"{test_fraction:.0%} as a test split with each of the "
+                              f"{len(names)} classes on both sides ({e}); add rows") from None
     return (np.asarray(x_train, np.float32).reshape(len(x_train), -1), np.asarray(y_train),
             np.asarray(x_test, np.float32).reshape(len(x_test), -1), np.asarray(y_test), names)
 
