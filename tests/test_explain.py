@@ -332,7 +332,7 @@ def test_bptt_derivation_sums_over_time_and_checks_out():
 
     params, xs, ys = default_rnn()
     d = derive_bptt(params, xs, ys)
-    assert len(d.checks) == 5 and d.all_ok
+    assert d.all_ok
     for name in ("U", "W", "V", "b", "c"):
         assert len(d.per_step[name]) == 3
         np.testing.assert_allclose(d.grads[name], sum(d.per_step[name]))
@@ -356,4 +356,83 @@ def test_bptt_derivation_sums_over_time_and_checks_out():
     assert "sum_t da_t h_(t-1)^T" in text and "all match ✓" in text
     run = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--rnn"],
                          capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0 and "5 of 5 weight gradients" in run.stdout
+    assert run.returncode == 0
+    assert "29 gradients checked against autograd and central differences" in run.stdout
+
+
+BPTT_CHECKS = ({f"{e}_{t}" for e in ("do", "dh", "da") for t in (1, 2, 3)}
+               | {f"d{k} (step {t})" for k in "UWVbc" for t in (1, 2, 3)}
+               | {f"d{k}" for k in "UWVbc"})
+
+
+def test_bptt_every_printed_gradient_is_checked_both_ways():
+    """do_t, dh_t, da_t at every step, each step's share of every weight gradient, and the
+    sums: each equals autograd's and the central differences' (h_t perturbed and the later
+    steps re-run, so dh_t includes the error flowing back from step t + 1)."""
+    from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+
+    d = derive_bptt(*default_rnn())
+    assert {c.name for c in d.checks} == BPTT_CHECKS and len(d.checks) == 29
+    for c in d.checks:
+        np.testing.assert_allclose(c.formula, c.autograd, atol=1e-12, err_msg=c.name)
+        np.testing.assert_allclose(c.formula, c.numeric, atol=1e-8, err_msg=c.name)
+        assert c.ok, c.name
+    # before the last step dh_t is more than V^T do_t: the error flowing back in time
+    assert not np.allclose(d.dh[0], d.params["V"].T @ d.do[0])
+    np.testing.assert_allclose(d.dh[2], d.params["V"].T @ d.do[2])
+    for fmt in ("text", "markdown", "html"):
+        text = render_bptt(d, fmt)
+        assert text.count("✓") == 30, fmt  # 29 check lines and the summary
+        for name in BPTT_CHECKS:
+            assert f"✓ {name} matches autograd" in text, (fmt, name)
+    assert ("29 gradients checked against autograd and central differences (9 per-step "
+            "errors do_t, dh_t, da_t; 15 per-step shares; 5 weight sums): all match ✓") in text
+
+
+def _forgets_the_past(V, W, do, h):
+    """The classic BPTT slip: dh_t = V^T do_t alone, no error flowing back from t + 1."""
+    dh = [V.T @ g for g in do]
+    return dh, [g * (1 - ht * ht) for g, ht in zip(dh, h[1:], strict=True)]
+
+
+def test_bptt_a_wrong_per_step_formula_is_caught(monkeypatch, capsys):
+    import chainrule.explain.bptt as B
+    from chainrule.cli import main
+
+    monkeypatch.setattr(B, "backward_through_time", _forgets_the_past)
+    d = B.derive_bptt(*B.default_rnn())
+    failed = {c.name for c in d.checks if not c.ok}
+    # wrong at steps 1 and 2, right at the last one (nothing flows back from t = 4);
+    # dW's step-1 share da_1 h_0^T is 0 whatever da_1 is
+    assert failed == {"dh_1", "dh_2", "da_1", "da_2", "dU (step 1)", "dU (step 2)",
+                      "dW (step 2)", "db (step 1)", "db (step 2)", "dU", "dW", "db"}
+    text = B.render_bptt(d)
+    assert "✗ FAILED: dh_2 does NOT match" in text and "✓ dh_3 matches" in text
+    assert "12 MISMATCH ✗ (see FAILED lines)" in text
+    assert main(["explain", "--rnn"]) == 1
+    assert "✗ FAILED: da_1 does NOT match" in capsys.readouterr().out
+
+
+def test_bptt_central_differences_alone_catch_a_wrong_derivative(monkeypatch):
+    """With autograd fooled into returning the formulas' own numbers, the numerical checks
+    still fail: tanh' written as 1 - h (not 1 - h^2) makes every da_t wrong, and through
+    the recursion dh_1 and dh_2 (do_t and dh_3 stay right)."""
+    from collections import defaultdict
+
+    import chainrule.explain.bptt as B
+
+    monkeypatch.setattr(B, "dtanh", lambda h: 1 - h)
+    params, xs, ys = B.default_rnn()
+    monkeypatch.setattr(B, "_autograd", lambda *a: defaultdict(lambda: np.zeros(())))
+    first = B.derive_bptt(params, xs, ys)  # the wrong formulas' numbers
+    own = {k: first.grads[k] for k in "UWVbc"}
+    for t in range(3):
+        own.update({(e, t): getattr(first, e)[t] for e in ("do", "dh", "da")})
+        own.update({(k, t): first.per_step[k][t] for k in "UWVbc"})
+    monkeypatch.setattr(B, "_autograd", lambda *a: own)
+    d = B.derive_bptt(params, xs, ys)
+    assert all(c.diff_autograd == 0 for c in d.checks)
+    failed = {c.name for c in d.checks if not c.ok}
+    assert {"da_1", "da_2", "da_3", "dh_1", "dh_2"} <= failed
+    assert not failed & {"do_1", "do_2", "do_3", "dh_3"}
+    assert "✗ FAILED: da_3" in B.render_bptt(d)

@@ -10,11 +10,24 @@ One sequence x_1..x_T (column vectors), targets y_t (class indices):
     shared weights: their gradients are sums over the time steps
               dV = sum_t do_t h_t^T,  dc = sum_t do_t
               dU = sum_t da_t x_t^T,  dW = sum_t da_t h_{t-1}^T,  db = sum_t da_t
+
+Every printed gradient is compared with the autograd engine's and with central
+differences (float64):
+
+- do_t, dh_t, da_t = dL/do_t, dL/dh_t, dL/da_t: the engine's retained gradients of
+  o_t, h_t and a_t; numerically, each entry of o_t, h_t or a_t at step t is perturbed
+  and the rest of the unrolled network (steps t+1..T included) runs forward from it.
+- step t's share of a weight gradient (e.g. da_t x_t^T of dU) is the gradient with
+  respect to the copy of that weight used at step t alone: in the engine, a per-step
+  node U_t = U + 0; numerically, perturbing that copy while the other steps keep U.
+- the sums dU, dW, dV, db, dc: the engine's gradients of the shared (tied) weights;
+  numerically, perturbing each shared weight, which every step uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +37,7 @@ from chainrule.explain.derivation import Check, central_difference
 from chainrule.explain.render import _Doc
 
 NAMES = ("U", "W", "V", "b", "c")
+ERRORS = ("do", "dh", "da")  # the per-step errors dL/do_t, dL/dh_t, dL/da_t
 
 
 @dataclass
@@ -34,6 +48,8 @@ class BPTT:
     xs: np.ndarray  # (T, input)
     ys: np.ndarray  # (T,)
     h: list[np.ndarray] = field(default_factory=list)  # h_0..h_T
+    a: list[np.ndarray] = field(default_factory=list)  # a_1..a_T
+    o: list[np.ndarray] = field(default_factory=list)  # o_1..o_T
     p: list[np.ndarray] = field(default_factory=list)
     loss: float = 0.0
     do: list[np.ndarray] = field(default_factory=list)
@@ -47,6 +63,13 @@ class BPTT:
     def all_ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    def check(self, name: str) -> Check:
+        """The check called ``name``: 'da_2', 'dW (step 1)', 'dW', ..."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
 
 def default_rnn() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """A fixed tiny RNN (2 inputs, 2 hidden units, 2 classes) over 3 time steps."""
@@ -58,55 +81,111 @@ def default_rnn() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     return params, xs, ys
 
 
-def _loss(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray) -> float:
-    h = np.zeros(params["W"].shape[0])
+def step_name(k: str, t: int) -> str:
+    """The name of step t's (0-based) share of dk, e.g. 'dW (step 1)'."""
+    return f"d{k} (step {t + 1})"
+
+
+def dtanh(h: np.ndarray) -> np.ndarray:
+    """tanh'(a) from h = tanh(a) (a seam for tests that plant a wrong derivative)."""
+    return 1 - h * h
+
+
+def backward_through_time(V: np.ndarray, W: np.ndarray, do: list[np.ndarray],
+                          h: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """dh_t = V^T do_t + W^T da_(t+1) and da_t = dh_t * tanh'(a_t), from t = T down to 1
+    (da_(T+1) = 0); h is h_0..h_T. (A seam for tests that plant a wrong recursion.)"""
+    steps = len(do)
+    dh: list[np.ndarray] = [None] * steps
+    da: list[np.ndarray] = [None] * steps
+    da_next = np.zeros(W.shape[0])
+    for t in range(steps - 1, -1, -1):
+        dh[t] = V.T @ do[t] + W.T @ da_next
+        da[t] = dh[t] * dtanh(h[t + 1])
+        da_next = da[t]
+    return dh, da
+
+
+def _unrolled_loss(step_params: list[dict[str, np.ndarray]], xs: np.ndarray, ys: np.ndarray,
+                   at: tuple[str, int, np.ndarray] | None = None) -> float:
+    """L of the network unrolled over the steps, step t using the weights step_params[t]
+    (the same dict at every step: shared weights). ``at`` = (name, t, value) puts value in
+    place of a_t, h_t or o_t (name 'a', 'h' or 'o'; t 0-based) and runs the rest forward
+    from it."""
+    def put(name: str, t: int, value: np.ndarray) -> np.ndarray:
+        return at[2] if at is not None and at[:2] == (name, t) else value
+
+    h = np.zeros(step_params[0]["W"].shape[0])
     total = 0.0
-    for x, y in zip(xs, ys, strict=True):
-        h = np.tanh(params["U"] @ x + params["W"] @ h + params["b"])
-        o = params["V"] @ h + params["c"]
+    for t, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        w = step_params[t]
+        a = put("a", t, w["U"] @ x + w["W"] @ h + w["b"])
+        h = put("h", t, np.tanh(a))
+        o = put("o", t, w["V"] @ h + w["c"])
         total += float(np.log(np.exp(o - o.max()).sum()) + o.max() - o[y])
     return total
 
 
-def _numeric(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, name: str
-             ) -> np.ndarray:
-    """Central differences of the loss with respect to every entry of params[name]."""
-    return central_difference(lambda: _loss(params, xs, ys), params[name])
+def _numeric_weight(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, name: str,
+                    step: int | None = None) -> np.ndarray:
+    """Central differences of L for every entry of params[name]: the shared weight, used
+    by every step (step None), or the copy used at ``step`` alone."""
+    steps = [params] * len(xs)
+    if step is not None:
+        steps = list(steps)
+        steps[step] = {**params, name: params[name].copy()}
+    return central_difference(lambda: _unrolled_loss(steps, xs, ys), steps[step or 0][name])
+
+
+def _numeric_intermediate(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray,
+                          name: str, step: int, value: np.ndarray) -> np.ndarray:
+    """dL/d(name)_t by central differences: each entry of a_t, h_t or o_t perturbed, the
+    rest of the unrolled network run forward from it."""
+    value = np.array(value, np.float64)  # perturbed in place
+    return central_difference(
+        lambda: _unrolled_loss([params] * len(xs), xs, ys, (name, step, value)), value)
 
 
 def _autograd(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray
-              ) -> dict[str, np.ndarray]:
-    t = {k: Tensor(v.copy(), requires_grad=True) for k, v in params.items()}
+              ) -> dict[Any, np.ndarray]:
+    """The engine's gradients over the unrolled graph: of the shared weights ('U', ...),
+    of each step's use of them ((name, t): the node name_t = name + 0 that step t reads)
+    and of the intermediates (('do' | 'dh' | 'da', t): o_t, h_t, a_t retained)."""
+    shared = {k: Tensor(v.copy(), requires_grad=True) for k, v in params.items()}
     h = Tensor(np.zeros(params["W"].shape[0]))
     total = None
-    for x, y in zip(xs, ys, strict=True):
-        h = F.tanh(t["U"] @ Tensor(x) + t["W"] @ h + t["b"])
-        o = t["V"] @ h + t["c"]
+    kept: dict[Any, Tensor] = {}
+    for t, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        w = {k: v + 0.0 for k, v in shared.items()}  # step t's own node of each weight
+        a = w["U"] @ Tensor(x) + w["W"] @ h + w["b"]
+        h = F.tanh(a)
+        o = w["V"] @ h + w["c"]
+        for k, v in [*w.items(), ("da", a), ("dh", h), ("do", o)]:
+            v.retain_grad()
+            kept[k, t] = v
         step = F.cross_entropy(o, np.array(y))
         total = step if total is None else total + step
     total.backward()
-    return {k: v.grad.data for k, v in t.items()}
+    return {**{k: v.grad.data for k, v in shared.items()},
+            **{key: v.grad.data for key, v in kept.items()}}
 
 
 def derive_bptt(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray) -> BPTT:
-    """Forward through time, then the BPTT recursion; every sum checked."""
+    """Forward through time, then the BPTT recursion; every printed gradient checked."""
     params = {k: np.asarray(v, np.float64).copy() for k, v in params.items()}
     d = BPTT(params, np.asarray(xs, np.float64), np.asarray(ys))
     U, W, V, b, c = (params[k] for k in NAMES)
     d.h = [np.zeros(W.shape[0])]
     for x, y in zip(d.xs, d.ys, strict=True):
-        d.h.append(np.tanh(U @ x + W @ d.h[-1] + b))
-        o = V @ d.h[-1] + c
-        d.p.append(np.exp(o - o.max()) / np.exp(o - o.max()).sum())
+        d.a.append(U @ x + W @ d.h[-1] + b)
+        d.h.append(np.tanh(d.a[-1]))
+        d.o.append(V @ d.h[-1] + c)
+        e = np.exp(d.o[-1] - d.o[-1].max())
+        d.p.append(e / e.sum())
         d.loss += float(-np.log(d.p[-1][y]))
     steps = len(d.xs)
     d.do = [d.p[t] - np.eye(len(c))[d.ys[t]] for t in range(steps)]
-    da_next = np.zeros(W.shape[0])
-    d.dh, d.da = [None] * steps, [None] * steps
-    for t in range(steps - 1, -1, -1):
-        d.dh[t] = V.T @ d.do[t] + W.T @ da_next
-        d.da[t] = d.dh[t] * (1 - d.h[t + 1] ** 2)
-        da_next = d.da[t]
+    d.dh, d.da = backward_through_time(V, W, d.do, d.h)
     d.per_step = {
         "V": [np.outer(d.do[t], d.h[t + 1]) for t in range(steps)],
         "c": [d.do[t] for t in range(steps)],
@@ -116,9 +195,24 @@ def derive_bptt(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray) -
     }
     d.grads = {k: sum(v) for k, v in d.per_step.items()}
     auto = _autograd(params, d.xs, d.ys)
-    d.checks = [Check(f"d{k}", d.grads[k], auto[k], _numeric(params, d.xs, d.ys, k))
-                for k in NAMES]
+    values = {"do": d.o, "dh": d.h[1:], "da": d.a}
+    formulas = {"do": d.do, "dh": d.dh, "da": d.da}
+    for t in range(steps):
+        for e in ERRORS:
+            d.checks.append(Check(f"{e}_{t + 1}", formulas[e][t], auto[e, t],
+                                  _numeric_intermediate(params, d.xs, d.ys, e[1:], t,
+                                                        values[e][t])))
+    for k in NAMES:
+        for t in range(steps):
+            d.checks.append(Check(step_name(k, t), d.per_step[k][t], auto[k, t],
+                                  _numeric_weight(params, d.xs, d.ys, k, t)))
+        d.checks.append(Check(f"d{k}", d.grads[k], auto[k],
+                              _numeric_weight(params, d.xs, d.ys, k)))
     return d
+
+
+def _column(a: np.ndarray) -> np.ndarray:
+    return a if a.ndim == 2 else a[:, None]
 
 
 def render_bptt(d: BPTT, fmt: str = "text") -> str:
@@ -130,38 +224,55 @@ def render_bptt(d: BPTT, fmt: str = "text") -> str:
              r"a_t = U x_t + W h_{t-1} + b,\ h_t = \tanh(a_t),\ o_t = V h_t + c,\ "
              r"L = -\sum_t \log \mathrm{softmax}(o_t)_{y_t}")
     for k in NAMES:
-        doc.matrix(k, k, d.params[k] if d.params[k].ndim == 2 else d.params[k][:, None])
+        doc.matrix(k, k, _column(d.params[k]))
     doc.heading("Forward through time")
     for t in range(steps):
         doc.line(f"t = {t + 1}: x_{t + 1} = {np.round(d.xs[t], 4).tolist()}, target "
                  f"y_{t + 1} = {int(d.ys[t])}")
+        doc.matrix(f"a_{t + 1}", f"a_{{{t + 1}}}", d.a[t][:, None])
         doc.matrix(f"h_{t + 1}", f"h_{{{t + 1}}}", d.h[t + 1][:, None])
+        doc.matrix(f"o_{t + 1}", f"o_{{{t + 1}}}", d.o[t][:, None])
         doc.matrix(f"p_{t + 1}", f"p_{{{t + 1}}}", d.p[t][:, None])
     doc.line(f"L = {d.loss:.6f}")
     doc.heading("Backward through time (t = T down to 1)")
     doc.line("do_t = p_t - onehot(y_t);  dh_t = V^T do_t + W^T da_(t+1);  "
-             "da_t = dh_t * (1 - h_t^2)",
+             "da_t = dh_t * (1 - h_t^2);  da_(T+1) = 0",
              r"do_t = p_t - e_{y_t},\ dh_t = V^\top do_t + W^\top da_{t+1},\ "
              r"da_t = dh_t \odot (1 - h_t^2)")
+    doc.line("each checked against autograd (the gradients of o_t, h_t, a_t in the unrolled "
+             "graph) and central differences (each entry of o_t, h_t or a_t perturbed, the "
+             "rest of the unrolled network run forward from it)")
     for t in range(steps - 1, -1, -1):
         doc.line(f"t = {t + 1}")
-        doc.matrix(f"do_{t + 1}", f"do_{{{t + 1}}}", d.do[t][:, None])
-        doc.matrix(f"dh_{t + 1}", f"dh_{{{t + 1}}}", d.dh[t][:, None])
-        doc.matrix(f"da_{t + 1}", f"da_{{{t + 1}}}", d.da[t][:, None])
+        for e, values in zip(ERRORS, (d.do, d.dh, d.da), strict=True):
+            doc.matrix(f"{e}_{t + 1}", f"{e}_{{{t + 1}}}", values[t][:, None])
+            doc.check(d.check(f"{e}_{t + 1}"))
     doc.heading("Shared weights: sums over time")
+    doc.line("step t's share is the gradient with respect to the copy of the weight used at "
+             "step t alone (autograd: a node per step; numerically: that copy perturbed); "
+             "the sum, with respect to the shared weight (every step's use perturbed at once)")
     formulas = {"V": "dV = sum_t do_t h_t^T", "c": "dc = sum_t do_t",
                 "U": "dU = sum_t da_t x_t^T", "W": "dW = sum_t da_t h_(t-1)^T",
                 "b": "db = sum_t da_t"}
-    for k, check in zip(NAMES, d.checks, strict=True):
+    for k in NAMES:
         doc.line(formulas[k])
         for t, part in enumerate(d.per_step[k]):
-            doc.matrix(f"  step {t + 1}", rf"\text{{step }}{t + 1}",
-                       part if part.ndim == 2 else part[:, None])
-        total = d.grads[k]
-        doc.matrix(f"d{k}", f"d{k}", total if total.ndim == 2 else total[:, None])
-        doc.check(check)
+            doc.matrix(f"  step {t + 1}", rf"\text{{step }}{t + 1}", _column(part))
+            doc.check(d.check(step_name(k, t)))
+        doc.matrix(f"d{k}", f"d{k}", _column(d.grads[k]))
+        doc.check(d.check(f"d{k}"))
     doc.heading("Summary")
-    doc.line(f"{sum(c.ok for c in d.checks)} of {len(d.checks)} weight gradients checked "
-             f"against autograd and central differences: "
-             + ("all match ✓" if d.all_ok else "MISMATCH ✗"))
+    doc.line(_summary(d))
     return doc.render("Backpropagation through time, step by step")
+
+
+def _summary(d: BPTT) -> str:
+    """How many gradients were checked (every printed one, both ways) and how many match."""
+    n, good = len(d.checks), sum(c.ok for c in d.checks)
+    steps = len(d.xs)
+    head = (f"{n} gradients checked against autograd and central differences "
+            f"({len(ERRORS) * steps} per-step errors do_t, dh_t, da_t; "
+            f"{len(NAMES) * steps} per-step shares; {len(NAMES)} weight sums): ")
+    if good == n:
+        return head + "all match ✓"
+    return head + f"{n - good} MISMATCH ✗ (see FAILED lines)"
