@@ -123,6 +123,19 @@ def epoch_sklearn(x, y, batch: int) -> None:
         clf.fit(x, y)
 
 
+def prepare(peer: str) -> None:
+    """Import the peer's library before the clock starts: an epoch is timed, not an
+    import (`import torch` alone takes over a second here, scikit-learn's MLP more)."""
+    if peer == "torch":
+        import torch
+
+        torch.set_num_threads(2)
+    elif peer == "sklearn":
+        from sklearn.neural_network import MLPClassifier  # noqa: F401
+    elif peer == "chainrule":
+        from chainrule import nn, optim  # noqa: F401
+
+
 RUNNERS = {"matmul only": lambda x, y, b: epoch_numpy(x, y, b, matmul_only=True),
            "numpy BP": epoch_numpy, "chainrule": epoch_chainrule, "torch": epoch_torch,
            "sklearn": epoch_sklearn}

@@ -1,7 +1,7 @@
 """Recurrent training step, chainrule beside PyTorch (fused nn.RNN/nn.LSTM/nn.GRU and a
 Python loop over the cells) and a hand-written numpy BPTT, measured in the same run.
 
-    python benchmarks/rnn_speed.py [--reps 3]   # = python benchmarks/run.py --only rnn
+    python benchmarks/rnn.py [--reps 3]   # = python benchmarks/run.py --only rnn
 
 Setting: input 64, hidden 128, sequence 50, batch 32, loss = softmax cross-entropy
 of a linear head on the last hidden state; one step = forward + backward through time +

@@ -68,6 +68,7 @@ def child_mlp(peer: str, batch: int) -> dict:
     import mlp_speed
 
     x, y = mlp_speed.load()
+    mlp_speed.prepare(peer)
     start = time.perf_counter()
     mlp_speed.RUNNERS[peer](x, y, batch)
     return {"value": time.perf_counter() - start, "rss_mb": _peak_rss_mb()}
@@ -75,7 +76,7 @@ def child_mlp(peer: str, batch: int) -> dict:
 
 def child_rnn(peer: str, kind: str, steps: int) -> dict:
     import numpy as np
-    import rnn_speed as r
+    import rnn as r
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((r.B, r.T, r.I)).astype(np.float32)
@@ -212,11 +213,45 @@ def _verdict(ratio: float, target: float) -> str:
     return f"{_f(ratio)} ({'met' if ratio <= target else 'missed'}: <= {target})"
 
 
+def summary(results: dict) -> str:
+    """One table: every target of the performance issue, its measured ratio, the verdict."""
+    nan = float("nan")
+    rows = ["| what | chainrule | peer | ratio (target) |", "| --- | --- | --- | --- |"]
+    s = results.get("mlp", {}).get("seconds", {})
+    for b in BATCHES:
+        cr, torch = s.get(f"chainrule @ {b}", nan), s.get(f"torch @ {b}", nan)
+        rows.append(f"| MLP epoch, batch {b}, vs PyTorch (s) | {_f(cr)} | {_f(torch)} | "
+                    f"{_verdict(cr / torch, TARGETS[f'mlp {b}'])} |")
+    cr, hand = s.get("chainrule @ 128", nan), s.get("numpy BP @ 128", nan)
+    rows.append(f"| MLP epoch, batch 128, vs hand-written numpy BP (s) | {_f(cr)} | {_f(hand)} "
+                f"| {_verdict(cr / hand, TARGETS['mlp 128 numpy'])} |")
+    rss = results.get("mlp", {}).get("rss_mb", {})
+    cr, torch = rss.get("chainrule", nan), rss.get("torch", nan)
+    rows.append(f"| MLP peak RSS, batch 128, vs PyTorch (MB) | {_f(cr, 0)} | {_f(torch, 0)} | "
+                f"{_verdict(cr / torch, 1.0)} |")
+    ms = results.get("rnn", {}).get("ms", {})
+    for k in ("RNN", "LSTM"):
+        cr, torch = ms.get(f"chainrule {k}", nan), ms.get(f"torch fused {k}", nan)
+        rows.append(f"| {k} training step vs PyTorch fused (ms) | {_f(cr)} | {_f(torch)} | "
+                    f"{_verdict(cr / torch, TARGETS[k])} |")
+    ops = results.get("ops", {}).get("us", {})
+    small = next(iter(ops.values()), {})
+    cr, torch = small.get("chainrule", nan), small.get("torch", nan)
+    rows.append(f"| per-op overhead, {next(iter(ops), 'small op')} (us) | {_f(cr, 1)} | "
+                f"{_f(torch, 1)} | {_verdict(cr / torch, 1.0)} |")
+    imp = results.get("import", {}).get("ms", {})
+    cr = imp.get("chainrule", nan)
+    rows.append(f"| import chainrule (ms) | {_f(cr, 0)} | | "
+                f"{'n/a' if cr != cr else ('met' if cr < 200 else 'missed')} (< 200 ms) |")
+    return "### Summary: the targets\n\n" + "\n".join(rows)
+
+
 def report(results: dict, reps: int) -> str:
     parts = [f"## Performance: chainrule beside PyTorch and numpy (benchmarks/run.py)\n\n"
              f"Measured {machine()}. Every figure is the median of {reps} repetitions, each in "
              f"a fresh process, peers interleaved; float32, 2 threads. A shared virtual "
-             f"machine is noisy: read the ratios (same run) rather than the absolute times."]
+             f"machine is noisy: read the ratios (same run) rather than the absolute times.",
+             summary(results)]
     if "mlp" in results:
         s = results["mlp"]["seconds"]
         peers = [p for p in MLP_PEERS if any(f"{p} @ {b}" in s for b in BATCHES)]

@@ -5,7 +5,7 @@ buffers, gradients of a few MB each). glibc's malloc serves blocks above its mma
 threshold with fresh ``mmap`` calls and returns freed memory at the top of the heap to
 the kernel once it exceeds the trim threshold. Either way the next step touches brand-new
 pages, and the kernel must fault in and zero every 4 KiB page again. Measured on the
-project's 2-core machine (benchmarks/rnn_speed.py): an LSTM training step (batch 32,
+project's 2-core machine (benchmarks/rnn.py): an LSTM training step (batch 32,
 sequence 50, hidden 128) took 18.6 ms with glibc's defaults and 10.7 ms with the
 settings below; the tanh RNN 4.5 ms and 2.5 ms. The MLP benchmark, whose arrays are
 smaller, did not change.
