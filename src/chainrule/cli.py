@@ -121,7 +121,9 @@ def _text_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--clip", type=float, default=d.clip, help="gradient norm clipping")
+    p.add_argument("--clip", type=float, default=d.clip,
+                   help=f"clip the gradients' joint norm to this (default {d.clip}); 0: no "
+                        f"clipping")
     p.add_argument("--sample-every", type=int, default=d.sample_every)
     p.add_argument("--sample-length", type=int, default=d.sample_length)
     p.add_argument("--temperature", type=float, default=d.temperature)
@@ -135,12 +137,7 @@ def _train_text(args: argparse.Namespace) -> int:
     from chainrule.train.text import TextConfig, train_text
 
     values = {k: v for k, v in vars(args).items() if k not in ("command", "quiet")}
-    for key in ("hidden", "layers", "embedding", "seq_len", "batch_size", "steps",
-                "sample_every", "sample_length"):
-        if values[key] < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {values[key]}")
-    if values["lr"] <= 0 or values["temperature"] <= 0:
-        raise ValueError("--lr and --temperature must be positive")
+    # train_text checks every option before it reads the corpus or creates --out
     result = train_text(TextConfig(**values), progress=not args.quiet, log=sys.stdout)
     h = result["history"]
     print(f"final loss {h['loss'][-1]:.4f}, validation loss {h['val_loss'][-1]:.4f} "

@@ -10,8 +10,10 @@ backward pass stays short.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +25,7 @@ from chainrule.creation import default_generator, manual_seed
 from chainrule.nn.recurrent import CharRNN
 from chainrule.serialization import save
 from chainrule.threads import set_num_threads
+from chainrule.train.fit import TrainingDiverged
 from chainrule.train.history import History
 from chainrule.train.progress import Progress
 
@@ -89,7 +92,7 @@ class TextConfig:
     batch_size: int = 32
     steps: int = 1000
     lr: float = 2e-3
-    clip: float = 5.0
+    clip: float = 5.0  # largest gradient norm (clip_grad_norm_); 0: no clipping
     sample_every: int = 200
     sample_length: int = 200
     temperature: float = 0.8
@@ -97,6 +100,65 @@ class TextConfig:
     seed: int = 0
     out: str | None = None
     threads: int | None = None  # BLAS threads (chainrule.set_num_threads); None: the default
+
+
+# the options that must be whole numbers of at least 1
+_COUNTS = ("hidden", "layers", "embedding", "seq_len", "batch_size", "steps", "sample_every",
+           "sample_length")
+
+
+def _option(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_config(config: TextConfig) -> None:
+    """Refuse bad options with one clear line, before anything is read or written."""
+    for key in _COUNTS:
+        value = getattr(config, key)
+        if not _whole(value) or value < 1:
+            raise ValueError(f"train-text: {_option(key)} must be a whole number of at least 1, "
+                             f"got {value!r}")
+    for key in ("lr", "temperature"):
+        value = getattr(config, key)
+        if not _finite(value) or value <= 0:
+            raise ValueError(f"train-text: {_option(key)} must be a positive number, "
+                             f"got {value!r}")
+    clip = config.clip
+    if not _finite(clip) or clip < 0:
+        raise ValueError(f"train-text: --clip must be a positive gradient norm, or 0 for no "
+                         f"clipping; got {clip!r}")
+    vf = config.val_fraction
+    if not _finite(vf) or not 0 <= vf <= 0.5:
+        raise ValueError(f"train-text: val_fraction must be from 0 to 0.5, got {vf!r}")
+    if not _whole(config.seed) or config.seed < 0:
+        raise ValueError(f"train-text: --seed must be a whole number of at least 0, "
+                         f"got {config.seed!r}")
+    if config.threads is not None and (not _whole(config.threads) or config.threads < 1):
+        raise ValueError(f"train-text: --threads must be a whole number of at least 1, "
+                         f"got {config.threads!r}")
+    if config.cell not in ("lstm", "gru", "rnn"):
+        raise ValueError(f"train-text: --cell must be lstm, gru or rnn, got {config.cell!r}")
+    if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
+        raise ValueError(f"train-text: --out {config.out} is a file; give a directory")
+
+
+def read_corpus(path: Path) -> str:
+    """The text of a UTF-8 file; anything else is refused with the file's name."""
+    if not path.is_file():
+        raise FileNotFoundError(f"train-text: no text file at {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"train-text: {path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} "
+                         f"at offset {e.start} is invalid); give a UTF-8 text file") from None
 
 
 def _streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
@@ -115,14 +177,16 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
 
     from chainrule.optim import Adam, clip_grad_norm_
 
+    check_config(config)
     path = Path(config.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"train-text: no text file at {path}")
-    text = path.read_text(encoding="utf-8")
-    if len(text) < 2 * config.seq_len * config.batch_size:
-        raise ValueError(f"train-text: {path} has {len(text)} characters; need at least "
-                         f"{2 * config.seq_len * config.batch_size} for --seq-len "
-                         f"{config.seq_len} and --batch-size {config.batch_size}")
+    text = read_corpus(path)
+    # every stream needs seq_len + 1 characters (inputs and next-character targets) after
+    # the validation tail (at most half the text) is held out
+    need = 2 * (config.seq_len + 1) * config.batch_size
+    if len(text) < need:
+        raise ValueError(f"train-text: {path} has {len(text):,} characters; need at least "
+                         f"{need:,} for --seq-len {config.seq_len} and --batch-size "
+                         f"{config.batch_size}")
     if config.threads is not None:
         set_num_threads(config.threads)
     manual_seed(config.seed)
@@ -147,6 +211,7 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
     position = 0
     started = time.perf_counter()
     samples = []
+    prime = "\n" if "\n" in vocab.index else ""  # a sample starts a line if the text has lines
     for step in range(1, config.steps + 1):
         if position + config.seq_len + 1 > streams.shape[1]:
             position, state = 0, None  # start the streams over
@@ -157,19 +222,21 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
         loss = F.sequence_cross_entropy(logits, chunk[:, 1:])
         optimizer.zero_grad()
         loss.backward()
-        clip_grad_norm_(params, config.clip)
+        if config.clip:  # 0: no clipping
+            clip_grad_norm_(params, config.clip)
         optimizer.step()
         value = float(loss.data)
         if not np.isfinite(value):
-            raise FloatingPointError(f"train-text: the loss became {value} at step {step}; "
-                                     f"try a lower --lr (now {config.lr})")
+            raise TrainingDiverged(f"train-text: the loss became {value} at step {step}; "
+                                   f"try a lower --lr (now {config.lr})"
+                                   + ("" if config.clip else " or --clip 5"))
         reporter.batch(step - 1, value)
         if step % config.sample_every == 0 or step == config.steps:
             val = _validation_loss(model, val_ids, config)
             logs = {"epoch": step, "loss": value, "val_loss": val,
                     "time": time.perf_counter() - started}
             history.append(logs)
-            text_sample = sample(model, vocab, "\n", config.sample_length, config.temperature)
+            text_sample = sample(model, vocab, prime, config.sample_length, config.temperature)
             samples.append(f"--- step {step}, loss {value:.3f}, val_loss {val:.3f} ---\n"
                            f"{text_sample}\n")
             reporter.message(samples[-1])
