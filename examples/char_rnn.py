@@ -4,9 +4,9 @@
 
 This is the same as `chainrule train-text PATH`: the corpus is cut into parallel
 streams, each step backpropagates through --seq-len characters (truncated BPTT,
-the state carried over detached), gradients are clipped by norm, and a sample of
-generated text is printed every --sample-every steps. The loss curve, the model
-and the samples are written to --out.
+the state carried over detached), gradients are clipped by norm (--clip, 0 for
+none), and a sample of generated text is printed every --sample-every steps. The
+loss curve, the model and the samples are written to --out.
 """
 
 import sys

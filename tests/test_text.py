@@ -176,6 +176,15 @@ def test_missing_short_and_misplaced_inputs(capsys, tmp_path, corpus):
     assert "is a file; give a directory" in line
 
 
+def test_a_diverging_run_ends_with_one_line_and_exit_1(capsys, tmp_path, corpus):
+    line = _one_error_line(capsys, ["train-text", str(corpus), "--quiet", "--lr", "1e300",
+                                    "--clip", "0", "--steps", "5", "--hidden", "8",
+                                    "--seq-len", "8", "--batch-size", "4", "--out",
+                                    str(tmp_path / "run")], code=1)
+    assert "train-text: the loss became nan at step" in line
+    assert line.endswith("try a lower --lr (now 1e+300) or --clip 5")
+
+
 def test_vocabulary_round_trip_and_unknown_characters():
     vocab = Vocabulary("hello, world\n")
     assert vocab.chars == "\n ,dehlorw" and len(vocab) == 10
