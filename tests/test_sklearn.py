@@ -364,6 +364,66 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
     assert all("loss" in line for line in lines)
 
 
+# -- sparse input -------------------------------------------------------------------------------
+
+def _sparse_data(n: int = 240, d: int = 12):
+    """Mostly-zero features (as from a text vectorizer) and 3 classes that depend on them."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, d)) * (rng.random((n, d)) < 0.3)
+    return x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "csr_array"])
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier(hidden_layer_sizes=(8,), batch_size=50, max_iter=4,
+                          early_stopping=True, n_iter_no_change=10, random_state=0),
+    lambda: MLPRegressor(hidden_layer_sizes=(8,), batch_size=50, max_iter=4, random_state=0),
+    lambda: NeuralNetClassifier(small_mlp, batch_size=50, max_iter=4, random_state=0),
+], ids=["MLPClassifier", "MLPRegressor", "NeuralNetClassifier"])
+def test_sparse_input_fits_the_same_model_as_dense(make, fmt):
+    sparse = pytest.importorskip("scipy.sparse")
+    x, y = _sparse_data()
+    to_sparse = sparse.csr_array if fmt == "csr_array" else getattr(sparse, f"{fmt}_matrix")
+    xs = to_sparse(x)
+    dense, from_sparse = make().fit(x, y), make().fit(xs, y)
+    for key, value in dense.module_.state_dict().items():
+        np.testing.assert_array_equal(from_sparse.module_.state_dict()[key], value)
+    assert from_sparse.loss_curve_ == dense.loss_curve_
+    np.testing.assert_array_equal(from_sparse.predict(xs), dense.predict(x))
+    np.testing.assert_array_equal(from_sparse.predict(x), dense.predict(xs))
+    assert from_sparse.score(xs, y) == dense.score(x, y)
+    if hasattr(dense, "predict_proba"):
+        np.testing.assert_array_equal(from_sparse.predict_proba(xs), dense.predict_proba(x))
+    # partial_fit takes sparse chunks too, and still matches the dense run
+    np.testing.assert_array_equal(from_sparse.partial_fit(to_sparse(x[:100]), y[:100]).predict(x),
+                                  dense.partial_fit(x[:100], y[:100]).predict(x))
+
+
+def test_sparse_input_is_densified_one_batch_at_a_time(monkeypatch):
+    sparse = pytest.importorskip("scipy.sparse")
+    from chainrule.sklearn import _training
+
+    x, y = _sparse_data(n=2600, d=5)
+    rows = []
+    toarray = sparse.csr_matrix.toarray
+
+    def recording(self, *args, **kwargs):
+        rows.append(self.shape[0])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(sparse.csr_matrix, "toarray", recording)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, early_stopping=True,
+                        random_state=0).fit(sparse.csr_matrix(x), y)
+    fit_rows, rows[:] = sorted(rows), []
+    # per epoch: 'auto' batches of 200 from the 2340 training rows, and the 260 held out
+    # for early stopping scored in one piece (fewer than PREDICT_BATCH rows)
+    assert fit_rows == sorted(2 * ([200] * 11 + [140, 260]))
+    proba = clf.predict_proba(sparse.coo_matrix(x))
+    step = _training.PREDICT_BATCH
+    assert step < 2600 and rows == [min(step, 2600 - i) for i in range(0, 2600, step)]
+    assert proba.shape == (2600, 3) and proba.dtype == np.float64
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params, message", [

@@ -20,14 +20,20 @@ from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 
 from chainrule import creation
 from chainrule.autograd.tensor import Tensor
+from chainrule.creation import from_numpy
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.regularization import penalized_parameters
 from chainrule.train.fit import TrainingDiverged
+from chainrule.train.fit import predict as dense_outputs
+
+# rows densified at a time when predicting from a sparse matrix
+PREDICT_BATCH = 1024
 
 # (lambda2, lambda1) for a batch of b examples out of n: what the penalties add to its loss.
 PenaltyFn = Callable[[int, int], tuple[float, float]]
@@ -78,9 +84,12 @@ def train_epoch(module: Module, criterion: Callable[[Tensor, Tensor], Tensor], o
     The recorded value includes the penalties, as scikit-learn's ``loss_curve_`` does,
     because it is the quantity gradient descent minimizes (and the stopping rule watches).
     """
-    n = len(x)
-    loader = DataLoader(TensorDataset(x, targets), batch_size=batch_size, shuffle=shuffle,
-                        generator=rng)
+    n = x.shape[0]
+    if sp.issparse(x):
+        loader = sparse_batches(x, targets, batch_size, shuffle, rng)
+    else:
+        loader = DataLoader(TensorDataset(x, targets), batch_size=batch_size, shuffle=shuffle,
+                            generator=rng)
     weights = penalized_parameters(module)
     module.train()
     total = 0.0
@@ -99,6 +108,29 @@ def train_epoch(module: Module, criterion: Callable[[Tensor, Tensor], Tensor], o
         optimizer.step()
         total += value * b
     return total / n
+
+
+def sparse_batches(x: sp.spmatrix, targets: np.ndarray, batch_size: int, shuffle: bool,
+                   rng: np.random.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+    """The mini-batches of a CSR matrix, each densified on its own (a large sparse matrix
+    need not fit in memory dense), in the order ``DataLoader`` gives a dense array: the
+    same permutation drawn from ``rng``, so sparse and dense inputs train alike."""
+    n = x.shape[0]
+    order = rng.permutation(n) if shuffle else None
+    for start in range(0, n, batch_size):
+        index = (slice(start, min(start + batch_size, n)) if order is None
+                 else order[start:start + batch_size])
+        yield from_numpy(x[index].toarray()), from_numpy(targets[index].copy())
+
+
+def outputs(module: Module, x: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """The module's outputs for x (eval mode, no graph); a sparse x is densified
+    ``PREDICT_BATCH`` rows at a time."""
+    if not sp.issparse(x):
+        return dense_outputs(module, x)
+    parts = [dense_outputs(module, x[i:i + PREDICT_BATCH].toarray())
+             for i in range(0, x.shape[0], PREDICT_BATCH)]
+    return np.concatenate(parts) if parts else np.empty((0,))
 
 
 def add_penalty_gradients(weights: list[Parameter], lam2: float, lam1: float, n: int) -> float:

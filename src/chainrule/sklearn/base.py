@@ -25,8 +25,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.nn.module import Module
-from chainrule.sklearn._training import Plateau, drawing_from, make_generator, train_epoch
-from chainrule.train.fit import predict as module_outputs
+from chainrule.sklearn._training import (
+    Plateau,
+    drawing_from,
+    make_generator,
+    outputs,
+    train_epoch,
+)
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -92,7 +97,8 @@ class NeuralNetBase(BaseEstimator):
         dtype = np.dtype(self.dtype)
         fitted = hasattr(self, "module_")
         first = not fitted or not (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=first, dtype=dtype,
+        # sparse X stays sparse (CSR) and is densified one mini-batch at a time
+        X, y = validate_data(self, X, y, reset=first, dtype=dtype, accept_sparse="csr",
                              multi_output=self._multi_output_y, y_numeric=self._numeric_y)
         targets = self._encode_targets(y, first, classes)
         if first:
@@ -129,11 +135,12 @@ class NeuralNetBase(BaseEstimator):
             counts = np.bincount(targets)
             if counts[counts > 0].min() >= 2:
                 stratify = targets
-        n_val = int(np.ceil(self.validation_fraction * len(X)))
-        if n_val < 2 or len(X) - n_val < 1:
+        n = X.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if n_val < 2 or n - n_val < 1:
             raise ValueError(f"early_stopping needs at least 2 validation examples and 1 "
                              f"training example; validation_fraction="
-                             f"{self.validation_fraction} of {len(X)} examples gives {n_val}")
+                             f"{self.validation_fraction} of {n} examples gives {n_val}")
         seed = int(self._rng.integers(np.iinfo(np.int32).max))
         try:
             return train_test_split(X, targets, test_size=n_val, random_state=seed,
@@ -146,7 +153,7 @@ class NeuralNetBase(BaseEstimator):
         """Up to ``max_iter`` epochs with the stopping rule; restores the best weights when
         early stopping (``validation`` given). One epoch, no rule, for partial_fit."""
         epochs = 1 if incremental else self.max_iter
-        batch_size = self._batch_size(len(X))
+        batch_size = self._batch_size(X.shape[0])
         targets = self._training_targets(targets)
         rule = Plateau(self.tol, self.n_iter_no_change, "max" if validation else "min")
         best_state = None
@@ -158,11 +165,11 @@ class NeuralNetBase(BaseEstimator):
                                    batch_size, self.shuffle, self._rng, self._penalties,
                                    self.n_iter_ + 1)
             self.n_iter_ += 1
-            self.t_ += len(X)
+            self.t_ += X.shape[0]
             self.loss_curve_.append(loss)
             message = f"epoch {self.n_iter_}: loss {loss:.6f}"
             if validation is not None:
-                score = self._validation_score(module_outputs(self.module_, validation[0]),
+                score = self._validation_score(outputs(self.module_, validation[0]),
                                                validation[1])
                 self.validation_scores_.append(score)
                 message += f", validation score {score:.6f}"
@@ -200,8 +207,13 @@ class NeuralNetBase(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         """The fitted module's raw outputs for X (eval mode, no graph), as float64."""
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, reset=False, dtype=np.dtype(self.dtype))
-        return module_outputs(self.module_, X).astype(np.float64, copy=False)
+        X = validate_data(self, X, reset=False, dtype=np.dtype(self.dtype), accept_sparse="csr")
+        return outputs(self.module_, X).astype(np.float64, copy=False)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC/COO/...: densified one batch at a time
+        return tags
 
     # -- parameter checks (in fit, never in __init__, as scikit-learn requires) ---------------
     def _check_params(self) -> None:
