@@ -426,22 +426,140 @@ def test_sparse_input_is_densified_one_batch_at_a_time(monkeypatch):
 
 # -- bad input --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("params, message", [
-    ({"solver": "lbfgs"}, "solver must be one of sgd, adam"),
-    ({"activation": "swish"}, "activation must be one of logistic"),
-    ({"max_iter": 0}, "max_iter must be a positive integer"),
-    ({"batch_size": -3}, "batch_size must be 'auto' or a positive integer"),
-    ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be positive integers"),
-    ({"validation_fraction": 1.5}, r"validation_fraction must be a number in \(0, 1\)"),
-    ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
-    ({"alpha": -1.0}, "alpha must be a number >= 0"),
-    ({"dtype": "int8"}, "dtype must be 'float32' or 'float64'"),
-])
-def test_bad_parameters_are_reported_at_fit_by_name(params, message):
+def three_scores(n_features: int, n_outputs: int) -> nn.Module:
+    """A module factory that ignores n_outputs: 3 scores whatever the classes."""
+    return nn.mlp([n_features, 4, 3])
+
+
+@pytest.mark.parametrize("estimator, message", [
+    (MLPClassifier(solver="lbfgs"), "solver must be one of sgd, adam"),
+    (MLPClassifier(solver=[]), r"solver must be one of sgd, adam, adamw, rmsprop, adagrad "
+                               r"\(lbfgs is not supported\); got \[\]"),
+    (MLPClassifier(activation="swish"), "activation must be one of logistic"),
+    (MLPClassifier(activation="softmax"), "activation must be one of logistic, relu, sigmoid, "
+                                          "tanh, leaky_relu, elu, identity, softplus; got "
+                                          "'softmax'"),
+    (MLPClassifier(max_iter=0), "max_iter must be a positive integer"),
+    (MLPClassifier(batch_size=-3), "batch_size must be 'auto' or a positive integer"),
+    (MLPClassifier(hidden_layer_sizes=(10, 0)),
+     r"hidden_layer_sizes must be a positive integer or a sequence of positive integers, "
+     r"e.g. \(100,\) or \(64, 32\); got \(10, 0\)"),
+    (MLPClassifier(hidden_layer_sizes=None), "hidden_layer_sizes must be a positive integer "
+                                             "or a sequence .*; got None"),
+    (MLPClassifier(hidden_layer_sizes=10.5), "hidden_layer_sizes must be .*; got 10.5"),
+    (MLPClassifier(hidden_layer_sizes="10"), "hidden_layer_sizes must be .*; got '10'"),
+    (MLPClassifier(validation_fraction=1.0), r"validation_fraction must be a number in "
+                                             r"\[0, 1\); got 1.0"),
+    (MLPClassifier(dropout=1.0), r"dropout must be a number in \[0, 1\)"),
+    (MLPClassifier(alpha=-1.0), "alpha must be a number >= 0"),
+    (MLPClassifier(beta_1="a"), r"beta_1 must be a number in \[0, 1\); got 'a'"),
+    (MLPClassifier(beta_2=None), r"beta_2 must be a number in \[0, 1\); got None"),
+    (MLPClassifier(momentum=1.5), r"momentum must be a number in \[0, 1\]; got 1.5"),
+    (MLPClassifier(solver="sgd", momentum=1.0),
+     r"momentum must be below 1 with solver='sgd' \(chainrule's SGD takes momentum in "
+     r"\[0, 1\)\); got 1.0"),
+    (MLPClassifier(learning_rate_init=0), "learning_rate_init must be a number > 0; got 0"),
+    (MLPClassifier(epsilon=0), "epsilon must be a number > 0; got 0"),
+    (MLPClassifier(shuffle="no"), "shuffle must be True or False; got 'no'"),
+    (MLPClassifier(nesterovs_momentum=1), "nesterovs_momentum must be True or False; got 1"),
+    (MLPClassifier(verbose=-1), "verbose must be True, False or an integer >= 0; got -1"),
+    (MLPClassifier(n_iter_no_change=0), "n_iter_no_change must be a positive integer or "
+                                        "numpy.inf; got 0"),
+    (MLPClassifier(random_state=-1), r"random_state must be None, an integer in "
+                                     r"\[0, 2\*\*32 - 1\], a numpy.random.RandomState or a "
+                                     r"numpy.random.Generator; got -1"),
+    (MLPClassifier(random_state="seed"), "random_state must be None, .*; got 'seed'"),
+    (MLPClassifier(dtype="int8"), "dtype must be 'float32' or 'float64'"),
+    (NeuralNetClassifier(small_mlp, lr="a"), "lr must be a number > 0; got 'a'"),
+    (NeuralNetClassifier(small_mlp, lr=None), "lr must be a number > 0; got None"),
+    (NeuralNetRegressor(small_mlp, lr=0.0), "lr must be a number > 0; got 0.0"),
+    (NeuralNetClassifier(small_mlp, criterion="mse"),
+     r"criterion must be None \(the default\), one of 'log_loss', 'cross_entropy', or a "
+     r"loss module, class or callable \(outputs, targets\) -> Tensor; got 'mse'"),
+    (NeuralNetRegressor(small_mlp, criterion="log_loss"),
+     "criterion must be None .*one of 'squared_error', 'mse', or .*; got 'log_loss'"),
+    (NeuralNetClassifier(small_mlp, optimizer_kwargs=[("momentum", 0.9)]),
+     "optimizer_kwargs must be None or a dict of the optimizer's keyword arguments"),
+    (NeuralNetClassifier(small_mlp, optimizer="sgd", optimizer_kwargs={"betas": (0.9, 0.9)}),
+     r"SGD does not take lr=0.001 with optimizer_kwargs=\{'betas': \(0.9, 0.9\)\}: "
+     r".*betas"),
+    (NeuralNetClassifier(three_scores),
+     "NeuralNetClassifier: the module outputs 3 scores per example but there are 2 classes"),
+    (NeuralNetClassifier(nn.mlp([2, 4, 3])),
+     "the module outputs 3 scores per example but there are 2 classes"),
+    (NeuralNetRegressor(three_scores),
+     "NeuralNetRegressor: the module outputs 3 values per example but y has 1 target per "
+     "example"),
+    (NeuralNetClassifier(nn.mlp([5, 4, 2])), r"the module fails on an input of shape "
+                                             r"\(1, 2\) \(one example of the data's 2 "
+                                             r"features\)"),
+    (NeuralNetRegressor(nn.Linear(2, 1), criterion=3), "criterion must be None"),
+], ids=lambda value: None if isinstance(value, str) else type(value).__name__)
+def test_bad_parameters_are_reported_at_fit_by_name(estimator, message):
     x, y = np.zeros((10, 2)), np.arange(10) % 2
-    clf = MLPClassifier(**params)  # __init__ never validates (scikit-learn's rule)
-    with pytest.raises(ValueError, match=message):
-        clf.fit(x, y)
+    estimator = clone(estimator)  # __init__ never validates (scikit-learn's rule)
+    with pytest.raises(ValueError, match=message) as raised:
+        estimator.fit(x, y)
+    if "module outputs" not in message and "module fails" not in message:
+        # a parameter's own rule: like scikit-learn's error, both a ValueError and a TypeError
+        assert isinstance(raised.value, TypeError)
+
+
+# values of the parameters chainrule's MLPs share with scikit-learn's, on either side of
+# scikit-learn's rules (MLPClassifier._parameter_constraints)
+REFUSED_BY_BOTH = [
+    {"hidden_layer_sizes": None}, {"hidden_layer_sizes": 10.5}, {"hidden_layer_sizes": "10"},
+    {"hidden_layer_sizes": 0}, {"activation": "softmax"}, {"solver": []},
+    {"alpha": -1e-4}, {"batch_size": 0}, {"batch_size": 2.5}, {"learning_rate_init": 0},
+    {"max_iter": 0}, {"max_iter": 1.5}, {"shuffle": "no"}, {"shuffle": 1},
+    {"random_state": -1}, {"random_state": 2**32}, {"random_state": 1.5}, {"tol": -1},
+    {"verbose": -1}, {"warm_start": None}, {"momentum": 1.5}, {"momentum": -0.1},
+    {"nesterovs_momentum": "yes"}, {"early_stopping": 1}, {"validation_fraction": 1.0},
+    {"validation_fraction": -0.1}, {"beta_1": "a"}, {"beta_1": 1.0}, {"beta_2": None},
+    {"epsilon": 0}, {"n_iter_no_change": 0}, {"n_iter_no_change": 2.5},
+]
+ACCEPTED_BY_BOTH = [
+    {"hidden_layer_sizes": ()}, {"hidden_layer_sizes": 3}, {"hidden_layer_sizes": [3, 2]},
+    {"hidden_layer_sizes": np.array([3, 2])}, {"activation": "logistic"},
+    {"activation": "identity"}, {"momentum": 1.0}, {"batch_size": 4},
+    {"random_state": 2**32 - 1}, {"random_state": np.random.RandomState(0)},
+    {"shuffle": np.bool_(False)}, {"verbose": 0}, {"validation_fraction": 0.0},
+    {"beta_1": 0.0, "beta_2": 0.0}, {"n_iter_no_change": np.inf}, {"alpha": 0},
+]
+
+
+def test_shared_parameters_follow_scikit_learns_rules():
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+    from sklearn.utils._param_validation import InvalidParameterError as SkInvalid
+
+    from chainrule.sklearn import InvalidParameterError
+
+    x, y = np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2
+    for params in REFUSED_BY_BOTH:
+        name = next(iter(params))
+        with pytest.raises(SkInvalid):
+            SkMLPClassifier(**params).fit(x, y)
+        with pytest.raises(InvalidParameterError, match=f"the parameter {name} must be "):
+            MLPClassifier(**params).fit(x, y)
+    for params in ACCEPTED_BY_BOTH:
+        SkMLPClassifier(max_iter=2, **params).fit(x, y)
+        MLPClassifier(max_iter=2, **params).fit(x, y)
+
+
+def test_criterion_by_name_and_chainrule_extras_are_accepted():
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    y = (x[:, 0] > 0).astype(int)
+    for criterion in ("log_loss", "cross_entropy", nn.CrossEntropyLoss, nn.CrossEntropyLoss()):
+        clf = NeuralNetClassifier(small_mlp, criterion=criterion, lr=0.05, max_iter=20,
+                                  random_state=0).fit(x, y)
+        assert clf.score(x, y) > 0.9
+    for criterion in ("squared_error", "mse"):
+        reg = NeuralNetRegressor(small_mlp, criterion=criterion, lr=0.01, max_iter=5,
+                                 random_state=0).fit(x, x[:, 0])
+        assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+    for params in ({"activation": "elu", "solver": "adamw"},
+                   {"random_state": np.random.default_rng(0)}, {"init": "he", "l1": 0.1}):
+        MLPClassifier(max_iter=2, **params).fit(x, y)
 
 
 def test_bad_data_gives_clear_errors():

@@ -62,6 +62,10 @@ class NeuralNetBase(BaseEstimator):
     def _default_criterion(self) -> Any:
         raise NotImplementedError
 
+    def _output_mismatch(self, width: int) -> str:
+        """Why a module giving ``width`` outputs per example does not fit the targets."""
+        raise NotImplementedError
+
     def _make_module(self, n_features: int, n_outputs: int) -> Module:
         raise NotImplementedError
 
@@ -122,10 +126,29 @@ class NeuralNetBase(BaseEstimator):
             raise TypeError(f"{type(self).__name__}: the module must be a chainrule.nn.Module, "
                             f"got {type(module).__name__}")
         self.module_ = module.to(np.dtype(self.dtype))
+        self._check_output_width(n_features)
         self.optimizer_ = None
         self.loss_curve_: list[float] = []
         self.n_iter_ = 0
         self.t_ = 0
+
+    def _check_output_width(self, n_features: int) -> None:
+        """Run the new module on one all-zero example: it must take n_features inputs and
+        give one row of n_outputs_ values, or fit would fail deep inside the loss."""
+        name = type(self).__name__
+        with drawing_from(self._rng):
+            try:
+                out = outputs(self.module_, np.zeros((1, n_features), np.dtype(self.dtype)))
+            except Exception as error:
+                raise ValueError(f"{name}: the module fails on an input of shape (1, "
+                                 f"{n_features}) (one example of the data's {n_features} "
+                                 f"features): {error}") from error
+        if out.ndim != 2:
+            raise ValueError(f"{name}: the module must output a 2-D array (examples, "
+                             f"{self.n_outputs_}); for an input of shape (1, {n_features}) it "
+                             f"gives shape {out.shape}")
+        if out.shape[1] != self.n_outputs_:
+            raise ValueError(f"{name}: {self._output_mismatch(out.shape[1])}")
 
     def _split_validation(self, X: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
         """Hold out ``validation_fraction`` of the data, stratified for classification
@@ -217,18 +240,33 @@ class NeuralNetBase(BaseEstimator):
 
     # -- parameter checks (in fit, never in __init__, as scikit-learn requires) ---------------
     def _check_params(self) -> None:
+        """scikit-learn's rules for the parameters MLPClassifier shares (its
+        ``_parameter_constraints``), and chainrule's for the rest; an
+        ``InvalidParameterError`` names the first parameter that breaks them."""
         _require(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter",
                  "a positive integer", self.max_iter)
-        _require(self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
+        _require((isinstance(self.batch_size, str) and self.batch_size == "auto")
+                 or (_is_int(self.batch_size) and self.batch_size >= 1),
                  "batch_size", "'auto' or a positive integer", self.batch_size)
         _require(_is_real(self.tol) and self.tol >= 0, "tol", "a number >= 0", self.tol)
-        _require(_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1,
-                 "n_iter_no_change", "a positive integer", self.n_iter_no_change)
-        _require(_is_real(self.validation_fraction) and 0 < self.validation_fraction < 1,
-                 "validation_fraction", "a number in (0, 1)", self.validation_fraction)
+        _require((_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
+                 or (_is_real(self.n_iter_no_change) and self.n_iter_no_change == np.inf),
+                 "n_iter_no_change", "a positive integer or numpy.inf", self.n_iter_no_change)
+        _require(_is_real(self.validation_fraction) and 0 <= self.validation_fraction < 1,
+                 "validation_fraction", "a number in [0, 1)", self.validation_fraction)
         for name in ("l1", "l2"):
             value = getattr(self, name)
             _require(_is_real(value) and value >= 0, name, "a number >= 0", value)
+        for name in ("shuffle", "warm_start", "early_stopping"):
+            value = getattr(self, name)
+            _require(_is_bool(value), name, "True or False", value)
+        _require(_is_bool(self.verbose) or (_is_int(self.verbose) and self.verbose >= 0),
+                 "verbose", "True, False or an integer >= 0", self.verbose)
+        state = self.random_state
+        _require(state is None or (_is_int(state) and 0 <= state <= 2**32 - 1)
+                 or isinstance(state, np.random.RandomState | np.random.Generator),
+                 "random_state", "None, an integer in [0, 2**32 - 1], a "
+                 "numpy.random.RandomState or a numpy.random.Generator", state)
         try:
             ok = np.dtype(self.dtype) in _DTYPES
         except TypeError:
@@ -236,14 +274,24 @@ class NeuralNetBase(BaseEstimator):
         _require(ok, "dtype", "'float32' or 'float64'", self.dtype)
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter that breaks its rule, reported at ``fit``. Both a
+    ValueError and a TypeError, like scikit-learn's own ``InvalidParameterError``,
+    so code that catches either for scikit-learn's MLP catches it here too."""
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
 
 
 def _require(ok: bool, name: str, expected: str, value: Any) -> None:
     if not ok:
-        raise ValueError(f"the parameter {name} must be {expected}; got {value!r}")
+        raise InvalidParameterError(f"the parameter {name} must be {expected}; got {value!r}")

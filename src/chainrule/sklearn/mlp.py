@@ -16,7 +16,7 @@ import numpy as np
 from chainrule import nn
 from chainrule.nn.builders import ACTIVATIONS, INITS
 from chainrule.nn.module import Module
-from chainrule.sklearn.base import _is_int, _is_real, _require
+from chainrule.sklearn.base import NeuralNetBase, _is_bool, _is_int, _is_real, _require
 from chainrule.sklearn.wrappers import (
     OPTIMIZERS,
     NeuralNetClassifier,
@@ -26,6 +26,10 @@ from chainrule.sklearn.wrappers import (
 
 # scikit-learn's activation names that chainrule spells differently
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
+# chainrule's activations that make sense between hidden layers: softmax, which ties the
+# units of a layer together into a distribution, is for outputs only and is refused
+_HIDDEN_ACTIVATIONS = [name for name in ACTIVATIONS if name != "softmax"]
+_ACTIVATION_NAMES = ["logistic", *_HIDDEN_ACTIVATIONS]
 
 
 class _MLPParams:
@@ -69,32 +73,60 @@ class _MLPParams:
         self.dtype = dtype
 
     def _hidden_sizes(self) -> list[int]:
+        """hidden_layer_sizes as scikit-learn reads it: one positive int, or a sequence
+        (tuple, list, 1-D array; possibly empty) of them."""
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if _is_int(sizes) else list(sizes)
-        _require(all(_is_int(s) and s >= 1 for s in sizes), "hidden_layer_sizes",
-                 "positive integers", self.hidden_layer_sizes)
+        if _is_int(sizes):
+            sizes = [sizes]
+        elif isinstance(sizes, str | bytes) or not np.iterable(sizes) \
+                or np.ndim(sizes) != 1:
+            sizes = None
+        ok = sizes is not None and all(_is_int(s) and s >= 1 for s in sizes)
+        _require(ok, "hidden_layer_sizes", "a positive integer or a sequence of positive "
+                 "integers, e.g. (100,) or (64, 32)", self.hidden_layer_sizes)
         return [int(s) for s in sizes]
 
+    def _activation_name(self) -> str:
+        """chainrule's name for ``activation`` (scikit-learn's 'logistic' is 'sigmoid')."""
+        name = self.activation.lower() if isinstance(self.activation, str) else None
+        name = _ACTIVATION_ALIASES.get(name, name)
+        _require(name in _HIDDEN_ACTIVATIONS, "activation",
+                 f"one of {', '.join(_ACTIVATION_NAMES)}", self.activation)
+        return name
+
     def _check_params(self) -> None:
-        super()._check_params()  # type: ignore[misc]
+        """scikit-learn's MLPClassifier rules for its parameters (the ranges of its
+        ``_parameter_constraints``), with chainrule's extra choices of activation and
+        solver, and the rules of chainrule's own parameters."""
+        # the shared rules only: the wrappers' module/criterion/lr rules are not the MLPs'
+        NeuralNetBase._check_params(self)  # type: ignore[arg-type]
         self._hidden_sizes()
-        name = str(self.activation).lower()
-        _require(_ACTIVATION_ALIASES.get(name, name) in ACTIVATIONS, "activation",
-                 f"one of logistic, {', '.join(ACTIVATIONS)}", self.activation)
-        _require(self.solver in OPTIMIZERS, "solver",
+        self._activation_name()
+        _require(isinstance(self.solver, str) and self.solver in OPTIMIZERS, "solver",
                  f"one of {', '.join(OPTIMIZERS)} (lbfgs is not supported)", self.solver)
-        _require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
+        _require(isinstance(self.init, str) and self.init in INITS, "init",
+                 f"one of {', '.join(INITS)}", self.init)
         _require(_is_real(self.dropout) and 0 <= self.dropout < 1, "dropout",
                  "a number in [0, 1)", self.dropout)
-        for name in ("alpha", "learning_rate_init", "momentum", "epsilon"):
+        _require(_is_real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0",
+                 self.alpha)
+        for name in ("learning_rate_init", "epsilon"):
             value = getattr(self, name)
-            _require(_is_real(value) and value >= 0, name, "a number >= 0", value)
+            _require(_is_real(value) and value > 0, name, "a number > 0", value)
+        _require(_is_real(self.momentum) and 0 <= self.momentum <= 1, "momentum",
+                 "a number in [0, 1]", self.momentum)
+        _require(self.solver != "sgd" or self.momentum < 1, "momentum",
+                 "below 1 with solver='sgd' (chainrule's SGD takes momentum in [0, 1))",
+                 self.momentum)
+        for name in ("beta_1", "beta_2"):
+            value = getattr(self, name)
+            _require(_is_real(value) and 0 <= value < 1, name, "a number in [0, 1)", value)
+        _require(_is_bool(self.nesterovs_momentum), "nesterovs_momentum", "True or False",
+                 self.nesterovs_momentum)
 
     def _make_module(self, n_features: int, n_outputs: int) -> Module:
-        name = str(self.activation).lower()
-        return nn.mlp([n_features, *self._hidden_sizes(), n_outputs],
-                      _ACTIVATION_ALIASES.get(name, name), dropout=float(self.dropout),
-                      init_scheme=self.init)
+        return nn.mlp([n_features, *self._hidden_sizes(), n_outputs], self._activation_name(),
+                      dropout=float(self.dropout), init_scheme=self.init)
 
     def _make_optimizer(self, module: Module) -> Any:
         """scikit-learn's solver parameters mapped onto chainrule's optimizers:

@@ -9,7 +9,7 @@ re-initialized, or the module a callable builds) and leaves the parameter untouc
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from sklearn.utils.validation import column_or_1d
 
 from chainrule import nn, optim
 from chainrule.nn.module import Module
-from chainrule.sklearn.base import NeuralNetBase
+from chainrule.sklearn.base import InvalidParameterError, NeuralNetBase, _is_real, _require
 
 #: Optimizers by name, for the ``optimizer`` (wrappers) and ``solver`` (MLPs) parameters.
 OPTIMIZERS: dict[str, type[optim.Optimizer]] = {
@@ -33,10 +33,10 @@ def optimizer_class(name_or_class: Any, parameter: str) -> type[optim.Optimizer]
     """The optimizer class for a name in OPTIMIZERS or an ``optim.Optimizer`` subclass."""
     if isinstance(name_or_class, type) and issubclass(name_or_class, optim.Optimizer):
         return name_or_class
-    cls = OPTIMIZERS.get(str(name_or_class).lower()) if isinstance(name_or_class, str) else None
-    if cls is None:
-        raise ValueError(f"the parameter {parameter} must be one of {', '.join(OPTIMIZERS)} "
-                         f"or a chainrule.optim.Optimizer subclass; got {name_or_class!r}")
+    cls = OPTIMIZERS.get(name_or_class.lower()) if isinstance(name_or_class, str) else None
+    _require(cls is not None, parameter,
+             f"one of {', '.join(OPTIMIZERS)} or a chainrule.optim.Optimizer subclass",
+             name_or_class)
     return cls
 
 
@@ -71,6 +71,25 @@ class _ModuleParams:
         self.warm_start = warm_start
         self.dtype = dtype
 
+    # criterion names (scikit-learn's loss names and the usual short ones) -> loss classes
+    _criterion_names: dict[str, type[Module]] = {}
+
+    def _check_params(self) -> None:
+        super()._check_params()  # type: ignore[misc]
+        _require(isinstance(self.module, Module) or callable(self.module), "module",
+                 "a chainrule.nn.Module or a callable (n_features, n_outputs) -> Module",
+                 self.module)
+        names = ", ".join(repr(name) for name in self._criterion_names)
+        _require(self.criterion is None or callable(self.criterion)
+                 or (isinstance(self.criterion, str) and self.criterion in self._criterion_names),
+                 "criterion", f"None (the default), one of {names}, or a loss module, class or "
+                 f"callable (outputs, targets) -> Tensor", self.criterion)
+        optimizer_class(self.optimizer, "optimizer")
+        _require(_is_real(self.lr) and self.lr > 0, "lr", "a number > 0", self.lr)
+        _require(self.optimizer_kwargs is None or isinstance(self.optimizer_kwargs, Mapping),
+                 "optimizer_kwargs", "None or a dict of the optimizer's keyword arguments",
+                 self.optimizer_kwargs)
+
     def _make_module(self, n_features: int, n_outputs: int) -> Module:
         """A module instance: deep-copied and re-initialized (its layers'
         ``reset_parameters``) from this estimator's generator; a callable: called as
@@ -91,11 +110,19 @@ class _ModuleParams:
     def _make_criterion(self) -> Any:
         if self.criterion is None:
             return self._default_criterion()
+        if isinstance(self.criterion, str):
+            return self._criterion_names[self.criterion]()
         return self.criterion() if isinstance(self.criterion, type) else self.criterion
 
     def _make_optimizer(self, module: Module) -> Any:
         cls = optimizer_class(self.optimizer, "optimizer")
-        return cls(module.parameters(), lr=self.lr, **(self.optimizer_kwargs or {}))
+        kwargs = dict(self.optimizer_kwargs or {})
+        try:
+            return cls(module.parameters(), lr=float(self.lr), **kwargs)
+        except (TypeError, ValueError) as error:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: {cls.__name__} does not take lr={self.lr!r} with "
+                f"optimizer_kwargs={kwargs!r}: {error}") from error
 
 
 class NeuralNetClassifier(ClassifierMixin, _ModuleParams, NeuralNetBase):
@@ -116,7 +143,8 @@ class NeuralNetClassifier(ClassifierMixin, _ModuleParams, NeuralNetBase):
             or a callable ``(n_features, n_outputs) -> Module`` (a picklable one, e.g.
             a module-level function, if the estimator is to be pickled).
         criterion: a loss module, class or callable ``(outputs, targets) -> Tensor``;
-            None for the task's default.
+            None for the task's default; or a name: 'log_loss' or 'cross_entropy'
+            (classifier), 'squared_error' or 'mse' (regressor).
         optimizer, lr, optimizer_kwargs: a name (sgd, adam, adamw, rmsprop, adagrad)
             or ``chainrule.optim.Optimizer`` subclass, its learning rate and other
             keyword arguments.
@@ -130,13 +158,15 @@ class NeuralNetClassifier(ClassifierMixin, _ModuleParams, NeuralNetBase):
         early_stopping, validation_fraction: hold out this fraction (stratified) and
             keep the weights of the epoch with the best validation accuracy.
         shuffle: reshuffle the training set every epoch.
-        random_state: None, an int or a RandomState; the same int gives the same model.
+        random_state: None, an int in [0, 2**32 - 1], a RandomState or a Generator;
+            the same int gives the same model.
         verbose: print the loss (and validation score) after each epoch.
         warm_start: ``fit`` continues from the fitted weights instead of starting anew.
         dtype: 'float32' (fast, the default) or 'float64'; inputs are converted.
     """
 
     _multi_output_y = True   # accepted, then refused with a clear message below
+    _criterion_names = {"log_loss": nn.CrossEntropyLoss, "cross_entropy": nn.CrossEntropyLoss}
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NeuralNetClassifier:
         """One epoch on (X, y). ``classes`` (all labels that will ever appear) is required
@@ -168,6 +198,11 @@ class NeuralNetClassifier(ClassifierMixin, _ModuleParams, NeuralNetBase):
 
     def _default_criterion(self) -> Any:
         return nn.CrossEntropyLoss()
+
+    def _output_mismatch(self, width: int) -> str:
+        return (f"the module outputs {width} scores per example but there are "
+                f"{self.n_outputs_} classes ({self.n_outputs_} outputs, one per class, "
+                f"are needed)")
 
     def _training_targets(self, targets: np.ndarray) -> np.ndarray:
         """One-hot rows for the default criterion: cross-entropy against probability
@@ -210,6 +245,7 @@ class NeuralNetRegressor(RegressorMixin, _ModuleParams, NeuralNetBase):
 
     _multi_output_y = True
     _numeric_y = True
+    _criterion_names = {"squared_error": nn.MSELoss, "mse": nn.MSELoss}
 
     def partial_fit(self, X: Any, y: Any) -> NeuralNetRegressor:
         """One epoch on (X, y) from the current weights (the first call initializes)."""
@@ -227,6 +263,10 @@ class NeuralNetRegressor(RegressorMixin, _ModuleParams, NeuralNetBase):
 
     def _default_criterion(self) -> Any:
         return nn.MSELoss()
+
+    def _output_mismatch(self, width: int) -> str:
+        return (f"the module outputs {width} values per example but y has {self.n_outputs_} "
+                f"target{'s' if self.n_outputs_ != 1 else ''} per example")
 
     def _validation_score(self, outputs: np.ndarray, targets: np.ndarray) -> float:
         return float(r2_score(targets, outputs))
