@@ -436,3 +436,21 @@ def test_bptt_central_differences_alone_catch_a_wrong_derivative(monkeypatch):
     assert {"da_1", "da_2", "da_3", "dh_1", "dh_2"} <= failed
     assert not failed & {"do_1", "do_2", "do_3", "dh_3"}
     assert "✗ FAILED: da_3" in B.render_bptt(d)
+
+
+def test_chainrule_explain_is_callable_before_and_after_the_package_is_imported():
+    import subprocess
+    import sys
+
+    # a fresh interpreter: the package import is what used to replace the function
+    code = ("import chainrule as cr\n"
+            "from chainrule.explain import default_example\n"
+            "m, x, y = default_example()\n"
+            "a = cr.explain(m, x, y)\n"
+            "import chainrule.explain\n"
+            "b = cr.explain(m, x, y, format='markdown')\n"
+            "print(a.count('matches autograd') > 0, b.startswith('#') or '$' in b)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "True"]

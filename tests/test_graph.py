@@ -60,7 +60,7 @@ def test_fan_out_edges_sum_to_the_total():
     ("x.grad", "attribute access is not allowed"),
     ("(lambda: 1)()", "only these functions"),
     ("x[0]", "indexing is not allowed"),
-    ("[i for i in y]", "comprehensions is not allowed"),
+    ("[i for i in y]", "comprehensions are not allowed"),
     ("9**9**9", "nested powers"),
     ("x ** 100000", "exponent .* too large"),
     ("10**100000", "too large"),
@@ -130,3 +130,34 @@ def test_cli_graph(tmp_path):
                           "x=2,y=3", "--format", "dot", "--out", str(tmp_path / "g.dot")],
                          capture_output=True, text=True, timeout=60)
     assert dot.returncode == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+def _graph_cli(tmp_path, path_dirs: str) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "PATH": path_dirs}
+    return subprocess.run([sys.executable, "-m", "chainrule", "graph", "x * y", "--values",
+                           "x=2,y=3", "--format", "svg", "--out", str(tmp_path / "g.svg")],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+
+
+def test_without_dot_the_dot_file_is_written_with_how_to_render_it(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    run = _graph_cli(tmp_path, str(empty))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "'dot' program is not installed" in run.stderr and "dot -Tsvg" in run.stderr
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_a_failing_dot_is_one_line_not_a_traceback(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 3\n")
+    (fake / "dot").chmod(0o755)
+    run = _graph_cli(tmp_path, str(fake))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("chainrule: error: graph: Graphviz's dot failed (exit 3): "
+                                 "Error: syntax error")
+    assert not (tmp_path / "g.svg").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from chainrule.explain.derivation import Check, Derivation, LayerMath, derive
@@ -38,3 +40,20 @@ def explain(model: Any, x: Any, y: Any, loss: str = "cross-entropy", *, lr: floa
 
 
 __all__ = ["Check", "Derivation", "LayerMath", "default_example", "derive", "explain", "render"]
+
+
+class _CallablePackage(types.ModuleType):
+    """``chainrule.explain`` is both this package and the function ``explain``.
+
+    ``import chainrule.explain`` (which ``chainrule.explain(...)`` itself triggers on first
+    use) makes Python bind the package to the attribute ``chainrule.explain``, replacing
+    the top-level function. Calling the package calls the function, so
+    ``chainrule.explain(model, x, y)`` works however many times and in whatever order.
+    """
+
+    def __call__(self, model: Any, x: Any, y: Any, loss: str = "cross-entropy",
+                 **options: Any) -> str:
+        return explain(model, x, y, loss, **options)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

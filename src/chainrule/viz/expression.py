@@ -103,7 +103,12 @@ def _vet(node: ast.AST, source: str) -> None:
              ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons",
              ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions"}
     what = next((v for k, v in kinds.items() if isinstance(node, k)), type(node).__name__)
-    raise ExpressionError(f"graph: {what} is not allowed: {_piece(node, source)}")
+    verb = "are" if what in PLURAL_KINDS else "is"  # "lambdas are", "indexing is"
+    raise ExpressionError(f"graph: {what} {verb} not allowed: {_piece(node, source)}")
+
+
+PLURAL_KINDS = ("lambdas", "comprehensions", "comparisons", "boolean operators",
+                "conditional expressions")
 
 
 def parse_values(text: str) -> dict[str, np.ndarray]:

@@ -174,9 +174,14 @@ def render(dot: str, path: str | os.PathLike, fmt: str) -> Path:
     args = [exe, f"-T{fmt}"]
     if fmt == "png":  # a large graph at default size makes a huge, slow image
         args += [f"-Gsize={PNG_MAX_INCHES},{PNG_MAX_INCHES}", "-Gdpi=100"]
-    result = subprocess.run(args, input=dot.encode(), capture_output=True, timeout=60)
-    if result.returncode != 0:
-        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    try:
+        result = subprocess.run(args, input=dot.encode(), capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise OSError(f"graph: Graphviz's dot did not finish {fmt.upper()} within 60 s; "
+                      f"try --format dot and render it yourself") from None
+    if result.returncode != 0:  # an OSError, so the command line reports it in one line
+        raise OSError(f"graph: Graphviz's dot failed (exit {result.returncode}): "
+                      f"{result.stderr.decode(errors='replace').strip()}")
     with atomic_write(path, "wb") as f:
         f.write(result.stdout)
     return path
