@@ -63,15 +63,18 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--data", default=d, help="digits (bundled, default), mnist, fashion-mnist "
                                              "or csv:PATH")
     p.add_argument("--data-dir", default=d, help="directory of the MNIST/Fashion-MNIST files "
-                                                 "(default: $CHAINRULE_DATA)")
+                                                 "(default: $CHAINRULE_DATA, else "
+                                                 "~/.cache/chainrule, and for Fashion-MNIST "
+                                                 "/usr/share/datasets/fashion-mnist)")
     p.add_argument("--label-column", default=d, help="label column of a CSV file (default "
                                                      "'label')")
     p.add_argument("--layers", type=_int_list, default=d,
                    help="all layer sizes, input to output, e.g. 64,128,10")
     p.add_argument("--hidden", type=_int_list, default=d,
                    help="hidden layer sizes only, e.g. 128,64 (default 256)")
-    p.add_argument("--activation", default=d, help="relu (default), sigmoid, tanh, leaky_relu, "
-                                                   "elu")
+    p.add_argument("--activation", default=d, help="hidden-layer activation: relu (default), "
+                                                   "sigmoid, tanh, leaky_relu, elu, softplus, "
+                                                   "identity")
     p.add_argument("--loss", default=d, help="cross-entropy (default) or mse")
     p.add_argument("--optimizer", default=d, help="adam (default), sgd, adamw, rmsprop, adagrad")
     p.add_argument("--lr", type=float, default=d, help="learning rate (default per optimizer)")

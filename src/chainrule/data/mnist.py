@@ -197,10 +197,11 @@ def _load(name: str, data_dir: str | os.PathLike | None, flatten: bool, scale: b
             debian = (" On Debian/Ubuntu, `apt install dataset-fashion-mnist` provides it."
                       if name == "fashion-mnist" else "")
             raise DatasetNotFoundError(
-                f"{_TITLES[name]} not found: {_searched(name, roots)}. Pass data_dir=<directory>, "
-                f"or set the environment variable CHAINRULE_DATA to the directory holding the "
-                f"files (or a '{name}/' subdirectory or '{name}.npz'); or download them with "
-                f"download=True or a mirror (mirrors=[...] or CHAINRULE_DATA_MIRROR).{debian}")
+                f"{_TITLES[name]} not found: {_searched(name, roots)}. Give the directory holding "
+                f"the files (or a '{name}/' subdirectory or '{name}.npz'): data_dir=<directory> "
+                f"in Python, --data-dir <directory> on the command line, or the environment "
+                f"variable CHAINRULE_DATA; or download them: download=True or mirrors=[...] in "
+                f"Python, or the environment variable CHAINRULE_DATA_MIRROR (both).{debian}")
         target = roots[0] / name
         for (stem, _, _), sha in zip(_FILES, SHA256[name], strict=True):
             dest = target / f"{stem}.gz"

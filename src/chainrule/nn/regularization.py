@@ -10,10 +10,14 @@ every layer). Biases and other vectors are left out, as in the textbook
 derivations, unless ``include_bias=True``.
 
 Relation to an optimizer's ``weight_decay`` (PyTorch semantics, wd * W added to
-the gradient): for plain SGD, ``weight_decay = lambda / n`` gives exactly the L2
-penalty's gradient, i.e. the update W <- (1 - eta lambda / n) W - eta dL/dW of
-Nielsen's network2.py. For Adam the two differ (the decay is rescaled by Adam's
-per-parameter step size); AdamW's decoupled decay is the other alternative.
+the gradient): ``weight_decay = lambda / n`` adds exactly the L2 penalty's gradient,
+so with any optimizer (SGD, momentum, Adam, RMSprop, ...) the two give the same
+updates, provided the decay is applied to the weights only (``weight_decay_groups``;
+an optimizer's plain ``weight_decay`` decays the biases too). For plain SGD that
+update is W <- (1 - eta lambda / n) W - eta dL/dW, Nielsen's network2.py. In Adam the
+decay term is then rescaled by Adam's per-parameter step size like the rest of the
+gradient, so it does not shrink W by a fixed factor; AdamW's decoupled decay
+(W <- (1 - eta wd) W before the Adam step) does.
 """
 
 from __future__ import annotations
