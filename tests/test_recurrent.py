@@ -12,6 +12,7 @@ import chainrule.nn as nn
 from chainrule import optim
 
 KINDS = ("RNN", "LSTM", "GRU")
+CELLS = ("RNNCell", "LSTMCell", "GRUCell")
 rng = np.random.default_rng(0)
 
 
@@ -257,3 +258,69 @@ def test_save_and_load_recurrent_model(tmp_path):
     cr.save(model, tmp_path / "emb.safetensors")
     assert np.array_equal(cr.load(tmp_path / "emb.safetensors")[0].weight.data,
                           model[0].weight.data)
+
+
+# -- the layer's dtype wins over the input's (as in Linear) ----------------------------------
+
+def make(name: str, dtype, **options):
+    """A recurrent layer (2 layers) or cell, input 3, hidden 4."""
+    if name in CELLS:
+        return getattr(nn, name)(3, 4, dtype=dtype, **options)
+    return getattr(nn, name)(3, 4, num_layers=2, dtype=dtype, **options)
+
+
+def outputs_of(result):
+    """Every array a layer or cell returns (out and h_n, c_n; h' or (h', c'))."""
+    if not isinstance(result, tuple):
+        return [result]
+    return [t for r in result for t in (r if isinstance(r, tuple) else (r,))]
+
+
+def state_like(name: str, batch: int, dtype, as_tensor: bool):
+    shape = (batch, 4) if name in CELLS else (2, batch, 4)
+    h = rng.standard_normal(shape).astype(dtype)
+    h = cr.tensor(h, dtype=dtype) if as_tensor else h
+    return (h, h) if name.startswith("LSTM") else h
+
+
+# -- save and load keep the dtype -------------------------------------------------------------
+
+SAVED = {
+    "RNN tanh": lambda dt: nn.RNN(3, 4, dtype=dt),
+    "RNN relu": lambda dt: nn.RNN(3, 4, nonlinearity="relu", dtype=dt),
+    "LSTM": lambda dt: nn.LSTM(3, 4, dtype=dt),
+    "GRU no bias": lambda dt: nn.GRU(3, 4, bias=False, dtype=dt),
+    "LSTM 3 layers": lambda dt: nn.LSTM(3, 4, num_layers=3, dtype=dt),
+    "GRU 2 layers": lambda dt: nn.GRU(3, 4, num_layers=2, dtype=dt),
+    "RNN relu 2 layers": lambda dt: nn.RNN(3, 4, num_layers=2, nonlinearity="relu", dtype=dt),
+    "RNNCell tanh": lambda dt: nn.RNNCell(3, 4, dtype=dt),
+    "RNNCell relu": lambda dt: nn.RNNCell(3, 4, nonlinearity="relu", dtype=dt),
+    "LSTMCell": lambda dt: nn.LSTMCell(3, 4, dtype=dt),
+    "GRUCell": lambda dt: nn.GRUCell(3, 4, dtype=dt),
+    "Embedding": lambda dt: nn.Embedding(6, 3, dtype=dt),
+    "cast after construction": lambda dt: nn.LSTM(3, 4, num_layers=2).to(dt),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("which", sorted(SAVED))
+def test_save_and_load_round_trip_is_bit_exact_in_its_dtype(which, dtype, tmp_path):
+    model = SAVED[which](dtype)
+    cr.save(model, tmp_path / "m.safetensors")
+    again = cr.load(tmp_path / "m.safetensors")
+    assert type(again) is type(model)
+    assert again.extra_config() == model.extra_config()
+    assert again.extra_config()["dtype"] == np.dtype(dtype).name
+    want = dict(model.named_parameters())
+    got = dict(again.named_parameters())
+    assert list(got) == list(want)
+    for name, p in got.items():
+        assert p.dtype == dtype, (name, p.dtype)
+        assert p.data.tobytes() == want[name].data.tobytes(), name
+    if isinstance(model, nn.Embedding):
+        x = np.array([[0, 5, 2]])
+    else:
+        x = rng.standard_normal((2, 3) if "Cell" in which else (2, 4, 3)).astype(dtype)
+    for a, b in zip(outputs_of(model(x)), outputs_of(again(x)), strict=True):
+        assert a.dtype == b.dtype == dtype
+        assert a.data.tobytes() == b.data.tobytes()

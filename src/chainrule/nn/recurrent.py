@@ -117,6 +117,9 @@ class _CellBase(Module):
                              f"{self.input_size}), got {x.shape}")
         return x
 
+    def extra_config(self) -> dict[str, Any]:
+        return {**super().extra_config(), "dtype": str(self.weight_ih.dtype)}
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
 
@@ -229,6 +232,9 @@ class _RecurrentBase(Module):
         if x.shape[1] == 0:
             raise ValueError(f"{type(self).__name__}: the sequence is empty (time axis 0)")
         return x
+
+    def extra_config(self) -> dict[str, Any]:
+        return {**super().extra_config(), "dtype": str(self.weight_ih_l0.dtype)}
 
     def _initial(self, x: Tensor, state: Any, name: str) -> list[Tensor]:
         """The initial state per layer, zeros when not given."""
@@ -353,6 +359,9 @@ class Embedding(Module):
             raise IndexError(f"Embedding: index {bad} is out of range for "
                              f"{self.num_embeddings} embeddings")
         return self.weight[idx]
+
+    def extra_config(self) -> dict[str, Any]:
+        return {**super().extra_config(), "dtype": str(self.weight.dtype)}
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
