@@ -283,6 +283,48 @@ def state_like(name: str, batch: int, dtype, as_tensor: bool):
     return (h, h) if name.startswith("LSTM") else h
 
 
+@pytest.mark.parametrize("name", [*KINDS, *CELLS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_float32_stays_float32_and_float64_stays_float64(name, dtype, fused):
+    """float64 or integer data (arrays, lists, Tensors) and initial states of another dtype
+    are cast to the layer's dtype, as Linear casts its input: the layer computes and
+    returns its own dtype, with the same values as data cast by hand."""
+    module = make(name, dtype)
+    module.fused = fused
+    other = np.float64 if dtype == np.float32 else np.float32
+    shape = (2, 3) if name in CELLS else (2, 5, 3)
+    floats = rng.standard_normal(shape)
+    ints = rng.integers(-2, 3, shape)
+    for data in (floats.astype(other), cr.tensor(floats, dtype=other), floats.tolist(),
+                 ints, ints.astype(np.int32), cr.tensor(ints), ints > 0):
+        expected = outputs_of(module(np.asarray(getattr(data, "data", data)).astype(dtype)))
+        got = outputs_of(module(data))
+        for g, e in zip(got, expected, strict=True):
+            assert g.dtype == dtype, (type(data), g.dtype)
+            np.testing.assert_array_equal(g.data, e.data)
+    for as_tensor in (False, True):
+        state = state_like(name, 2, other, as_tensor)
+        for g in outputs_of(module(floats.astype(other), state)):
+            assert g.dtype == dtype, ("state", as_tensor, g.dtype)
+
+
+@pytest.mark.parametrize("name", [*KINDS, *CELLS])
+def test_a_tensor_of_another_float_dtype_gets_a_differentiable_cast(name):
+    """x (float64, requires grad) into a float32 layer: the layer runs in float32 and the
+    gradient comes back to x in x's own dtype, equal to the float32 layer's gradient."""
+    module = make(name, np.float32)
+    shape = (2, 3) if name in CELLS else (2, 5, 3)
+    data = rng.standard_normal(shape)
+    grads = []
+    for dtype in (np.float64, np.float32):
+        x = cr.tensor(data, dtype=dtype, requires_grad=True)
+        sum(o.sum() for o in outputs_of(module(x))).backward()
+        assert x.grad.dtype == dtype
+        grads.append(x.grad.data)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=0)
+
+
 # -- save and load keep the dtype -------------------------------------------------------------
 
 SAVED = {
@@ -324,3 +366,64 @@ def test_save_and_load_round_trip_is_bit_exact_in_its_dtype(which, dtype, tmp_pa
     for a, b in zip(outputs_of(model(x)), outputs_of(again(x)), strict=True):
         assert a.dtype == b.dtype == dtype
         assert a.data.tobytes() == b.data.tobytes()
+
+
+# -- clear errors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state, got", [
+    ((np.zeros((2, 4)),), "a tuple of 1"),
+    ([np.zeros((2, 4))] * 3, "a list of 3"),
+    (np.zeros((2, 4)), "a single ndarray"),
+])
+def test_the_lstm_state_is_a_pair(state, got):
+    with pytest.raises(ValueError, match=rf"LSTMCell: the LSTM state is the pair \(h, c\), each "
+                                         rf"of shape \(batch, 4\); got {got}"):
+        nn.LSTMCell(3, 4)(np.zeros((2, 3)), state)
+    layer_state = tuple(np.zeros((1, 2, 4)) for _ in state) if isinstance(state, tuple | list) \
+        else np.zeros((1, 2, 4))
+    with pytest.raises(ValueError, match=r"LSTM: the initial state is the pair \(h_0, c_0\), "
+                                         r"each of shape \(num_layers, batch, hidden\); got"):
+        nn.LSTM(3, 4)(np.zeros((2, 5, 3)), layer_state)
+
+
+@pytest.mark.parametrize("cell, which", [("RNNCell", "h"), ("GRUCell", "h"), ("LSTMCell", "h"),
+                                         ("LSTMCell", "c")])
+def test_a_wrong_cell_state_shape_names_the_state_and_the_shape(cell, which):
+    x = np.zeros((2, 3))
+    good, bad = np.zeros((2, 4)), np.zeros((3, 4))
+    if cell == "LSTMCell":
+        state = (bad, good) if which == "h" else (good, bad)
+    else:
+        state = bad
+    with pytest.raises(ValueError, match=rf"{cell}: the state {which} must have shape \(2, 4\) "
+                                         r"\(batch, hidden\), got \(3, 4\)"):
+        getattr(nn, cell)(3, 4)(x, state)
+    with pytest.raises(ValueError, match=rf"{cell}: the state {which} must have shape \(2, 4\)"):
+        wide = np.zeros((2, 5))
+        getattr(nn, cell)(3, 4)(x, ((wide, good) if which == "h" else (good, wide))
+                                if cell == "LSTMCell" else wide)
+
+
+@pytest.mark.parametrize("kind, which", [("RNN", "h"), ("GRU", "h"), ("LSTM", "h"), ("LSTM", "c")])
+def test_a_wrong_layer_state_shape_names_the_state_and_the_shape(kind, which):
+    good, bad = np.zeros((2, 2, 4)), np.zeros((2, 2, 5))
+    state = ((bad, good) if which == "h" else (good, bad)) if kind == "LSTM" else bad
+    with pytest.raises(ValueError, match=rf"{kind}: the initial {which} must have shape "
+                                         r"\(2, 2, 4\) \(num_layers, batch, hidden\), got "
+                                         r"\(2, 2, 5\)"):
+        getattr(nn, kind)(3, 4, num_layers=2)(np.zeros((2, 5, 3)), state)
+
+
+@pytest.mark.parametrize("name", [*KINDS, *CELLS])
+def test_complex_or_object_input_is_refused_clearly(name):
+    shape = (2, 3) if name in CELLS else (2, 5, 3)
+    module = make(name, np.float32)
+    with pytest.raises(TypeError, match=rf"{name}: the input must hold real numbers \(bool, "
+                                        r"int or float\), got ndarray of dtype complex128"):
+        module(np.zeros(shape) + 1j)
+    with pytest.raises(TypeError, match=rf"{name}: the input must hold real numbers .* got "
+                                        r"list of dtype <U1"):
+        module(np.full(shape, "a").tolist())
+    with pytest.raises(TypeError, match=rf"{name}: the state h must hold real numbers|"
+                                        rf"{name}: the initial h must hold real numbers"):
+        module(np.zeros(shape), state_like(name, 2, np.complex128, False))

@@ -29,12 +29,45 @@ from chainrule.nn import init
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.ops.elementwise import as_tensor
 from chainrule.ops.linalg import linear
 from chainrule.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
 from chainrule.ops.shape import split, stack
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def _as_dtype(owner: str, what: str, value: Any, dtype: np.dtype) -> Tensor:
+    """``value`` as a Tensor of the layer's dtype. Arrays, lists and integer or bool data
+    are cast, as ``Linear`` casts them, so a float32 layer computes and returns float32
+    whatever it is fed; a Tensor in another floating dtype gets a differentiable cast
+    (its gradient comes back in its own dtype)."""
+    if isinstance(value, Tensor):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), "
+                            f"got a Tensor of dtype {value.dtype}")
+        return value if value.dtype == dtype else value.astype(dtype)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    return Tensor._make(array.astype(dtype, copy=False), False, None, 0)
+
+
+def _check_state(owner: str, what: str, value: Any, shape: tuple[int, ...], layout: str,
+                 dtype: np.dtype) -> Tensor:
+    """A given state as a Tensor of ``dtype`` and exactly ``shape``, else a clear error."""
+    state = _as_dtype(owner, what, value, dtype)
+    if state.shape != shape:
+        raise ValueError(f"{owner}: {what} must have shape {shape} {layout}, got "
+                         f"{state.shape}")
+    return state
+
+
+def _not_a_pair(value: Any) -> str:
+    """What was given where a pair of states was expected: 'a tuple of 1', 'a single ...'."""
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a single {type(value).__name__}"
 
 
 def _uniform_init(module: Module, hidden_size: int) -> None:
@@ -110,12 +143,19 @@ class _CellBase(Module):
     def _zeros(self, x: Tensor) -> Tensor:
         return Tensor._make(np.zeros((x.shape[0], self.hidden_size), x.dtype), False, None, 0)
 
-    def _check(self, x: Tensor) -> Tensor:
-        x = as_tensor(x)
+    def _check(self, x: Any) -> Tensor:
+        """The input as a Tensor of the cell's dtype (cast as Linear casts its input)."""
+        x = _as_dtype(type(self).__name__, "the input", x, self.weight_ih.dtype)
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input of shape (batch, "
                              f"{self.input_size}), got {x.shape}")
         return x
+
+    def _state(self, x: Tensor, value: Any, name: str) -> Tensor:
+        """A given state h or c, checked to be (batch, hidden) and in the cell's dtype."""
+        return _check_state(type(self).__name__, f"the state {name}", value,
+                            (x.shape[0], self.hidden_size), "(batch, hidden)",
+                            self.weight_ih.dtype)
 
     def extra_config(self) -> dict[str, Any]:
         return {**super().extra_config(), "dtype": str(self.weight_ih.dtype)}
@@ -139,7 +179,7 @@ class RNNCell(_CellBase):
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x = self._check(x)
-        h = self._zeros(x) if h is None else h
+        h = self._zeros(x) if h is None else self._state(x, h, "h")
         xp = linear(x, self.weight_ih, self.bias_ih)
         return rnn_step(xp, h, self.weight_hh, self.bias_hh, self.nonlinearity == "relu")
 
@@ -152,7 +192,13 @@ class LSTMCell(_CellBase):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:
         x = self._check(x)
-        h, c = (self._zeros(x), self._zeros(x)) if state is None else state
+        if state is None:
+            h, c = self._zeros(x), self._zeros(x)
+        elif not isinstance(state, tuple | list) or len(state) != 2:
+            raise ValueError(f"LSTMCell: the LSTM state is the pair (h, c), each of shape "
+                             f"(batch, {self.hidden_size}); got {_not_a_pair(state)}")
+        else:
+            h, c = self._state(x, state[0], "h"), self._state(x, state[1], "c")
         xp = linear(x, self.weight_ih, self.bias_ih)
         return lstm_step(xp, h, c, self.weight_hh, self.bias_hh)
 
@@ -164,7 +210,7 @@ class GRUCell(_CellBase):
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x = self._check(x)
-        h = self._zeros(x) if h is None else h
+        h = self._zeros(x) if h is None else self._state(x, h, "h")
         xp = linear(x, self.weight_ih, self.bias_ih)
         return gru_step(xp, h, self.weight_hh, self.bias_hh)
 
@@ -225,7 +271,8 @@ class _RecurrentBase(Module):
                 get(f"bias_hh_l{k}"))
 
     def _check(self, x: Any) -> Tensor:
-        x = as_tensor(x)
+        """The input as a Tensor of the layer's dtype (cast as Linear casts its input)."""
+        x = _as_dtype(type(self).__name__, "the input", x, self.weight_ih_l0.dtype)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input of shape (batch, time, "
                              f"{self.input_size}), got {x.shape}")
@@ -243,10 +290,8 @@ class _RecurrentBase(Module):
         if state is None:
             zero = Tensor._make(np.zeros((b, self.hidden_size), x.dtype), False, None, 0)
             return [zero] * self.num_layers
-        state = as_tensor(state, x)
-        if state.shape != shape:
-            raise ValueError(f"{type(self).__name__}: initial {name} must have shape {shape} "
-                             f"(num_layers, batch, hidden), got {state.shape}")
+        state = _check_state(type(self).__name__, f"the initial {name}", state, shape,
+                             "(num_layers, batch, hidden)", x.dtype)
         return [state[k] for k in range(self.num_layers)]
 
     def _node(self, truncate: int | None) -> Any:
@@ -307,7 +352,8 @@ class LSTM(_RecurrentBase):
             hs = cs = self._initial(x, None, "h")
         else:
             if not isinstance(state, tuple | list) or len(state) != 2:
-                raise ValueError("LSTM: the initial state must be a pair (h_0, c_0)")
+                raise ValueError(f"LSTM: the initial state is the pair (h_0, c_0), each of "
+                                 f"shape (num_layers, batch, hidden); got {_not_a_pair(state)}")
             hs, cs = self._initial(x, state[0], "h"), self._initial(x, state[1], "c")
         return list(zip(hs, cs, strict=True))
 
