@@ -368,7 +368,55 @@ def test_save_and_load_round_trip_is_bit_exact_in_its_dtype(which, dtype, tmp_pa
         assert a.data.tobytes() == b.data.tobytes()
 
 
+# -- empty batches, empty sequences -----------------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_sequence_is_refused_clearly(kind):
+    for fused in (True, False):
+        layer = getattr(nn, kind)(3, 4)
+        layer.fused = fused
+        with pytest.raises(ValueError, match=rf"{kind}: the sequence is empty \(input shape "
+                                             r"\(2, 0, 3\) has time axis 0\); expected at "
+                                             r"least one step"):
+            layer(np.zeros((2, 0, 3)))
+
+
 # -- clear errors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [2.5, True, "2", 0, -1, np.float64(2.0)])
+@pytest.mark.parametrize("kind", KINDS)
+def test_truncate_must_be_a_positive_int_or_none(kind, bad):
+    layer = getattr(nn, kind)(3, 4)
+    with pytest.raises(ValueError, match=rf"{kind}: truncate must be a positive int \(detach "
+                                         r"the carried state every k steps\) or None, got "):
+        layer(np.zeros((2, 5, 3)), truncate=bad)
+
+
+def test_truncate_takes_numpy_integers():
+    layer = nn.RNN(3, 4)
+    x = np.zeros((2, 5, 3))
+    np.testing.assert_array_equal(layer(x, truncate=np.int64(2))[0].data, layer(x)[0].data)
+
+
+@pytest.mark.parametrize("name", [*KINDS, *CELLS])
+@pytest.mark.parametrize("field, args", [("input_size", (3.0, 4)), ("hidden_size", (3, "4")),
+                                         ("input_size", (True, 4)), ("hidden_size", (3, 0))])
+def test_sizes_must_be_positive_ints(name, field, args):
+    got = repr(args[0] if field == "input_size" else args[1])
+    with pytest.raises(ValueError, match=rf"{name}: {field} must be a positive int, got "
+                                         rf"{got}"):
+        getattr(nn, name)(*args)
+
+
+@pytest.mark.parametrize("bad", [2.0, "2", 0])
+def test_num_layers_and_embedding_sizes_must_be_positive_ints(bad):
+    with pytest.raises(ValueError, match="LSTM: num_layers must be a positive int, got "):
+        nn.LSTM(3, 4, num_layers=bad)
+    with pytest.raises(ValueError, match="Embedding: num_embeddings must be a positive int, "):
+        nn.Embedding(bad, 3)
+    with pytest.raises(ValueError, match="Embedding: embedding_dim must be a positive int, "):
+        nn.Embedding(5, bad)
+
 
 @pytest.mark.parametrize("state, got", [
     ((np.zeros((2, 4)),), "a tuple of 1"),

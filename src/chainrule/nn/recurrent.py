@@ -36,6 +36,14 @@ from chainrule.ops.shape import split, stack
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
+def _positive_int(owner: str, name: str, value: Any, alternative: str = "") -> int:
+    """``value`` as an int, refusing anything but a positive int (bool, float, str...)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive int{alternative}, got "
+                         f"{value!r} ({type(value).__name__})")
+    return int(value)
+
+
 def _as_dtype(owner: str, what: str, value: Any, dtype: np.dtype) -> Tensor:
     """``value`` as a Tensor of the layer's dtype. Arrays, lists and integer or bool data
     are cast, as ``Linear`` casts them, so a float32 layer computes and returns float32
@@ -126,10 +134,10 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = np.float32) -> None:
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: sizes must be positive, got "
-                             f"input_size={input_size}, hidden_size={hidden_size}")
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
+        name = type(self).__name__
+        input_size = _positive_int(name, "input_size", input_size)
+        hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         g = _GATES[self.kind] * hidden_size
         self.weight_ih = Parameter(np.empty((g, input_size), dtype))
         self.weight_hh = Parameter(np.empty((g, hidden_size), dtype))
@@ -239,10 +247,10 @@ class _RecurrentBase(Module):
                  bias: bool = True, nonlinearity: str = "tanh", batch_first: bool = True,
                  dtype: Any = np.float32) -> None:
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
-            raise ValueError(f"{type(self).__name__}: sizes must be positive, got "
-                             f"input_size={input_size}, hidden_size={hidden_size}, "
-                             f"num_layers={num_layers}")
+        name = type(self).__name__
+        input_size = _positive_int(name, "input_size", input_size)
+        hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        num_layers = _positive_int(name, "num_layers", num_layers)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"{type(self).__name__}: nonlinearity must be 'tanh' or 'relu', "
                              f"got {nonlinearity!r}")
@@ -250,8 +258,8 @@ class _RecurrentBase(Module):
             raise ValueError(f"{type(self).__name__}: only batch_first=True inputs (batch, "
                              f"time, features) are supported; transpose time-major data "
                              f"with x.permute(1, 0, 2)")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.num_layers, self.bias, self.nonlinearity = int(num_layers), bias, nonlinearity
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.bias, self.nonlinearity = num_layers, bias, nonlinearity
         # one fused graph node per layer (fast); False unrolls ordinary ops step by step
         self.fused = True
         g = _GATES[self.kind] * hidden_size
@@ -277,7 +285,9 @@ class _RecurrentBase(Module):
             raise ValueError(f"{type(self).__name__}: expected input of shape (batch, time, "
                              f"{self.input_size}), got {x.shape}")
         if x.shape[1] == 0:
-            raise ValueError(f"{type(self).__name__}: the sequence is empty (time axis 0)")
+            raise ValueError(f"{type(self).__name__}: the sequence is empty (input shape "
+                             f"{x.shape} has time axis 0); expected at least one step, "
+                             f"(batch, time >= 1, {self.input_size})")
         return x
 
     def extra_config(self) -> dict[str, Any]:
@@ -307,10 +317,10 @@ class _RecurrentBase(Module):
         return outs[0], tuple(outs[1:])
 
     def forward(self, x: Any, state: Any = None, truncate: int | None = None) -> tuple:
+        if truncate is not None:
+            truncate = _positive_int(type(self).__name__, "truncate", truncate,
+                                     " (detach the carried state every k steps) or None")
         x = self._check(x)
-        if truncate is not None and truncate < 1:
-            raise ValueError(f"{type(self).__name__}: truncate must be a positive number of "
-                             f"steps, got {truncate}")
         states = self._initial_states(x, state)
         layer_input = x
         finals = []
@@ -389,10 +399,9 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32) -> None:
         super().__init__()
-        if num_embeddings <= 0 or embedding_dim <= 0:
-            raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings}, "
-                             f"{embedding_dim}")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
         init.normal_(self.weight)
 
