@@ -371,6 +371,30 @@ def test_save_and_load_round_trip_is_bit_exact_in_its_dtype(which, dtype, tmp_pa
 # -- empty batches, empty sequences -----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_an_empty_batch_gives_empty_outputs_fused_and_unfused_alike(kind):
+    results = []
+    for fused in (True, False):
+        layer = getattr(nn, kind)(3, 4, num_layers=2, dtype=np.float64)
+        layer.fused = fused
+        x = cr.tensor(np.zeros((0, 5, 3)), requires_grad=True)
+        out, state = layer(x)
+        assert out.shape == (0, 5, 4)
+        assert all(s.shape == (2, 0, 4) for s in outputs_of(state))
+        (out.sum() + sum(s.sum() for s in outputs_of(state))).backward()
+        assert x.grad.shape == (0, 5, 3)
+        grads = [p.grad.data for p in layer.parameters()]
+        assert all(not g.any() for g in grads)  # no examples, no gradient
+        results.append([out.shape, *[g.shape for g in grads]])
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_cell_takes_an_empty_batch(cell):
+    for out in outputs_of(getattr(nn, cell)(3, 4)(np.zeros((0, 3)))):
+        assert out.shape == (0, 4) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_empty_sequence_is_refused_clearly(kind):
     for fused in (True, False):
         layer = getattr(nn, kind)(3, 4)

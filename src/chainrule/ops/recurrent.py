@@ -97,7 +97,7 @@ class _FusedRecurrent(Function):
         if bias is not None:
             x_tm[:, n_in] = 1
             w_ih = np.concatenate([w_ih, bias[:, None]], axis=1)
-        return (x_tm @ w_ih.T).reshape(steps, b, -1), x_tm
+        return (x_tm @ w_ih.T).reshape(steps, b, w_ih.shape[0]), x_tm
 
     def _finish(self, dz_x: np.ndarray, dz_h: np.ndarray, h_prev: np.ndarray,
                 x_tm: np.ndarray, w_ih: np.ndarray, dstates: list[np.ndarray]
@@ -106,14 +106,14 @@ class _FusedRecurrent(Function):
         pre-activation gradients dz_x (toward x W_ih^T + b_ih) and dz_h (toward
         h W_hh^T + b_hh), all time-major (T, B, .); ``x_tm`` is ``_project``'s."""
         steps, b = dz_x.shape[:2]
-        gx_flat = dz_x.reshape(steps * b, -1)
-        gh_flat = dz_h.reshape(steps * b, -1)
+        gx_flat = dz_x.reshape(steps * b, dz_x.shape[2])
+        gh_flat = dz_h.reshape(steps * b, dz_h.shape[2])
         x, w_ih_param, w_hh_param = self.inputs[0], self.inputs[-4 if self.has_bias else -2], \
             self.inputs[-3 if self.has_bias else -1]
         n_in = w_ih.shape[1]
         # the three big products run only for inputs that need a gradient (usually the
         # data x does not, which saves a quarter of the backward's arithmetic)
-        dx = (gx_flat @ w_ih).reshape(steps, b, -1).transpose(1, 0, 2) \
+        dx = (gx_flat @ w_ih).reshape(steps, b, w_ih.shape[1]).transpose(1, 0, 2) \
             if x.requires_grad else None
         dw_ih = gb_ih = None
         if self.has_bias:
@@ -122,7 +122,9 @@ class _FusedRecurrent(Function):
             gb_ih = w_and_b[:, n_in].copy()
         elif w_ih_param.requires_grad:
             dw_ih = gx_flat.T @ x_tm
-        dw_hh = gh_flat.T @ h_prev.reshape(steps * b, -1) if w_hh_param.requires_grad else None
+        # explicit shapes, not -1: a batch of 0 has size 0 and -1 cannot be inferred
+        dw_hh = gh_flat.T @ h_prev.reshape(steps * b, h_prev.shape[2]) \
+            if w_hh_param.requires_grad else None
         grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
         if self.has_bias:
             # RNN and LSTM send one pre-activation gradient both ways: the same sum
