@@ -499,3 +499,24 @@ def test_complex_or_object_input_is_refused_clearly(name):
     with pytest.raises(TypeError, match=rf"{name}: the state h must hold real numbers|"
                                         rf"{name}: the initial h must hold real numbers"):
         module(np.zeros(shape), state_like(name, 2, np.complex128, False))
+
+
+@pytest.mark.parametrize("mask, bad", [([[1, 0.5, 0], [1, 1, 1]], "0.5"),
+                                       ([[1, 2, 0], [1, 1, 1]], "2"),
+                                       ([[1, -1, 0], [1, 1, 1]], "-1"),
+                                       ([[1.0, float("nan"), 0], [1, 1, 1]], "nan"),
+                                       ([["yes"] * 3] * 2, "'yes'")])
+def test_sequence_mask_values_must_be_bool_or_0_1(mask, bad):
+    logits, target = cr.randn(2, 3, 4), np.zeros((2, 3), np.int64)
+    with pytest.raises(ValueError, match=rf"sequence_cross_entropy: mask must be bool or hold "
+                                         rf"only 0 and 1 \(1 marks a real step\), got the "
+                                         rf"value {bad} \(dtype "):
+        F.sequence_cross_entropy(logits, target, mask=np.array(mask))
+
+
+def test_sequence_mask_of_0_and_1_equals_the_bool_mask():
+    logits, target = cr.randn(2, 3, 4), np.zeros((2, 3), np.int64)
+    mask = np.array([[1, 1, 0], [1, 0, 0]])
+    want = F.sequence_cross_entropy(logits, target, mask=mask.astype(bool)).item()
+    for m in (mask, mask.astype(np.float32), mask.tolist(), cr.tensor(mask)):
+        assert F.sequence_cross_entropy(logits, target, mask=m).item() == want

@@ -320,9 +320,17 @@ def sequence_cross_entropy(logits: Tensor, target: Any, mask: Any = None, length
     if lengths is not None:
         mask = sequence_mask(lengths, steps)
     if mask is not None:
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, bool)
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.shape != (b, steps):
             raise ValueError(f"{name}: mask must have shape ({b}, {steps}), got {mask.shape}")
+        if mask.dtype != bool:
+            # a 0.5 or a 2 is no "real step or not": refuse it rather than count it as True
+            ok = np.isin(mask, (0, 1)) if mask.dtype.kind in "iuf" else np.zeros(mask.shape, bool)
+            if not ok.all():
+                bad = mask[~ok][0].item()
+                raise ValueError(f"{name}: mask must be bool or hold only 0 and 1 (1 marks a "
+                                 f"real step), got the value {bad!r} (dtype {mask.dtype})")
+            mask = mask.astype(bool)
         # padded steps become ignored targets, so they add no loss and no gradient
         t = np.where(mask, t, -100)
     losses = cross_entropy(logits.reshape(b * steps, classes), t.reshape(-1), ignore_index=-100,
