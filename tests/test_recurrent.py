@@ -38,7 +38,7 @@ def test_layer_gradcheck(kind, with_state):
 
     def f(x, h0, *params):
         out, state = layer(x, initial(kind, h0) if with_state else None)
-        return out, first(state)
+        return (out, *state) if kind == "LSTM" else (out, state)  # LSTM: h_n and c_n
 
     assert cr.gradcheck(f, [x, h0, *params])
 
@@ -56,15 +56,16 @@ def test_layer_gradgradcheck_through_fused_node(kind):
     assert cr.gradgradcheck(f, [x, h0, w_hh])
 
 
-@pytest.mark.parametrize("cell", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_cell_gradcheck(cell):
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_cell_gradcheck(cell, with_state):
     c = getattr(nn, cell)(3, 4, dtype=np.float64)
     x, h = t64(2, 3), t64(2, 4)
     params = list(c.parameters())
 
     def f(x, h, *params):
-        out = c(x, (h, h * 2.0) if cell == "LSTMCell" else h)
-        return out[0] if cell == "LSTMCell" else out
+        state = ((h, h * 2.0) if cell == "LSTMCell" else h) if with_state else None
+        return c(x, state)  # LSTMCell: both h' and c'
 
     assert cr.gradcheck(f, [x, h, *params])
     assert cr.gradgradcheck(f, [x, h, *params[:2]])
@@ -127,15 +128,39 @@ def torch_module():
                                                "the test extra: pip install -e .[test]")
 
 
+@pytest.fixture(scope="module")
+def safetensors_torch(torch_module):
+    return pytest.importorskip("safetensors.torch", reason="the safetensors library reads and "
+                                                           "writes the interchange files; "
+                                                           "pip install -e .[test]")
+
+
+def assert_same_weights(ours, theirs):
+    want = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    got = ours.state_dict()
+    assert list(got) == list(want)
+    for name, value in got.items():
+        assert value.dtype == want[name].dtype, name
+        np.testing.assert_array_equal(value, want[name], err_msg=name)
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_matches_pytorch(kind, torch_module, tmp_path):
+def test_matches_pytorch(kind, torch_module, safetensors_torch, tmp_path):
     torch_ = torch_module
     ours = getattr(nn, kind)(3, 5, num_layers=2, dtype=np.float64)
+    # chainrule -> PyTorch: a file chainrule writes, read by the safetensors library
+    cr.save_file(ours.state_dict(), tmp_path / "ours.safetensors")
+    copy = getattr(torch_.nn, kind)(3, 5, num_layers=2, batch_first=True).double()
+    copy.load_state_dict(safetensors_torch.load_file(tmp_path / "ours.safetensors"))
+    assert_same_weights(ours, copy)
+    # PyTorch -> chainrule: a file the safetensors library writes (PyTorch's own
+    # initialization), read by chainrule; the comparison below runs on these weights
+    torch_.manual_seed(1)
     theirs = getattr(torch_.nn, kind)(3, 5, num_layers=2, batch_first=True).double()
-    # weights travel through a safetensors file, as users would move them
-    cr.save_file({k: v for k, v in ours.state_dict().items()}, tmp_path / "w.safetensors")
-    loaded, _ = cr.load_file(tmp_path / "w.safetensors")
-    theirs.load_state_dict({k: torch_.from_numpy(v) for k, v in loaded.items()})
+    safetensors_torch.save_file(theirs.state_dict(), tmp_path / "theirs.safetensors")
+    loaded, _ = cr.load_file(tmp_path / "theirs.safetensors")
+    ours.load_state_dict(loaded)
+    assert_same_weights(ours, theirs)
     x = rng.standard_normal((4, 6, 3))
     h0 = rng.standard_normal((2, 4, 5))
     state = (cr.tensor(h0), cr.tensor(h0 * 0.5)) if kind == "LSTM" else cr.tensor(h0)
@@ -153,6 +178,43 @@ def test_matches_pytorch(kind, torch_module, tmp_path):
         [getattr(theirs, name).grad.numpy() for name, _ in ours.named_parameters()]
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell, options", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}),
+                                           ("LSTMCell", {}), ("GRUCell", {}),
+                                           ("GRUCell", {"bias": False})])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_cell_matches_pytorch(cell, options, with_state, torch_module):
+    """One step of each cell, outputs and every gradient, beside PyTorch's cell with the
+    same weights (PyTorch's own initialization, moved over by name)."""
+    torch_ = torch_module
+    torch_.manual_seed(2)
+    theirs = getattr(torch_.nn, cell)(3, 5, **options).double()
+    ours = getattr(nn, cell)(3, 5, dtype=np.float64, **options)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x, h = rng.standard_normal((4, 3)), rng.standard_normal((4, 5))
+    lstm = cell == "LSTMCell"
+
+    def loss_of(outputs):
+        outputs = outputs if lstm else (outputs,)
+        return sum(((o * o) * (k + 1.0)).sum() for k, o in enumerate(outputs))
+
+    xc, hc = cr.tensor(x, requires_grad=True), cr.tensor(h, requires_grad=True)
+    got_out = ours(xc, ((hc, hc * 0.5) if lstm else hc) if with_state else None)
+    loss_of(got_out).backward()
+    xt, ht = torch_.tensor(x, requires_grad=True), torch_.tensor(h, requires_grad=True)
+    want_out = theirs(xt, ((ht, ht * 0.5) if lstm else ht) if with_state else None)
+    loss_of(want_out).backward()
+    pairs = list(zip(got_out if lstm else (got_out,), want_out if lstm else (want_out,),
+                     strict=True))
+    pairs = [(a.data, b.detach().numpy()) for a, b in pairs] + [(xc.grad.data, xt.grad.numpy())]
+    if with_state:
+        pairs.append((hc.grad.data, ht.grad.numpy()))
+    pairs += [(p.grad.data, getattr(theirs, name).grad.numpy())
+              for name, p in ours.named_parameters()]
+    assert len(pairs) == (2 if lstm else 1) + 1 + with_state + (4 if options.get("bias", 1) else 2)
+    for a, b in pairs:
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_parameter_names_and_shapes_follow_pytorch():
