@@ -48,19 +48,55 @@ def test_training_step_keeps_every_dtype(dtype, opt_name):
                     assert value.dtype == dtype, (opt_name, key, value.dtype)
 
 
+# each optimizer with the options that give it every kind of state array
+OPTIMIZERS = {
+    "SGD": {"momentum": 0.9, "nesterov": True},
+    "Adam": {"amsgrad": True},
+    "AdamW": {},
+    "RMSprop": {"momentum": 0.9, "centered": True},
+    "Adagrad": {"lr_decay": 0.01},
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
-def test_recurrent_training_step_keeps_float32(kind):
+def test_recurrent_training_step_keeps_every_dtype(kind, opt_name, dtype):
+    """Embedding -> 2-layer recurrent net -> Linear, a masked sequence loss, clipping, an
+    optimizer step and a scheduler step: every parameter, gradient and optimizer state
+    array keeps the model's dtype (float64 token data and float64 initial states too)."""
     cr.manual_seed(0)
-    layer, head = getattr(nn, kind)(3, 4, num_layers=2), nn.Linear(4, 2)
-    opt = optim.Adam(list(layer.parameters()) + list(head.parameters()), lr=1e-2)
-    x = cr.randn(2, 5, 3)
-    out, _ = layer(x)
-    loss = F.cross_entropy(head(out[:, -1]), np.array([0, 1]))
-    loss.backward()
-    opt.step()
-    for module in (layer, head):
+    embed = nn.Embedding(7, 3, dtype=dtype)
+    layer = getattr(nn, kind)(3, 4, num_layers=2, dtype=dtype)
+    head = nn.Linear(4, 7, dtype=dtype)
+    modules = (embed, layer, head)
+    params = [p for m in modules for p in m.parameters()]
+    opt = getattr(optim, opt_name)(params, lr=1e-2, weight_decay=1e-3, **OPTIMIZERS[opt_name])
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    r = np.random.default_rng(0)
+    ids = r.integers(0, 7, (2, 5))
+    h0 = cr.tensor(r.standard_normal((2, 2, 4)), dtype=np.float64)  # whatever the model's
+    state = (h0, h0) if kind == "LSTM" else h0
+    for _step in range(2):  # the second step updates state arrays made by the first
+        out, _ = layer(embed(ids), state)
+        assert out.dtype == dtype
+        loss = F.sequence_cross_entropy(head(out), ids, lengths=[5, 3])
+        assert loss.dtype == dtype
+        opt.zero_grad()
+        loss.backward()
+        total = optim.clip_grad_norm_(params, 0.5)
+        assert np.isfinite(total)
+        opt.step()
+        sched.step()
+    for module in modules:
         for name, p in module.named_parameters():
-            assert p.dtype == np.float32 and p.grad.dtype == np.float32, (kind, name)
+            assert p.dtype == dtype, (kind, name, p.dtype)
+            assert p.grad is not None and p.grad.dtype == dtype, (kind, name, p.grad.dtype)
+    arrays = [(key, value) for st in opt.state.values() for key, value in st.items()
+              if isinstance(value, np.ndarray) and value.ndim]
+    assert arrays, opt_name
+    for key, value in arrays:
+        assert value.dtype == dtype, (opt_name, key, value.dtype)
 
 
 def test_a_gradient_shared_by_two_inputs_is_not_aliased():
