@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import data
+from chainrule import distributed as dist
 from chainrule.distributed import DistributedSampler
 
 TIMEOUT = 120
@@ -70,18 +72,6 @@ PRELUDE = textwrap.dedent("""\
 
     def sgd(m):
         return optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
-
-    def fit_one_process(m, seed, **options):
-        # plain fit, batches of 64 in the order distributed fit uses
-        from chainrule.train import LambdaCallback
-
-        sampler = dist.DistributedSampler(len(x), 64, rank=0, world_size=1, seed=seed)
-        loader = data.DataLoader(data.TensorDataset(x, y), batch_sampler=sampler)
-        # a sampler reshuffles when told the next epoch (as in PyTorch's); distributed fit
-        # does that by itself
-        next_epoch = LambdaCallback(lambda state, logs: sampler.set_epoch(state.epoch))
-        fit(m, nn.CrossEntropyLoss(), sgd(m), loader, progress=False, callbacks=[next_epoch],
-            **options)
     """)
 
 
@@ -130,6 +120,26 @@ def test_sampler_reshuffles_each_epoch_identically_on_every_rank():
     assert sorted(orders[2].tolist()) == list(range(100))
 
 
+def test_sampler_orders_are_those_of_a_data_loader_with_the_same_seed():
+    # so fit(distributed=True) shuffles exactly as plain fit(shuffle=True, seed=...) does
+    n, seed = 50, 7
+    loader = data.DataLoader(data.TensorDataset(np.arange(n)), batch_size=n, shuffle=True,
+                             seed=seed)
+    sampler = DistributedSampler(n, 10, rank=0, world_size=1, seed=seed)
+    expected = []
+    for epoch in range(4):
+        (batch,) = next(iter(loader))
+        expected.append(batch.data)
+        sampler.set_epoch(epoch)
+        np.testing.assert_array_equal(sampler.order(), batch.data)
+        np.testing.assert_array_equal(np.concatenate(list(sampler)), batch.data)
+    for epoch in (1, 3, 0, 2):  # any epoch, in any order: a function of (seed, epoch)
+        sampler.set_epoch(epoch)
+        np.testing.assert_array_equal(sampler.order(), expected[epoch])
+    unshuffled = DistributedSampler(n, 10, rank=0, world_size=1, shuffle=False)
+    np.testing.assert_array_equal(unshuffled.order(), np.arange(n))
+
+
 def test_sampler_refuses_a_global_batch_smaller_than_the_ranks():
     with pytest.raises(ValueError, match="global batch size 2 is smaller than the number of "
                                          "ranks 4"):
@@ -150,14 +160,18 @@ def test_import_chainrule_does_not_load_mpi():
 BLOCK_MPI = "import sys; sys.modules['mpi4py'] = None\n"  # as if mpi4py were not installed
 
 
-def test_single_process_fallback_without_mpi(tmp_path):
+def test_single_process_fallback_without_mpi_is_bit_identical_to_plain_fit(tmp_path):
     body = BLOCK_MPI + PRELUDE + textwrap.dedent("""\
         assert (dist.rank(), dist.world_size(), dist.is_main()) == (0, 1, True)
-        a, b = model(), model()
-        fit(a, nn.CrossEntropyLoss(), sgd(a), (x, y), epochs=2, batch_size=64, seed=4,
-            progress=False, distributed=True)
-        fit_one_process(b, seed=4, epochs=2)
-        print(dist.parameters_digest(a) == dist.parameters_digest(b))
+
+        def trained(**options):  # shuffled, with dropout, momentum and L2
+            cr.manual_seed(0)
+            m = nn.mlp([64, 32, 10], "relu", dropout=0.2)
+            fit(m, nn.CrossEntropyLoss(), sgd(m), (x, y), epochs=3, batch_size=64, seed=4,
+                shuffle=True, l2=1.0, progress=False, **options)
+            return dist.parameters_digest(m)
+
+        print(trained(distributed=True) == trained())
         """)
     path = tmp_path / "alone.py"
     path.write_text(body)
@@ -195,8 +209,9 @@ def test_two_ranks_take_the_steps_of_one_process_with_the_global_batch(tmp_path)
         fit(c, loss, sgd(c), (x, y), epochs=1, batch_size=64, shuffle=False, progress=False,
             distributed=True)
         if dist.is_main():
-            b = model()  # one process, the same shuffled order of global batches
-            fit_one_process(b, seed=5, epochs=2, l2=1.0)
+            b = model()  # plain fit in one process, shuffled with the same seed
+            fit(b, loss, sgd(b), (x, y), epochs=2, batch_size=64, seed=5, l2=1.0,
+                progress=False)
             d = model()
             fit(d, loss, sgd(d), (x, y), epochs=1, batch_size=64, shuffle=False, progress=False)
             diff = lambda p, q: max(float(np.abs(u.data - v.data).max())
@@ -280,3 +295,21 @@ def test_ranks_with_different_models_are_refused(tmp_path):
     assert result.stdout.count("refused: the ranks built different models") == 2
     assert "rank 1 has 0.weight (16, 64) float32 where rank 0 has 0.weight (32, 64) float32" \
         in result.stdout, result.stdout
+
+
+@needs_mpi
+def test_cli_distributed_on_one_rank_is_bit_identical_to_plain_train(tmp_path):
+    # the same --seed shuffles alike (the DistributedSampler's orders are the DataLoader's)
+    common = ["-m", "chainrule", "train", "--epochs", "2", "--hidden", "32", "--seed", "3",
+              "--quiet"]
+    plain = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "plain")],
+                           capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert plain.returncode == 0, plain.stderr
+    one = mpirun(*common, "--distributed", "--threads", "1", "--out", str(tmp_path / "one"),
+                 ranks=1, via_mpi4py=False)
+    assert one.returncode == 0, one.stderr
+    assert "distributed: 1 rank(s)" in one.stdout
+    a = cr.load(tmp_path / "plain" / "model.safetensors")
+    b = cr.load(tmp_path / "one" / "model.safetensors")
+    assert dist.parameters_digest(a) == dist.parameters_digest(b)
+    assert b.metadata["config"]["distributed"] is True

@@ -1,11 +1,13 @@
 """``DistributedSampler``: each rank's share of every global mini-batch of an epoch.
 
-An epoch's order is one permutation of the n examples, drawn from a generator
-seeded with (seed, epoch), so every rank computes the same order without talking
-and each epoch reshuffles (call ``set_epoch`` as with PyTorch; ``fit`` does).
-The order is cut into global batches of B examples, exactly as a single process
-with batch size B would cut it, and each global batch of b examples (b = B
-except perhaps the last) is split into p contiguous shards:
+An epoch's order is one permutation of the n examples: epoch e's is the
+(e+1)-th ``permutation(n)`` of ``numpy.random.default_rng(seed)``, the very order
+``DataLoader(shuffle=True, seed=seed)`` visits in its (e+1)-th epoch. So every rank
+computes the same order without talking, each epoch reshuffles (call ``set_epoch``
+as with PyTorch; ``fit`` does), and the global batches are the batches of a single
+process that trains with the same seed and batch size B (except a last batch too
+small to split, below). Each global batch of b examples (b = B except perhaps the
+last) is split into p contiguous shards:
 
     rank r gets b_r = floor(b / p) + (1 if r < b mod p else 0) examples,
 
@@ -15,9 +17,10 @@ then gives exactly the gradient of that batch (see ``allreduce_gradients``).
 
 When B does not divide n the last global batch is smaller, as in one process.
 If it has fewer examples than there are ranks (n mod B < p) some rank would get
-none, so that batch is dropped: at most p - 1 examples per epoch, a different
-few each epoch since the order is reshuffled. ``drop_last=True`` drops any
-incomplete last batch, like ``DataLoader(drop_last=True)``.
+none, so that batch is dropped: at most p - 1 examples per epoch, the last
+n mod B of the epoch's order (with ``shuffle=False`` always the same ones,
+n - n mod B .. n - 1; shuffled, usually different ones each epoch).
+``drop_last=True`` drops any incomplete last batch, like ``DataLoader(drop_last=True)``.
 """
 
 from __future__ import annotations
@@ -61,16 +64,28 @@ class DistributedSampler:
         self.batch_size, self.rank, self.world_size = int(batch_size), rank, world_size
         self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
         self.epoch = 0
+        # The generator of the orders, the number of orders it has drawn, and the last one:
+        # epochs visited in sequence cost one permutation each, as in a DataLoader.
+        self._rng: np.random.Generator | None = None
+        self._drawn = 0
+        self._order = np.arange(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order to produce (the same on every rank)."""
         self.epoch = int(epoch)
 
     def order(self) -> np.ndarray:
-        """This epoch's order of all n examples, identical on every rank."""
+        """This epoch's order of all n examples, identical on every rank: the order of
+        ``DataLoader(shuffle=True, seed=seed)`` in epoch ``epoch + 1``, a function of
+        (seed, epoch) only. Going back to an earlier epoch redraws from the start."""
         if not self.shuffle:
             return np.arange(self.num_examples)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.num_examples)
+        if self._rng is None or self.epoch < self._drawn - 1:
+            self._rng, self._drawn = np.random.default_rng(self.seed), 0
+        while self._drawn <= self.epoch:
+            self._order = self._rng.permutation(self.num_examples)
+            self._drawn += 1
+        return self._order
 
     def _batch_lengths(self) -> list[int]:
         n, size = self.num_examples, self.batch_size
