@@ -140,6 +140,34 @@ def test_sampler_orders_are_those_of_a_data_loader_with_the_same_seed():
     np.testing.assert_array_equal(unshuffled.order(), np.arange(n))
 
 
+class _TwoRanks(dist.Context):
+    """Rank 0 of a simulated 2-rank run whose rank 1 passes ``theirs`` to allgather."""
+
+    world_size = 2
+
+    def __init__(self, theirs):
+        self.theirs = theirs
+
+    def allgather(self, value):
+        return [value, self.theirs]
+
+
+def test_settings_mismatch_names_the_ranks_and_values():
+    mine = {"len(train_data)": 1797, "batch_size": 64, "epochs": 3, "shuffle": True}
+    theirs = {"len(train_data)": "1000", "batch_size": "32", "epochs": "3",
+              "shuffle": "True"}
+    with pytest.raises(dist.SettingsMismatchError) as caught:
+        dist.check_same_settings(mine, _TwoRanks(theirs))
+    assert str(caught.value) == (
+        "the ranks were given different training settings, refusing to train: rank 1 has "
+        "len(train_data)=1000, batch_size=32 where rank 0 has len(train_data)=1797, "
+        "batch_size=64. Every rank must pass the same amount of data and the same loop "
+        "settings")
+    assert caught.value.raised_on_every_rank  # re-raised on each rank, not an MPI abort
+    same = {k: repr(v) for k, v in mine.items()}
+    dist.check_same_settings(mine, _TwoRanks(same))  # no error
+
+
 def test_sampler_refuses_a_global_batch_smaller_than_the_ranks():
     with pytest.raises(ValueError, match="global batch size 2 is smaller than the number of "
                                          "ranks 4"):
@@ -295,6 +323,72 @@ def test_ranks_with_different_models_are_refused(tmp_path):
     assert result.stdout.count("refused: the ranks built different models") == 2
     assert "rank 1 has 0.weight (16, 64) float32 where rank 0 has 0.weight (32, 64) float32" \
         in result.stdout, result.stdout
+
+
+@needs_mpi
+def test_ranks_with_different_data_or_loop_settings_are_refused(tmp_path):
+    # Unchecked, a different length or batch size on rank 1 died in MPICH ("Message
+    # truncated") and a different number of epochs hung. Launched plainly: each mismatch is
+    # raised on every rank, which carries on to the next case.
+    worker = script(tmp_path, """\
+        other = dist.rank() == 1
+        cases = {"length": dict(n=1000 if other else len(x)),
+                 "batch": dict(batch_size=32 if other else 64),
+                 "epochs": dict(epochs=3 if other else 2),
+                 "shuffle": dict(shuffle=not other, l2=0.5 if other else 0.0)}
+        refused = []
+        for name, case in cases.items():
+            n = case.pop("n", len(x))
+            options = {"epochs": 2, "batch_size": 64, **case}
+            m = model()
+            try:
+                fit(m, nn.CrossEntropyLoss(), sgd(m), (x[:n], y[:n]), progress=False,
+                    distributed=True, **options)
+            except dist.SettingsMismatchError as e:
+                refused.append(f"{name} rank {dist.rank()}: {e}")
+        everyone = dist.init().allgather(refused)  # rank 0 prints: no interleaved lines
+        if dist.is_main():
+            print(json.dumps(everyone[0] + everyone[1]))
+        """)
+    result = mpirun(worker, via_mpi4py=False)
+    assert result.returncode == 0, result.stderr
+    lines = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(lines) == 8, lines  # every case refused on both ranks
+    tail = ". Every rank must pass the same amount of data and the same loop settings"
+    expected = {"length": "rank 1 has len(train_data)=1000 where rank 0 has "
+                          "len(train_data)=1797",
+                "batch": "rank 1 has batch_size=32 where rank 0 has batch_size=64",
+                "epochs": "rank 1 has epochs=3 where rank 0 has epochs=2",
+                "shuffle": "rank 1 has shuffle=False, l2=0.5 where rank 0 has shuffle=True, "
+                           "l2=0.0"}
+    for name, detail in expected.items():
+        for r in (0, 1):
+            assert (f"{name} rank {r}: the ranks were given different training settings, "
+                    f"refusing to train: {detail}{tail}") in lines, lines
+
+
+@needs_mpi
+def test_an_error_in_setup_on_rank_1_stops_both_and_names_rank_1(tmp_path):
+    # on_train_begin used to run outside the guard: rank 1 raised, rank 0 waited forever
+    worker = script(tmp_path, """\
+        from chainrule.train import Callback
+
+        class Setup(Callback):
+            def on_train_begin(self, state):
+                if dist.rank() == 1:
+                    raise OSError("cannot open the log file")
+
+        m = model()
+        fit(m, nn.CrossEntropyLoss(), sgd(m), (x, y), epochs=1, batch_size=64, seed=1,
+            progress=False, distributed=True, callbacks=[Setup()])
+        print("finished")
+        """)
+    result = mpirun(worker, via_mpi4py=False)  # a plain launch would hang without the abort
+    assert result.returncode != 0
+    assert "finished" not in result.stdout
+    assert "chainrule: error: rank 1: OSError: cannot open the log file" in result.stderr, \
+        result.stderr
+    assert "rank 0:" not in result.stderr
 
 
 @needs_mpi

@@ -20,11 +20,14 @@ from chainrule.distributed.collectives import (
     DistributedError,
     GradientAllreduce,
     ModelMismatchError,
+    SettingsMismatchError,
     allreduce_gradients,
     broadcast_parameters,
     check_in_sync,
     check_same_model,
+    check_same_settings,
     parameters_digest,
+    raised_on_every_rank,
 )
 from chainrule.distributed.context import (
     Context,
@@ -48,7 +51,8 @@ def fit(*args: Any, **kwargs: Any) -> Any:
 
 __all__ = [
     "Context", "DistributedError", "DistributedSampler", "DistributedUnavailable",
-    "GradientAllreduce", "ModelMismatchError", "abort_on_error", "allreduce_gradients",
-    "broadcast_parameters", "check_in_sync", "check_same_model", "fit", "init", "is_main",
-    "parameters_digest", "rank", "world_size",
+    "GradientAllreduce", "ModelMismatchError", "SettingsMismatchError", "abort_on_error",
+    "allreduce_gradients", "broadcast_parameters", "check_in_sync", "check_same_model",
+    "check_same_settings", "fit", "init", "is_main", "parameters_digest",
+    "raised_on_every_rank", "rank", "world_size",
 ]

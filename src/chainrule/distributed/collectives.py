@@ -3,8 +3,9 @@
 - ``broadcast_parameters``: every rank starts from rank 0's weights.
 - ``allreduce_gradients``: after each backward pass, every rank gets the gradient
   of the whole global batch, computed from all ranks' shards.
-- ``check_same_model`` / ``check_in_sync``: refuse a run whose ranks built
-  different models, and prove at the end that all ranks hold the same weights.
+- ``check_same_model`` / ``check_same_settings`` / ``check_in_sync``: refuse a run
+  whose ranks built different models or were given different data sizes or loop
+  settings, and prove at the end that all ranks hold the same weights.
 
 Why the averaging is exact. Rank r computes the gradient of the mean loss over its
 shard of b_r examples, g_r = (1/b_r) sum_{i in shard r} grad l_i. The gradient of the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from itertools import zip_longest
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +39,30 @@ class DistributedError(RuntimeError):
 
 class ModelMismatchError(DistributedError, ValueError):
     """The ranks built models with different parameter names, shapes or dtypes."""
+
+
+class SettingsMismatchError(DistributedError, ValueError):
+    """The ranks called ``fit`` with different data sizes or loop settings."""
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def raised_on_every_rank(error: _E) -> _E:
+    """Mark ``error`` as one that every rank raises alike (a check whose inputs the ranks
+    compared, or agreed on, first), and return it.
+
+    ``abort_on_error`` and ``fit(..., distributed=True)`` re-raise such an error on each
+    rank instead of aborting the run: no rank is left waiting in a collective, so the
+    caller may catch it. Mark nothing that one rank could raise alone.
+    """
+    error.raised_on_every_rank = True  # type: ignore[attr-defined]
+    return error
+
+
+def is_raised_on_every_rank(error: BaseException) -> bool:
+    """Whether ``error`` was marked by ``raised_on_every_rank``."""
+    return bool(getattr(error, "raised_on_every_rank", False))
 
 
 def _parameters(model_or_params: Any) -> list[Tensor]:
@@ -188,9 +213,42 @@ def check_same_model(model: Any, context: Context | None = None) -> None:
                              if a != b)
         problems.append(f"rank {r} has {theirs or 'no more tensors'} where rank 0 has "
                         f"{first or 'no more tensors'}")
-    raise ModelMismatchError(f"the ranks built different models, refusing to train: "
-                             f"{'; '.join(problems)}. Every rank must build the same "
-                             f"architecture")
+    raise raised_on_every_rank(ModelMismatchError(
+        f"the ranks built different models, refusing to train: {'; '.join(problems)}. "
+        f"Every rank must build the same architecture"))
+
+
+def check_same_settings(settings: dict[str, Any], context: Context | None = None) -> None:
+    """Refuse to train unless every rank passed the same ``settings`` (name -> value; the
+    values are compared by ``repr``), such as the number of training examples, the batch
+    size and the number of epochs. Ranks that disagree on these would not call the same
+    collectives: an Allreduce of different sizes fails deep inside MPI ("Message
+    truncated"), and a rank with more epochs than the others waits for them forever.
+
+    Raises:
+        SettingsMismatchError: on every rank, naming each rank that differs from rank 0
+            with its values and rank 0's.
+    """
+    context = context or init()
+    mine = {name: repr(value) for name, value in settings.items()}
+    everyone = context.allgather(mine)
+    problems = []
+    for r, theirs in enumerate(everyone):
+        names = list(dict.fromkeys([*everyone[0], *theirs]))
+        differ = [name for name in names if theirs.get(name) != everyone[0].get(name)]
+        if differ:
+            problems.append(
+                f"rank {r} has {_values(theirs, differ)} where rank 0 has "
+                f"{_values(everyone[0], differ)}")
+    if problems:
+        raise raised_on_every_rank(SettingsMismatchError(
+            f"the ranks were given different training settings, refusing to train: "
+            f"{'; '.join(problems)}. Every rank must pass the same amount of data and the "
+            f"same loop settings"))
+
+
+def _values(settings: dict[str, str], names: list[str]) -> str:
+    return ", ".join(f"{name}={settings.get(name, '(none)')}" for name in names)
 
 
 def parameters_digest(model: Any) -> str:
@@ -211,6 +269,6 @@ def check_in_sync(model: Any, context: Context | None = None) -> None:
     digests = context.allgather(parameters_digest(model))
     differ = [r for r, d in enumerate(digests) if d != digests[0]]
     if differ:
-        raise DistributedError(f"after training, the weights of rank(s) "
-                               f"{', '.join(map(str, differ))} differ from rank 0's; the "
-                               f"ranks did not take identical steps")
+        raise raised_on_every_rank(DistributedError(
+            f"after training, the weights of rank(s) {', '.join(map(str, differ))} differ "
+            f"from rank 0's; the ranks did not take identical steps"))

@@ -1,7 +1,8 @@
 """What ``fit(..., distributed=True)`` adds to the training loop, in one object.
 
-At the start: join the run, check every rank built the same model, copy rank 0's
-weights everywhere, agree on a shuffling seed. Each step: average the gradients
+At the start: join the run, check every rank built the same model and was given the
+same data size and loop settings, copy rank 0's weights everywhere, agree on a
+shuffling seed. Each step: average the gradients
 (exactly, weighted by shard size) between backward and the optimizer step. Each
 epoch: sum the loss and accuracy counts over ranks so every rank logs the global
 numbers, and let rank 0 decide whether to stop. At the end: prove all ranks hold
@@ -23,8 +24,11 @@ from chainrule.distributed.collectives import (
     broadcast_parameters,
     check_in_sync,
     check_same_model,
+    check_same_settings,
+    is_raised_on_every_rank,
+    raised_on_every_rank,
 )
-from chainrule.distributed.context import init
+from chainrule.distributed.context import Context, init
 from chainrule.distributed.sampler import DistributedSampler
 
 
@@ -46,12 +50,26 @@ class _EpochLoader:
 
 
 class DataParallel:
-    """The distributed side of one ``fit`` call (see the module docstring)."""
+    """The distributed side of one ``fit`` call (see the module docstring).
 
-    def __init__(self, model: Any, seed: int | None) -> None:
-        self.context = context = init()
+    Building it only joins the run; ``start`` runs the checks and collectives of the
+    start, so that ``fit`` can call it inside the guard that aborts every rank when one
+    raises.
+    """
+
+    def __init__(self, context: Context | None = None) -> None:
+        self.context = context or init()
+        self.model: Any = None
+        self.seed = 0
+        self._reduce: GradientAllreduce | None = None
+
+    def start(self, model: Any, seed: int | None, settings: dict[str, Any]) -> None:
+        """Check that every rank built the same model and was given the same ``settings``
+        (see ``fit_settings``), copy rank 0's weights everywhere and agree on the seed."""
+        context = self.context
         self.model = model
         check_same_model(model, context)
+        check_same_settings(settings, context)
         broadcast_parameters(model, context)
         # Every rank must shuffle alike: take rank 0's seed (or a draw of rank 0's generator).
         self.seed = int(context.bcast(
@@ -64,6 +82,10 @@ class DataParallel:
         self._reduce = GradientAllreduce(_parameters(model), context)
 
     @property
+    def world_size(self) -> int:
+        return self.context.world_size
+
+    @property
     def is_main(self) -> bool:
         return self.context.is_main
 
@@ -74,15 +96,16 @@ class DataParallel:
 
         if isinstance(data, tuple | list) and len(data) == 2:
             data = TensorDataset(*data)
-        if not isinstance(data, Dataset):
-            raise TypeError(f"fit(distributed=True): the training data must be (X, y) arrays "
-                            f"or a Dataset, which every rank shards the same way; got "
-                            f"{type(data).__name__}")
+        if not isinstance(data, Dataset):  # the ranks agreed on the type (fit_settings)
+            raise raised_on_every_rank(TypeError(
+                f"fit(distributed=True): the training data must be (X, y) arrays or a "
+                f"Dataset, which every rank shards the same way; got {type(data).__name__}"))
         sampler = DistributedSampler(len(data), batch_size, self.context.rank,
                                      self.context.world_size, shuffle=shuffle, seed=self.seed)
         return _EpochLoader(DataLoader(data, batch_sampler=sampler), sampler)
 
     def average_gradients(self, local_size: int) -> None:
+        assert self._reduce is not None, "DataParallel.start was not called"
         self._reduce(local_size)
 
     def sum_counts(self, *values: float) -> list[float]:
@@ -108,9 +131,46 @@ class DataParallel:
         abort_with(self.context, error)
 
 
+def fit_settings(train_data: Any, val_data: Any, loss_fn: Any, optimizer: Any,
+                 scheduler: Any, **loop: Any) -> dict[str, Any]:
+    """What every rank of a ``fit(..., distributed=True)`` must agree on, by name: the
+    sizes of the training and validation data, the loop settings ``loop`` (epochs,
+    batch_size, shuffle, ...), and the kinds of loss, optimizer (with its
+    hyperparameters) and scheduler. The seed is not among them: rank 0's is used."""
+    return {"len(train_data)": _size(train_data), **loop,
+            "len(val_data)": None if val_data is None else _size(val_data),
+            "loss_fn": type(loss_fn).__name__, "optimizer": _optimizer(optimizer),
+            "scheduler": None if scheduler is None else type(scheduler).__name__}
+
+
+def _size(data: Any) -> int | str:
+    """The number of examples of (X, y) arrays or a Dataset; for anything else its type,
+    which ``DataParallel.loader`` refuses on every rank alike."""
+    from chainrule.data import Dataset
+
+    try:
+        if isinstance(data, tuple | list) and len(data) == 2:
+            return len(data[0])
+        if isinstance(data, Dataset):
+            return len(data)
+    except TypeError:
+        pass
+    return f"a {type(data).__name__}"
+
+
+def _optimizer(optimizer: Any) -> str:
+    """"SGD(lr=0.1, momentum=0.9, ...)" per parameter group: plain hyperparameters only."""
+    plain = (int, float, bool, str, type(None), tuple)
+    groups = getattr(optimizer, "param_groups", None) or [{}]
+    described = [", ".join(f"{k}={v!r}" for k, v in group.items()
+                           if k != "params" and isinstance(v, plain)) for group in groups]
+    return f"{type(optimizer).__name__}({'; '.join(described)})"
+
+
 def abort_with(context: Any, error: BaseException) -> None:
-    """End every rank of a multi-rank run because ``error`` happened on this one."""
-    if context.world_size == 1:
+    """End every rank of a multi-rank run because ``error`` happened on this one; an error
+    marked ``raised_on_every_rank`` is left to be re-raised, since no rank waits."""
+    if context.world_size == 1 or is_raised_on_every_rank(error):
         return
     context.abort(f"chainrule: error: rank {context.rank}: {type(error).__name__}: {error}")
 
@@ -118,9 +178,12 @@ def abort_with(context: Any, error: BaseException) -> None:
 @contextlib.contextmanager
 def abort_on_error() -> Iterator[None]:
     """Run a block such that an exception on any rank aborts the whole run with
-    "rank N: <error>" on stderr (a single process just re-raises)."""
+    "rank N: <error>" on stderr (a single process just re-raises). An error marked
+    ``raised_on_every_rank`` (ranks that disagree on the model or the settings) is
+    re-raised on every rank instead, since no rank is left waiting."""
     try:
         yield
     except Exception as e:
         abort_with(init(), e)
         raise
+

@@ -156,36 +156,40 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
         TrainingDiverged: the loss became NaN or infinite (names epoch and batch), or
             the weights did by the end of an epoch; the callbacks never see such an epoch.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"fit: epochs and batch_size must be positive, got epochs={epochs}, "
-                         f"batch_size={batch_size}")
     sync = None
     if distributed:
-        from chainrule.distributed.training import DataParallel
+        from chainrule.distributed.training import DataParallel, fit_settings
 
-        sync = DataParallel(model, seed)
-        loader = sync.loader(train_data, batch_size, shuffle)
+        sync = DataParallel()  # joins the run; everything that can fail is in the guard below
         if not sync.is_main:
             progress = False
-    else:
-        loader = _loader(train_data, batch_size, shuffle, seed)
-    n_train = _num_examples(loader) or 1
-    classify = _is_classifier(loss_fn, classification)
-    callbacks = list(callbacks)
-    if until_converged:
-        callbacks.append(ConvergenceStop(tol=tol, patience=patience))
-    if early_stopping:
-        if val_data is None:
-            raise ValueError("fit: early_stopping needs val_data (the validation loss is "
-                             "what it watches)")
-        callbacks.append(EarlyStopping(patience=patience, restore_best=True))
-    history = History()
-    state = TrainingState(model, optimizer, history)
-    reporter = progress if isinstance(progress, Progress) else Progress(
-        epochs, len(loader) if hasattr(loader, "__len__") else 0, enabled=bool(progress))
-    for cb in callbacks:
-        cb.on_train_begin(state)
+    reporter = None
     try:
+        if sync is not None:
+            # First of all, the ranks compare the model, the data sizes and the loop
+            # settings: ranks that disagree on them would not call the same collectives.
+            sync.start(model, seed, fit_settings(
+                train_data, val_data, loss_fn, optimizer, scheduler, epochs=epochs,
+                batch_size=batch_size, shuffle=shuffle, l1=l1, l2=l2,
+                clip_grad_norm=clip_grad_norm, until_converged=until_converged, tol=tol,
+                patience=patience, early_stopping=early_stopping,
+                classification=classification))
+        _check_arguments(epochs, batch_size, early_stopping, val_data, sync)
+        loader = (sync.loader(train_data, batch_size, shuffle) if sync is not None
+                  else _loader(train_data, batch_size, shuffle, seed))
+        n_train = _num_examples(loader) or 1
+        classify = _is_classifier(loss_fn, classification)
+        callbacks = list(callbacks)
+        if until_converged:
+            callbacks.append(ConvergenceStop(tol=tol, patience=patience))
+        if early_stopping:
+            callbacks.append(EarlyStopping(patience=patience, restore_best=True))
+        history = History()
+        state = TrainingState(model, optimizer, history)
+        reporter = progress if isinstance(progress, Progress) else Progress(
+            epochs, len(loader) if hasattr(loader, "__len__") else 0, enabled=bool(progress))
+        for cb in callbacks:
+            cb.on_train_begin(state)
         for epoch in range(1, epochs + 1):
             state.epoch = epoch
             reporter.start_epoch(epoch)
@@ -223,8 +227,30 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
             sync.abort_on(e)
         raise
     finally:
-        reporter.close()
+        if reporter is not None:
+            reporter.close()
     return history
+
+
+def _check_arguments(epochs: int, batch_size: int, early_stopping: bool, val_data: Any,
+                     sync: Any) -> None:
+    try:
+        if epochs < 1 or batch_size < 1:
+            raise ValueError(f"fit: epochs and batch_size must be positive, got "
+                             f"epochs={epochs}, batch_size={batch_size}")
+        if early_stopping and val_data is None:
+            raise ValueError("fit: early_stopping needs val_data (the validation loss is "
+                             "what it watches)")
+        if sync is not None and batch_size < sync.world_size:
+            raise ValueError(f"fit(distributed=True): the global batch size {batch_size} is "
+                             f"smaller than the number of ranks {sync.world_size}; every "
+                             f"rank needs at least one example per step")
+    except ValueError as e:
+        if sync is not None:  # the ranks compared these settings: every rank raises this
+            from chainrule.distributed import raised_on_every_rank
+
+            raised_on_every_rank(e)
+        raise
 
 
 def _train_epoch(model: Module, loss_fn: Any, optimizer: Any, loader: Any, epoch: int,
