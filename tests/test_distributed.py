@@ -392,6 +392,26 @@ def test_an_error_in_setup_on_rank_1_stops_both_and_names_rank_1(tmp_path):
 
 
 @needs_mpi
+def test_cli_config_error_is_one_line_from_rank_0_with_status_2(tmp_path):
+    out_dir = tmp_path / "run"
+    result = mpirun("-m", "chainrule", "train", "--distributed", "--batch-size", "1",
+                    "--out", str(out_dir), via_mpi4py=False)
+    assert (result.returncode, result.stdout) == (2, ""), result
+    assert result.stderr == (
+        "chainrule: error: --batch-size 1 is smaller than the 2 ranks: with --distributed it "
+        "is the global batch, split over the ranks, and every rank needs at least one example "
+        "per step; use --batch-size 2 or more\n")
+    assert not out_dir.exists()
+    # an error found on every rank while loading the data: the same, once
+    missing = tmp_path / "missing.csv"
+    result = mpirun("-m", "chainrule", "train", "--distributed", "--data", f"csv:{missing}",
+                    "--out", str(out_dir), via_mpi4py=False)
+    assert (result.returncode, result.stdout) == (2, ""), result
+    assert result.stderr == f"chainrule: error: load_csv: file not found: {missing}\n"
+    assert not out_dir.exists()
+
+
+@needs_mpi
 def test_cli_distributed_on_one_rank_is_bit_identical_to_plain_train(tmp_path):
     # the same --seed shuffles alike (the DistributedSampler's orders are the DataLoader's)
     common = ["-m", "chainrule", "train", "--epochs", "2", "--hidden", "32", "--seed", "3",

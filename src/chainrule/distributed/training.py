@@ -187,3 +187,38 @@ def abort_on_error() -> Iterator[None]:
         abort_with(init(), e)
         raise
 
+
+@contextlib.contextmanager
+def reported_once(context: Context | None, catch: tuple[type[Exception], ...],
+                  exit_code: int) -> Iterator[None]:
+    """Run a block that every rank runs alike (checking options, loading the data) so that
+    an error of a ``catch`` type on any rank is reported once, by rank 0, and every rank
+    exits cleanly, with no MPI abort.
+
+    After the block the ranks compare outcomes (one small allgather). If any failed,
+    rank 0 raises its own error (or a ``ValueError`` naming the failed rank and its
+    message), marked ``raised_on_every_rank``, and every other rank raises
+    ``SystemExit(exit_code)`` without printing: ``exit_code`` must be the status the
+    caller gives rank 0's error. Errors of other types propagate unmarked (and abort the
+    run under ``abort_on_error``). With one process (or ``context`` None) errors just
+    propagate.
+    """
+    try:
+        yield
+    except catch as e:
+        if context is None or context.world_size == 1:
+            raise
+        error: Exception | None = e
+    else:
+        if context is None or context.world_size == 1:
+            return
+        error = None
+    everyone = context.allgather(None if error is None else str(error))
+    failed = [r for r, message in enumerate(everyone) if message is not None]
+    if not failed:
+        return
+    if not context.is_main:
+        raise SystemExit(exit_code) from None
+    if error is None:
+        error = ValueError(f"rank {failed[0]}: {everyone[failed[0]]}")
+    raise raised_on_every_rank(error)

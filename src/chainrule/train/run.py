@@ -7,6 +7,7 @@ load data -> standardize (statistics of the training split only) -> build the ML
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import tomllib
@@ -287,7 +288,11 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     """Train as configured and write model.safetensors, metrics.csv/json and curves.png.
 
     With ``config.distributed`` every rank of the MPI launch trains its shard of each
-    global batch (``batch_size``); only rank 0 prints and writes files.
+    global batch (``batch_size``); only rank 0 prints and writes files. A bad option or
+    unreadable data (``ConfigError``, ``ValueError``, ``OSError``, ...) found before
+    training, on any rank, is raised by rank 0 alone, before any output; the other
+    ranks raise ``SystemExit(2)`` without printing, the status ``chainrule train``
+    gives such errors.
     """
     def say(text: str) -> None:
         if log is not None:
@@ -295,7 +300,7 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
             log.flush()
 
     config.validate()
-    main, ranks = True, 1
+    main, ranks, context = True, 1, None
     if config.distributed:
         from chainrule.distributed import init
 
@@ -308,9 +313,16 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         set_num_threads(threads)
     started = time.perf_counter()
     manual_seed(config.seed)
-    splits = prepare_data(config)
-    model = build_model(config, splits.n_features, splits.n_classes)
-    optimizer = build_optimizer(config, model)
+    with _reported_once(context):
+        if config.distributed:
+            _check_distributed(config, ranks)
+        splits = prepare_data(config)
+        if config.distributed and len(splits.x_train) < ranks:
+            raise ConfigError(f"--distributed: the {len(splits.x_train)} training examples "
+                              f"are fewer than the {ranks} ranks; every rank needs at least "
+                              f"one example per step")
+        model = build_model(config, splits.n_features, splits.n_classes)
+        optimizer = build_optimizer(config, model)
     loss_fn = MSELoss() if config.loss == "mse" else CrossEntropyLoss()
     out_dir = Path(config.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
     if main:
@@ -353,6 +365,25 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     history.save_json(files["metrics_json"], test=test, seconds=seconds)
     history.plot(files["curves"], title=f"chainrule train --data {config.data}")
     return RunResult(model, history, test, out_dir, files, seconds)
+
+
+def _reported_once(context: Any) -> Any:
+    """Errors of the run's setup (options, data), reported by rank 0 alone with status 2
+    (see ``run_training``); a no-op without --distributed."""
+    if context is None:
+        return contextlib.nullcontext()
+    from chainrule.distributed.training import reported_once
+
+    return reported_once(context, (ValueError, TypeError, KeyError, OSError), exit_code=2)
+
+
+def _check_distributed(config: TrainConfig, ranks: int) -> None:
+    """Options that the number of ranks can make wrong, checked before any output."""
+    if config.batch_size < ranks:
+        raise ConfigError(f"--batch-size {config.batch_size} is smaller than the {ranks} "
+                          f"ranks: with --distributed it is the global batch, split over "
+                          f"the ranks, and every rank needs at least one example per step; "
+                          f"use --batch-size {ranks} or more")
 
 
 def _saved_after_divergence(checkpoint: ModelCheckpoint, path: Path) -> str:
