@@ -327,3 +327,18 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
         cr.save(model, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_linear_keeps_its_dtype_whatever_it_is_fed():
+    layer = nn.Linear(3, 2)  # float32
+    for x in (np.ones((4, 3)), np.ones((4, 3), np.int64), [[1, 2, 3]]):
+        assert layer(x).dtype == np.float32
+    x64 = cr.tensor(np.ones((4, 3)), requires_grad=True, dtype=np.float64)
+    y = layer(x64)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x64.grad.dtype == np.float64 and layer.weight.grad.dtype == np.float32
+    np.testing.assert_allclose(x64.grad.data, np.tile(layer.weight.data.sum(axis=0), (4, 1)),
+                               rtol=1e-6)
+    with pytest.raises(TypeError, match=r"Linear\(3, 2\): the input must hold real numbers"):
+        layer(np.ones((1, 3), complex))

@@ -45,6 +45,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        x = cast_input(f"Linear({self.in_features}, {self.out_features})", "the input", x,
+                       self.weight.dtype)
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected input "
                              f"with {self.in_features} features in the last axis, got shape "
@@ -59,3 +61,21 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
+
+def cast_input(owner: str, what: str, value: Any, dtype: np.dtype) -> Tensor:
+    """``value`` as a Tensor of the layer's dtype (Linear and the recurrent layers).
+
+    Arrays, lists and integer or bool data are cast, so a float32 layer computes and
+    returns float32 whatever it is fed (numpy 2 would otherwise promote the whole
+    computation to float64 for a float64 input, at twice the cost); a Tensor in another
+    floating dtype gets a differentiable cast (its gradient comes back in its own dtype)."""
+    if isinstance(value, Tensor):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), "
+                            f"got a Tensor of dtype {value.dtype}")
+        return value if value.dtype == dtype else value.astype(dtype)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    return Tensor._make(array.astype(dtype, copy=False), False, None, 0)

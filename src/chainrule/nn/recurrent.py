@@ -26,7 +26,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn import init
-from chainrule.nn.linear import Linear
+from chainrule.nn.linear import Linear, cast_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.linalg import linear
@@ -44,27 +44,10 @@ def _positive_int(owner: str, name: str, value: Any, alternative: str = "") -> i
     return int(value)
 
 
-def _as_dtype(owner: str, what: str, value: Any, dtype: np.dtype) -> Tensor:
-    """``value`` as a Tensor of the layer's dtype. Arrays, lists and integer or bool data
-    are cast, as ``Linear`` casts them, so a float32 layer computes and returns float32
-    whatever it is fed; a Tensor in another floating dtype gets a differentiable cast
-    (its gradient comes back in its own dtype)."""
-    if isinstance(value, Tensor):
-        if value.dtype.kind not in "biuf":
-            raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), "
-                            f"got a Tensor of dtype {value.dtype}")
-        return value if value.dtype == dtype else value.astype(dtype)
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), got "
-                        f"{type(value).__name__} of dtype {array.dtype}")
-    return Tensor._make(array.astype(dtype, copy=False), False, None, 0)
-
-
 def _check_state(owner: str, what: str, value: Any, shape: tuple[int, ...], layout: str,
                  dtype: np.dtype) -> Tensor:
     """A given state as a Tensor of ``dtype`` and exactly ``shape``, else a clear error."""
-    state = _as_dtype(owner, what, value, dtype)
+    state = cast_input(owner, what, value, dtype)
     if state.shape != shape:
         raise ValueError(f"{owner}: {what} must have shape {shape} {layout}, got "
                          f"{state.shape}")
@@ -153,7 +136,7 @@ class _CellBase(Module):
 
     def _check(self, x: Any) -> Tensor:
         """The input as a Tensor of the cell's dtype (cast as Linear casts its input)."""
-        x = _as_dtype(type(self).__name__, "the input", x, self.weight_ih.dtype)
+        x = cast_input(type(self).__name__, "the input", x, self.weight_ih.dtype)
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input of shape (batch, "
                              f"{self.input_size}), got {x.shape}")
@@ -280,7 +263,7 @@ class _RecurrentBase(Module):
 
     def _check(self, x: Any) -> Tensor:
         """The input as a Tensor of the layer's dtype (cast as Linear casts its input)."""
-        x = _as_dtype(type(self).__name__, "the input", x, self.weight_ih_l0.dtype)
+        x = cast_input(type(self).__name__, "the input", x, self.weight_ih_l0.dtype)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input of shape (batch, time, "
                              f"{self.input_size}), got {x.shape}")
