@@ -454,3 +454,16 @@ def test_chainrule_explain_is_callable_before_and_after_the_package_is_imported(
                          timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["True", "True"]
+
+
+def test_markdown_formulas_carry_the_regularization_terms_that_are_on():
+    import chainrule as cr
+    from chainrule.explain import default_example
+
+    model, x, y = default_example()
+    both = cr.explain(model, x, y, l2=0.1, l1=0.01, format="markdown")
+    assert r"+ \frac{\lambda_2}{m} W^{(2)} + \frac{\lambda_1}{m}\,\mathrm{sign}(W^{(2)})" in both
+    only_l2 = cr.explain(model, x, y, l2=0.1, format="markdown")
+    assert r"\frac{\lambda_2}{m} W^{(1)}" in only_l2 and r"\lambda_1" not in only_l2
+    plain = cr.explain(model, x, y, format="markdown")
+    assert r"\lambda" not in plain and r"db^{(2)} = \frac{1}{m} \sum_{\text{rows}}" in plain

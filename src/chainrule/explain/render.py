@@ -157,9 +157,14 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
     doc.heading("Loss")
     doc.line(loss_text, loss_tex)
     if d.l1 or d.l2:
+        terms = [(f"lambda2/(2m) sum W^2 (lambda2 = {d.l2:g})", r"\frac{\lambda_2}{2m}\sum W^2")
+                 if d.l2 else None,
+                 (f"lambda1/m sum |W| (lambda1 = {d.l1:g})", r"\frac{\lambda_1}{m}\sum |W|")
+                 if d.l1 else None]
+        terms = [t for t in terms if t]
         doc.line("plus regularization of the weights (not the biases): "
-                 "lambda2/(2m) sum W^2 + lambda1/m sum |W|",
-                 r"+\ \frac{\lambda_2}{2m}\sum W^2 + \frac{\lambda_1}{m}\sum |W|")
+                 + " + ".join(t for t, _ in terms),
+                 r"+\ " + " + ".join(tex for _, tex in terms))
     doc.line(f"L = {d.loss:.6f}" + (f" (data term {d.data_loss:.6f})" if d.l1 or d.l2 else ""))
     doc.heading("Backward pass")
     for layer in reversed(layers):
@@ -175,16 +180,23 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
             doc.line(f"delta^({i}) = dA^({i}) * f'(Z^({i})),  {f_text}",
                      rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad {f_tex}")
         doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", _t(layer.delta, columns))
-        reg = " + lambda/m W" if d.l2 else ""
+        reg = " + lambda2/m W" if d.l2 else ""
         reg += " + lambda1/m sign(W)" if d.l1 else ""
+        reg_tex = rf" + \frac{{\lambda_2}}{{m}} W^{{({i})}}" if d.l2 else ""
+        reg_tex += (rf" + \frac{{\lambda_1}}{{m}}\,\mathrm{{sign}}(W^{{({i})}})"
+                    if d.l1 else "")
         if columns:
             doc.line(f"dW^({i}) = delta^({i}) A^({i - 1})T / m{reg},  db^({i}) = "
                      f"sum_columns delta^({i}) / m",
-                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})}} A^{{({i - 1})\top}}")
+                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})}} A^{{({i - 1})\top}}"
+                     rf"{reg_tex},\quad db^{{({i})}} = \frac{{1}}{{m}} \sum_{{\text{{columns}}}}"
+                     rf" \delta^{{({i})}}")
         else:
             doc.line(f"dW^({i}) = delta^({i})T A^({i - 1}) / m{reg},  db^({i}) = "
                      f"sum_rows delta^({i}) / m",
-                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})\top}} A^{{({i - 1})}}")
+                     rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})\top}} A^{{({i - 1})}}"
+                     rf"{reg_tex},\quad db^{{({i})}} = \frac{{1}}{{m}} \sum_{{\text{{rows}}}}"
+                     rf" \delta^{{({i})}}")
         doc.matrix(f"dW^({i})", f"dW^{{({i})}}", layer.dW)
         doc.matrix(f"db^({i})", f"db^{{({i})}}", _vec(layer.db, columns))
         for c in layer.checks:
