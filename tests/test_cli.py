@@ -118,6 +118,58 @@ def test_bad_config_key(tmp_path):
     assert_one_line_error(run("train", "--config", str(config)), "unknown option 'learning_rate'")
 
 
+def train_in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """`chainrule train ARGS` run by cli.main in this process (no interpreter start-up):
+    (exit code, stdout, stderr)."""
+    from chainrule.cli import main
+
+    code = main(["train", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("line, message", [
+    ('epochs = "ten"', 'epochs must be a positive integer, got "ten"'),
+    ("epochs = 2.5", "epochs must be a positive integer, got 2.5"),  # used to fail mid-run
+    ("seed = 1.0", "seed must be an integer, got 1.0"),
+    ("batch-size = true", "batch-size must be a positive integer, got true"),
+    ('lr = "0.1"', 'lr must be a number, got "0.1"'),
+    ('until_converged = "no"', 'until_converged must be true or false, got "no"'),  # was true
+    ("standardize = 0", "standardize must be true or false, got 0"),
+    ("hidden = 128", 'hidden must be a list of positive integers like [128, 64] (or a string '
+                     '"128,64"), got 128'),
+    ("hidden = [64, 0]", "hidden must be a list of positive integers like [128, 64] (or a "
+                         'string "128,64"), got [64, 0]'),
+    ('layers = "64,x,10"', 'layers must be a list of positive integers like [128, 64] (or a '
+                           'string "128,64"), got "64,x,10"'),
+    ("activation = 3", "activation must be a string, got 3"),
+    ("data_dir = [1]", "data_dir must be a string, got [1]"),
+    ("threads = 1.5", "threads must be a positive integer, got 1.5"),
+    ("train = 5", "train must be a table ([train] followed by options), got 5"),
+])
+def test_config_values_of_the_wrong_type_are_named(line, message, tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(line + "\n")
+    code, out, err = train_in_process(capsys, "--config", str(config), "--out",
+                                      str(tmp_path / "o"))
+    assert (code, out) == (2, "")  # refused before any output
+    assert err == f"chainrule: error: --config {config}: {message}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_config_sizes_as_a_string_and_quiet_are_accepted(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('layers = "64,8,10"\nepochs = 1\nquiet = true\nlr = 1\n')  # int lr
+    code, out, err = train_in_process(capsys, "--config", str(config), "--out",
+                                      str(tmp_path / "o"))
+    assert code == 0, err
+    assert err == ""  # quiet: no progress lines
+    assert "model 64 -> 8 -> 10 (relu)" in out and "adam lr 1," in out
+    meta = cr.load_metadata(tmp_path / "o" / "model.safetensors")
+    assert meta["config"]["layers"] == [64, 8, 10] and meta["config"]["lr"] == 1.0
+    assert meta["config"]["quiet"] is True
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc' "
                                "(see chainrule train --help)"),

@@ -29,14 +29,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _int_list(text: str) -> list[int]:
+    from chainrule.train.run import parse_sizes  # the parser a config file's "64,128" uses
+
     try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 64,128,10; "
-                                         f"got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive sizes, got {text!r}")
-    return values
+        return parse_sizes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -98,7 +96,7 @@ def _train_parser(sub: Any) -> None:
                         "keep the best weights")
     p.add_argument("--val-fraction", type=float, default=d)
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", default=d, help="no progress output")
     p.add_argument("--threads", type=_positive_int, default=d, help=THREADS_HELP +
                    "; 1 per rank with --distributed")
     p.add_argument("--distributed", action="store_true", default=d,
@@ -253,7 +251,8 @@ def _train(args: argparse.Namespace) -> int:
     from chainrule.train.run import TrainConfig, read_config_file, run_training
 
     values: dict[str, Any] = read_config_file(args.config) if args.config else {}
-    cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "quiet")}
+    cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    # only the file's values can have a wrong type: argparse typed the command line's
     config = TrainConfig.from_mapping({**values, **cli_values}, source=f"--config {args.config}")
     if config.distributed:
         # An error on one rank would leave the others waiting in a collective forever:
@@ -261,11 +260,11 @@ def _train(args: argparse.Namespace) -> int:
         from chainrule.distributed import abort_on_error, is_main
 
         with abort_on_error():
-            result = run_training(config, progress=not args.quiet, log=sys.stdout)
+            result = run_training(config, log=sys.stdout)
         if not is_main():
             return EXIT_OK
     else:
-        result = run_training(config, progress=not args.quiet, log=sys.stdout)
+        result = run_training(config, log=sys.stdout)
     test, files = result.test, result.files
     h = result.history
     print(f"stopped: {h.stopped_reason} ({len(h)} epochs, {result.seconds:.1f} s)")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import numbers
 import time
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -68,17 +71,27 @@ class TrainConfig:
     out: str | None = None
     distributed: bool = False
     threads: int | None = None  # BLAS threads; None: the BLAS default (1 per rank if distributed)
+    quiet: bool = False  # no progress output
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
+    def from_mapping(cls, values: dict[str, Any], source: str | None = None) -> TrainConfig:
+        """A checked configuration from option names (``batch_size`` or ``batch-size``) and
+        values, e.g. a TOML file's (``source``, such as "--config run.toml", then starts
+        every error message, which names the option as the file does). Every value must
+        have its field's type: an int for an int (not 2.5, not "ten"), a number for a
+        float, true or false for a bool, a string for a string, and a list of positive
+        ints (or a string "64,128" as on the command line) for a list of sizes.
+        """
+        hints = typing.get_type_hints(cls)
         config = cls()
         for key, value in values.items():
             name = key.replace("-", "_")
-            if name not in names:
-                raise ConfigError(f"{source}: unknown option {key!r}; known options: "
-                                  f"{', '.join(sorted(names))}")
-            setattr(config, name, value)
+            if name not in hints:
+                where = f"{source}: " if source else ""
+                raise ConfigError(f"{where}unknown option {key!r}; known options: "
+                                  f"{', '.join(sorted(hints))}")
+            label = f"{source}: {key}" if source else _flag(name)
+            setattr(config, name, _typed(label, name, value, hints[name]))
         config.validate()
         return config
 
@@ -86,6 +99,9 @@ class TrainConfig:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
+
+        for name, hint in typing.get_type_hints(type(self)).items():
+            setattr(self, name, _typed(_flag(name), name, getattr(self, name), hint))
 
         need(self.activation.replace("-", "_") in ACTIVATIONS,
              f"--activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
@@ -104,8 +120,7 @@ class TrainConfig:
         need(self.val_fraction is None or 0 < self.val_fraction < 1,
              f"val_fraction must be in (0, 1), got {self.val_fraction}")
         need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
-        need(self.threads is None or (isinstance(self.threads, int)
-                                      and not isinstance(self.threads, bool) and self.threads >= 1),
+        need(self.threads is None or self.threads >= 1,
              f"--threads must be a positive integer, got {self.threads!r}")
         need(self.data in ("digits", "mnist", "fashion-mnist") or self.data.startswith("csv:"),
              f"--data {self.data!r} is not one of digits, mnist, fashion-mnist, csv:PATH")
@@ -113,6 +128,88 @@ class TrainConfig:
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+
+_POSITIVE = ("epochs", "batch_size", "patience", "threads")  # int options of at least 1
+_FILE_ONLY = ("test_fraction", "standardize")  # options with no command-line flag
+
+
+def _flag(name: str) -> str:
+    """How messages name an option that does not come from a file: by its flag."""
+    return name if name in _FILE_ONLY else f"--{name.replace('_', '-')}"
+
+
+def _typed(label: str, name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` of the option ``name`` (ints taken for floats, a
+    "64,128" string for a list of sizes), or a ConfigError naming the option (``label``),
+    the value and the type expected."""
+    options = typing.get_args(hint)
+    if type(None) in options:  # optional: None is the default (TOML has no null)
+        if value is None:
+            return None
+        hint = next(t for t in options if t is not type(None))
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    if hint is bool:
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
+        expected = "true or false"
+    elif hint is int:
+        if is_int:  # the range is validate's to check
+            return int(value)
+        expected = "a positive integer" if name in _POSITIVE else "an integer"
+    elif hint is float:
+        if is_int or (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)):
+            return float(value)
+        expected = "a number"
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        expected = "a string"
+    else:  # list[int]: layer sizes
+        sizes = _sizes(value)
+        if sizes is not None:
+            return sizes
+        expected = 'a list of positive integers like [128, 64] (or a string "128,64")'
+    raise ConfigError(f"{label} must be {expected}, got {_toml(value)}")
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Layer sizes written as on the command line: "64,128,10"."""
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers like 64,128,10; got "
+                         f"{text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"expected positive sizes, got {text!r}")
+    return values
+
+
+def _sizes(value: Any) -> list[int] | None:
+    """Layer sizes from a list of positive ints or a "64,128" string; None if neither."""
+    if isinstance(value, str):
+        try:
+            return parse_sizes(value)
+        except ValueError:
+            return None
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_) and v > 0
+            for v in value):
+        return [int(v) for v in value]
+    return None
+
+
+def _toml(value: Any) -> str:
+    """``value`` written as in a TOML file, for error messages."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return f"[{', '.join(map(_toml, value))}]"
+    if isinstance(value, dict):
+        return f"{{{', '.join(f'{k} = {_toml(v)}' for k, v in value.items())}}}"
+    return str(value)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -125,7 +222,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"--config: no such file {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"--config {path}: not valid TOML: {e}") from None
-    return values.get("train", values)
+    values = values.get("train", values)
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path}: train must be a table ([train] followed by "
+                          f"options), got {_toml(values)}")
+    return values
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -287,6 +388,7 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
                  ) -> RunResult:
     """Train as configured and write model.safetensors, metrics.csv/json and curves.png.
 
+    ``progress`` shows the fit loop's progress (on stderr); ``config.quiet`` turns it off.
     With ``config.distributed`` every rank of the MPI launch trains its shard of each
     global batch (``batch_size``); only rank 0 prints and writes files. A bad option or
     unreadable data (``ConfigError``, ``ValueError``, ``OSError``, ...) found before
@@ -300,6 +402,7 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
             log.flush()
 
     config.validate()
+    progress = progress and not config.quiet
     main, ranks, context = True, 1, None
     if config.distributed:
         from chainrule.distributed import init
