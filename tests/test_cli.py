@@ -170,6 +170,63 @@ def test_config_sizes_as_a_string_and_quiet_are_accepted(tmp_path, capsys):
     assert meta["config"]["quiet"] is True
 
 
+@pytest.mark.parametrize("optimizer, given, expected", [
+    ("adamw", None, 0.01),  # PyTorch's default
+    ("adamw", 0, 0.0),  # an explicit 0 used to become 0.01
+    ("adamw", 0.1, 0.1),
+    ("adam", None, 0.0),
+    ("sgd", 1e-3, 1e-3),
+])
+def test_weight_decay_default_and_explicit_zero_on_the_weights_only(optimizer, given, expected):
+    from chainrule.train.run import TrainConfig, build_model, build_optimizer
+
+    options = {"optimizer": optimizer} | ({} if given is None else {"weight_decay": given})
+    config = TrainConfig.from_mapping(options)
+    model = build_model(config, 64, 10)
+    decay = {id(p): group["weight_decay"] for group in build_optimizer(config, model).param_groups
+             for p in group["params"]}
+    for name, p in model.named_parameters():  # biases are not decayed, as with --l2
+        assert decay[id(p)] == (expected if name.endswith("weight") else 0.0), name
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_decay_lambda_over_n_takes_the_steps_of_l2_lambda(optimizer, tmp_path):
+    from chainrule.train.run import TrainConfig, run_training
+
+    common = {"optimizer": optimizer, "hidden": [16], "epochs": 2, "dropout": 0.0, "seed": 1}
+    if optimizer == "sgd":
+        common["momentum"] = 0.9
+    lam, n = 5.0, 1437  # n: the digits' training examples
+    runs = [run_training(TrainConfig.from_mapping({**common, **options,
+                                                   "out": str(tmp_path / str(k))}),
+                         progress=False).model.state_dict()
+            for k, options in enumerate([{"l2": lam}, {"l2": 0, "weight_decay": lam / n}])]
+    for name, value in runs[0].items():  # decaying the biases too moved them by 1e-3 or more
+        np.testing.assert_allclose(runs[1][name], value, rtol=0, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "adagrad"])
+def test_momentum_is_refused_for_optimizers_without_it(optimizer, tmp_path, capsys):
+    code, out, err = train_in_process(capsys, "--optimizer", optimizer, "--momentum", "0.9",
+                                      "--out", str(tmp_path / "o"))
+    assert (code, out) == (2, "")
+    assert err == (f"chainrule: error: --momentum is an option of sgd and rmsprop only; "
+                   f"--optimizer {optimizer} has no momentum setting, so it would be "
+                   f"ignored\n")
+
+
+def test_header_shows_momentum_and_weight_decay_in_effect(tmp_path, capsys):
+    code, out, err = train_in_process(capsys, "--optimizer", "sgd", "--momentum", "0.9",
+                                      "--weight-decay", "0.001", "--hidden", "8", "--epochs",
+                                      "1", "--quiet", "--out", str(tmp_path / "sgd"))
+    assert code == 0, err
+    assert "; sgd lr 0.1, momentum 0.9, weight decay 0.001, batch 32," in out
+    code, out, err = train_in_process(capsys, "--optimizer", "adamw", "--hidden", "8",
+                                      "--epochs", "1", "--quiet", "--out", str(tmp_path / "w"))
+    assert code == 0, err
+    assert "; adamw lr 0.001, weight decay 0.01, batch 32," in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc' "
                                "(see chainrule train --help)"),

@@ -76,8 +76,16 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--loss", default=d, help="cross-entropy (default) or mse")
     p.add_argument("--optimizer", default=d, help="adam (default), sgd, adamw, rmsprop, adagrad")
     p.add_argument("--lr", type=float, default=d, help="learning rate (default per optimizer)")
-    p.add_argument("--momentum", type=float, default=d)
-    p.add_argument("--weight-decay", type=float, default=d)
+    p.add_argument("--momentum", type=float, default=d,
+                   help="momentum of sgd and rmsprop (default 0); refused for the other "
+                        "optimizers, which have none")
+    p.add_argument("--weight-decay", type=float, default=d,
+                   help="the optimizer's weight decay wd (wd * W added to the gradient; "
+                        "adamw: decoupled, W shrunk by lr * wd), on the weights only, like "
+                        "--l1/--l2: biases are not decayed, so --weight-decay lambda/n "
+                        "takes the steps of --l2 lambda (n: training examples) with any "
+                        "optimizer but adamw. Default 0.01 for adamw, as in PyTorch, 0 for "
+                        "the others; 0 means 0")
     p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 60)")
     p.add_argument("--batch-size", type=int, default=d, help="mini-batch size (default 32)")
     p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")

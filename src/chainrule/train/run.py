@@ -33,6 +33,8 @@ from chainrule.train.history import History
 LOSSES = ("cross-entropy", "mse")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
+DEFAULT_WEIGHT_DECAY = {"adamw": 1e-2}  # PyTorch's defaults: AdamW 0.01, the others 0
+WITH_MOMENTUM = ("sgd", "rmsprop")  # the optimizers that take --momentum
 
 
 class ConfigError(ValueError):
@@ -52,8 +54,8 @@ class TrainConfig:
     loss: str = "cross-entropy"
     optimizer: str = "adam"
     lr: float | None = None
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    momentum: float | None = None  # sgd and rmsprop only; None: 0
+    weight_decay: float | None = None  # None: DEFAULT_WEIGHT_DECAY; on the weights only
     epochs: int = 60
     batch_size: int = 32
     l1: float = 0.0
@@ -114,7 +116,13 @@ class TrainConfig:
         need(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         need(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
         need(self.l1 >= 0 and self.l2 >= 0, "--l1 and --l2 must be >= 0")
-        need(0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}")
+        need(self.momentum is None or self.optimizer in WITH_MOMENTUM,
+             f"--momentum is an option of {' and '.join(WITH_MOMENTUM)} only; "
+             f"--optimizer {self.optimizer} has no momentum setting, so it would be ignored")
+        need(self.momentum is None or 0 <= self.momentum < 1,
+             f"--momentum must be in [0, 1), got {self.momentum}")
+        need(self.weight_decay is None or self.weight_decay >= 0,
+             f"--weight-decay must be >= 0, got {self.weight_decay}")
         need(0 < self.test_fraction < 1, f"test_fraction must be in (0, 1), got "
                                          f"{self.test_fraction}")
         need(self.val_fraction is None or 0 < self.val_fraction < 1,
@@ -128,6 +136,13 @@ class TrainConfig:
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    @property
+    def decay(self) -> float:
+        """The optimizer's weight decay: ``weight_decay``, or its default when not given."""
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)
 
 
 _POSITIVE = ("epochs", "batch_size", "patience", "threads")  # int options of at least 1
@@ -349,19 +364,24 @@ def build_model(config: TrainConfig, n_features: int, n_classes: int) -> Module:
 
 
 def build_optimizer(config: TrainConfig, model: Module) -> Any:
+    """The configured optimizer. Its weight decay (``config.decay``) applies to the weights
+    only, as the L1/L2 penalties do (``nn.weight_decay_groups``): the biases are not
+    decayed, so ``weight_decay = lambda/n`` gives the updates of ``l2 = lambda`` (with any
+    optimizer but AdamW, whose decay is decoupled from the gradient)."""
     from chainrule import optim
+    from chainrule.nn import weight_decay_groups
 
-    lr, wd = config.learning_rate, config.weight_decay
-    params = list(model.parameters())
+    lr, momentum = config.learning_rate, config.momentum or 0.0
+    groups = weight_decay_groups(model, config.decay)
     if config.optimizer == "sgd":
-        return optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+        return optim.SGD(groups, lr=lr, momentum=momentum)
     if config.optimizer == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
+        return optim.Adam(groups, lr=lr)
     if config.optimizer == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd or 1e-2)
+        return optim.AdamW(groups, lr=lr)
     if config.optimizer == "rmsprop":
-        return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    return optim.Adagrad(params, lr=lr, weight_decay=wd)
+        return optim.RMSprop(groups, lr=lr, momentum=momentum)
+    return optim.Adagrad(groups, lr=lr)
 
 
 def targets_for(loss: str, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -440,7 +460,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         f"{splits.n_classes} classes")
     say(f"model {' -> '.join(map(str, layer_sizes(config, splits.n_features, splits.n_classes)))}"
         f" ({config.activation}), {model.num_parameters():,} parameters; {config.optimizer} lr "
-        f"{config.learning_rate:g}, batch {config.batch_size}, up to {config.epochs} epochs")
+        f"{config.learning_rate:g}{_optimizer_options(config)}, batch {config.batch_size}, "
+        f"up to {config.epochs} epochs")
     if config.distributed:
         say(f"distributed: {ranks} rank(s), each with about {config.batch_size / ranks:g} "
             f"examples of every global batch of {config.batch_size} and "
@@ -468,6 +489,12 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     history.save_json(files["metrics_json"], test=test, seconds=seconds)
     history.plot(files["curves"], title=f"chainrule train --data {config.data}")
     return RunResult(model, history, test, out_dir, files, seconds)
+
+
+def _optimizer_options(config: TrainConfig) -> str:
+    """", momentum 0.9, weight decay 0.01" for the header line: the settings in effect."""
+    text = f", momentum {config.momentum:g}" if config.momentum else ""
+    return text + (f", weight decay {config.decay:g}" if config.decay else "")
 
 
 def _reported_once(context: Any) -> Any:
