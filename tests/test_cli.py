@@ -227,6 +227,36 @@ def test_header_shows_momentum_and_weight_decay_in_effect(tmp_path, capsys):
     assert "; adamw lr 0.001, weight decay 0.01, batch 32," in out
 
 
+@pytest.mark.parametrize("patience, stopped", [
+    (3, "early stopping: val_loss did not improve for 3 epochs (best at epoch 2)"),
+    (10, "reached the maximum of 6 epochs; restored the weights of epoch 2, the best val_loss"),
+])
+def test_early_stopping_saves_the_best_epochs_weights_and_metrics(patience, stopped, tmp_path):
+    from chainrule.train.run import TrainConfig, run_training
+
+    # with this seed and learning rate the validation loss is lowest at epoch 2
+    common = {"optimizer": "adam", "lr": 0.05, "hidden": [16], "dropout": 0.0, "l2": 0,
+              "seed": 1, "epochs": 6}
+    result = run_training(TrainConfig.from_mapping(
+        {**common, "early_stopping": True, "patience": patience, "out": str(tmp_path / "es")}),
+        progress=False)
+    h = result.history
+    assert h.stopped_reason == stopped
+    assert len(h) == (5 if patience == 3 else 6) and h.best_epoch == 2
+    # the same run stopped at epoch 2 by --epochs (the same validation split, seed, steps)
+    best = run_training(TrainConfig.from_mapping(
+        {**common, "epochs": 2, "val_fraction": 0.1, "out": str(tmp_path / "two")}),
+        progress=False)
+    saved = cr.load(tmp_path / "es" / "model.safetensors")
+    for name, value in best.model.state_dict().items():
+        assert np.array_equal(saved.state_dict()[name], value), name
+    assert saved.metadata["epoch"] == 2 and saved.metadata["stopped_reason"] == stopped
+    assert saved.metadata["metrics"] == h.epochs[1]
+    assert saved.metadata["test"] == result.test == best.test
+    metrics = json.loads((tmp_path / "es" / "metrics.json").read_text())
+    assert metrics["test"] == best.test and metrics["best_epoch"] == 2
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--lr", "abc"], "argument --lr: invalid float value: 'abc' "
                                "(see chainrule train --help)"),

@@ -115,6 +115,31 @@ def test_early_stopping_restores_best_weights():
         assert np.array_equal(value, snapshots[best - 1][name])
 
 
+@pytest.mark.parametrize("until_converged", [False, True])
+def test_early_stopping_restores_best_weights_also_when_it_does_not_stop(until_converged):
+    # the run ends at its last epoch (or by the convergence rule), not by early stopping;
+    # it used to keep the last epoch's weights
+    x, y = blobs(200)
+    model = small_model()
+    snapshots = []
+    # the convergence rule (tol 0.9: every epoch after the first falls short) stops at the
+    # epoch early stopping would, and records its reason first
+    epochs, patience = (10, 2) if until_converged else (4, 10)
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.2), (x, y),
+                  (x[:60], (y[:60] + 1) % 3), epochs=epochs, batch_size=20, progress=False,
+                  early_stopping=True, patience=patience, until_converged=until_converged,
+                  tol=0.9, callbacks=[LambdaCallback(lambda s, logs: snapshots.append(
+                      {k: v.copy() for k, v in s.model.state_dict().items()}))])
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert history.best_epoch == best < len(history)
+    first = ("converged: loss improved by less than 0.9 (relative) for 2 epochs"
+             if until_converged else "reached the maximum of 4 epochs")
+    assert history.stopped_reason == (f"{first}; restored the weights of epoch {best}, the "
+                                      f"best val_loss")
+    for name, value in model.state_dict().items():
+        assert np.array_equal(value, snapshots[best - 1][name]), name
+
+
 def test_early_stopping_needs_validation_data():
     x, y = blobs()
     model = small_model()

@@ -101,7 +101,8 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--patience", type=int, default=d)
     p.add_argument("--early-stopping", action="store_true", default=d,
                    help="hold out a validation split; stop when its loss stops improving and "
-                        "keep the best weights")
+                        "keep the best epoch's weights (also when --epochs or "
+                        "--until-converged ends the run first)")
     p.add_argument("--val-fraction", type=float, default=d)
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--quiet", action="store_true", default=d, help="no progress output")

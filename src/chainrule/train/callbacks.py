@@ -1,9 +1,10 @@
 """Callbacks: code that runs at the end of each epoch and may stop training.
 
 The stopping rules of ``fit`` are callbacks too: ``ConvergenceStop`` ("train until
-the loss converges") and ``EarlyStopping`` (on the validation loss, restoring the
-best weights). ``ModelCheckpoint`` saves the model after every epoch, atomically,
-so a crash or a diverging run leaves the last good model on disk.
+the loss converges") and ``EarlyStopping`` (on the validation loss; training ends with
+the best epoch's weights, however it ends). ``ModelCheckpoint`` saves the model after
+every epoch, atomically, so a crash or a diverging run leaves the last good model on
+disk.
 """
 
 from __future__ import annotations
@@ -101,7 +102,14 @@ class ConvergenceStop(_Patience):
 
 class EarlyStopping(_Patience):
     """Stop when ``monitor`` (the validation loss) has not gone below its best by
-    ``min_delta`` for ``patience`` epochs; optionally restore the best epoch's weights."""
+    ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best`` (the default) training ends with the weights of the best epoch
+    (``history.best_epoch``) however it ends: stopped by this rule, by another one, or
+    at the last epoch, since the best epoch can be an earlier one then too. When the
+    reason recorded is not this rule's, ``history.stopped_reason`` ends with "; restored
+    the weights of epoch N, the best val_loss" if N is not the last epoch.
+    """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss",
                  restore_best: bool = True) -> None:
@@ -124,8 +132,13 @@ class EarlyStopping(_Patience):
 
     def on_train_end(self, state: TrainingState) -> None:
         state.history.best_epoch = self.best_epoch
-        if self.restore_best and self.best_state is not None and state.stop_training:
-            state.model.load_state_dict(self.best_state)
+        if not self.restore_best or self.best_state is None:
+            return
+        state.model.load_state_dict(self.best_state)
+        said = state.history.stopped_reason == self.reason()  # "(best at epoch N)"
+        if not said and self.best_epoch != state.epoch:
+            state.history.stopped_reason += (f"; restored the weights of epoch "
+                                             f"{self.best_epoch}, the best {self.monitor}")
 
 
 class ModelCheckpoint(Callback):

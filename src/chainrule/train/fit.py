@@ -142,7 +142,9 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
         until_converged: stop when the training loss improves by less than ``tol``
             (relative) for ``patience`` epochs in a row.
         early_stopping: stop when the validation loss has not improved for
-            ``patience`` epochs, and restore the weights of the best epoch.
+            ``patience`` epochs. However training then ends (this rule, until_converged,
+            or the last epoch), the model ends with the weights of the epoch of the
+            lowest validation loss, ``history.best_epoch`` (see ``EarlyStopping``).
         classification: record accuracy (default: for the classification losses).
         progress: tqdm bars on a terminal, plain lines otherwise; False is silent.
         distributed: data-parallel training over the processes of an MPI launch

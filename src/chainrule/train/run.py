@@ -482,6 +482,10 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     seconds = time.perf_counter() - started
     metadata["test"] = test
     metadata["stopped_reason"] = history.stopped_reason
+    # the epoch whose weights the model holds: with --early-stopping, the best one (fit
+    # restored it), as the epoch checkpoints record theirs
+    epoch = history.best_epoch if config.early_stopping and history.best_epoch else len(history)
+    metadata["epoch"], metadata["metrics"] = epoch, history.epochs[epoch - 1]
     if not main:
         return RunResult(model, history, test, out_dir, {}, seconds)
     save(model, files["model"], metadata)
