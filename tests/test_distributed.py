@@ -412,6 +412,58 @@ def test_cli_config_error_is_one_line_from_rank_0_with_status_2(tmp_path):
 
 
 @needs_mpi
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--optimizer", "lbfgs"], "--optimizer 'lbfgs' is not one of sgd, adam, adamw, rmsprop, "
+                               "adagrad"),
+    (["--config", "{toml}"], '--config {toml}: epochs must be a positive integer, got "ten"'),
+    (["--epochs", "abc"], "argument --epochs: invalid int value: 'abc' (see chainrule train "
+                          "--help)"),
+])
+def test_cli_option_errors_are_printed_once_with_status_2(args, message, tmp_path):
+    # each rank used to print the error; --distributed may also come from the file
+    toml = tmp_path / "run.toml"
+    toml.write_text('distributed = true\nepochs = "ten"\n')
+    args = [a.format(toml=toml) for a in args]
+    distributed = [] if "--config" in args else ["--distributed"]
+    out_dir = tmp_path / "run"
+    result = mpirun("-m", "chainrule", "train", *distributed, *args, "--out", str(out_dir),
+                    via_mpi4py=False)
+    assert (result.returncode, result.stdout) == (2, ""), result
+    assert result.stderr == f"chainrule: error: {message.format(toml=toml)}\n"
+    assert not out_dir.exists()
+
+
+@needs_mpi
+def test_cli_weights_that_differ_after_training_are_one_line_with_status_1(tmp_path):
+    # The end-of-run check that all ranks hold the same weights raises DistributedError on
+    # every rank; the command used to end in a traceback on each. Rank 1's weights are
+    # moved just before the check.
+    path = tmp_path / "drift.py"
+    path.write_text(textwrap.dedent("""\
+        import sys
+        from chainrule.cli import main
+        from chainrule.distributed.training import DataParallel
+
+        check = DataParallel.finish
+
+        def finish(self):
+            if self.context.rank == 1:
+                next(iter(self.model.parameters())).data[0, 0] += 1.0
+            check(self)
+
+        DataParallel.finish = finish
+        sys.exit(main(["train", "--distributed", "--epochs", "1", "--hidden", "16",
+                       "--batch-size", "64", "--quiet", "--out", sys.argv[1]]))
+        """))
+    result = mpirun(str(path), str(tmp_path / "run"), via_mpi4py=False)
+    assert result.returncode == 1, result
+    assert result.stderr == ("chainrule: error: after training, the weights of rank(s) 1 "
+                             "differ from rank 0's; the ranks did not take identical steps\n")
+    assert "test accuracy" not in result.stdout
+
+
+@needs_mpi
 def test_cli_distributed_on_one_rank_is_bit_identical_to_plain_train(tmp_path):
     # the same --seed shuffles alike (the DistributedSampler's orders are the DataLoader's)
     common = ["-m", "chainrule", "train", "--epochs", "2", "--hidden", "32", "--seed", "3",

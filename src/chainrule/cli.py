@@ -1,7 +1,9 @@
 """The ``chainrule`` command: parse arguments, call the library, report.
 
 Bad input ends with one line on stderr ("chainrule: error: ...") and exit code 2
-(bad options or data) or 1 (training diverged); never a traceback.
+(bad options or data) or 1 (training diverged, or the ranks of a distributed run
+ended with different weights); never a traceback. In a distributed run, an error that
+every rank finds alike is printed once, by rank 0, and every rank exits with its code.
 """
 
 from __future__ import annotations
@@ -15,17 +17,22 @@ from typing import Any, NamedTuple, NoReturn
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class _UsageError(Exception):
+    """A bad command line, as the one line to print."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option ends like every other error of the command: one line on
-    stderr and exit code 2 (argparse's default prints the whole usage first). Subparsers
-    are of the same class, since add_subparsers makes them of its parser's type."""
+    stderr and exit code 2 (argparse's default prints the whole usage first), reported by
+    ``main``. Subparsers are of the same class, since add_subparsers makes them of its
+    parser's type."""
 
     commands: dict[str, argparse.ArgumentParser]  # set on the main parser: name -> subparser
 
     def error(self, message: str) -> NoReturn:
         root = self.prog.split()[0]  # the prog of "chainrule train" is "chainrule train"
         one_line = " ".join(message.split())
-        self.exit(EXIT_USAGE, f"{root}: error: {one_line} (see {self.prog} --help)\n")
+        raise _UsageError(f"{root}: error: {one_line} (see {self.prog} --help)")
 
 
 def _int_list(text: str) -> list[int]:
@@ -208,12 +215,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # argparse would blame the main parser; the command's --help lists its options
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # argparse would blame the main parser; the command's --help lists them
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    except _UsageError as e:
+        if not _another_rank_reports(argv):
+            print(e, file=sys.stderr)
+        return EXIT_USAGE
     import numpy as np
 
+    from chainrule.distributed.collectives import DistributedError
     from chainrule.distributed.context import DistributedUnavailable
     from chainrule.serialization import ModelFileError
     from chainrule.train.fit import TrainingDiverged
@@ -225,19 +239,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         with np.errstate(all="ignore"):
             return _run_command(args)
     except TrainingDiverged as e:
-        print(f"chainrule: error: {e}", file=sys.stderr)
-        return EXIT_FAILED
+        return _report(e, EXIT_FAILED)
+    except DistributedError as e:
+        # ranks given different data or settings (also a ValueError): bad input; ranks whose
+        # weights differ after training: a failed run, like a diverged one
+        return _report(e, EXIT_USAGE if isinstance(e, ValueError) else EXIT_FAILED)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return EXIT_OK
     except (ValueError, KeyError, TypeError, OSError, ModelFileError,
             DistributedUnavailable) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"chainrule: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        return _report(e, EXIT_USAGE)
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+
+
+def _another_rank_reports(argv: list[str]) -> bool:
+    """Whether this process is a rank other than 0 of an MPI launch of a --distributed
+    command, whose ranks all parse the same command line: rank 0 reports its errors."""
+    if "--distributed" not in argv:
+        return False
+    from chainrule.distributed import DistributedUnavailable, init
+
+    try:
+        return not init().is_main
+    except DistributedUnavailable:  # several processes but no MPI: each one says so
+        return False
+
+
+def _report(error: Exception, code: int) -> int:
+    """Print "chainrule: error: <error>" and return the exit code ``code``. An error that
+    every rank of a distributed run raised alike (``raised_on_every_rank``) is printed by
+    rank 0 alone; the other ranks exit with the same code."""
+    from chainrule.distributed.collectives import is_raised_on_every_rank
+
+    if is_raised_on_every_rank(error):
+        from chainrule.distributed import init
+
+        if not init().is_main:  # marked errors come from a run that joined already
+            return code
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    print(f"chainrule: error: {message}", file=sys.stderr)
+    return code
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -257,12 +301,10 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chainrule.train.run import TrainConfig, read_config_file, run_training
+    from chainrule.train.run import configure, run_training
 
-    values: dict[str, Any] = read_config_file(args.config) if args.config else {}
-    cli_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
-    # only the file's values can have a wrong type: argparse typed the command line's
-    config = TrainConfig.from_mapping({**values, **cli_values}, source=f"--config {args.config}")
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    config = configure(options, args.config)  # with --distributed: an error printed once
     if config.distributed:
         # An error on one rank would leave the others waiting in a collective forever:
         # print "rank N: <error>" and abort them all (one process just re-raises).

@@ -244,6 +244,36 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def configure(options: dict[str, Any], config_file: str | Path | None = None) -> TrainConfig:
+    """The checked configuration of ``chainrule train``: the options of ``config_file`` (TOML),
+    overridden by ``options`` (the command line's).
+
+    With ``distributed`` on (in either), every rank of the launch checks the options
+    alike, and a bad one is reported once, as ``run_training`` reports setup errors:
+    rank 0 raises the ``ConfigError`` (marked ``raised_on_every_rank``; a rank that alone
+    failed is named) and the other ranks raise ``SystemExit(2)`` without printing.
+    """
+    distributed = options.get("distributed") is True
+    config, error = None, None
+    try:
+        values = read_config_file(config_file) if config_file else {}
+        distributed = distributed or values.get("distributed") is True
+        config = TrainConfig.from_mapping(
+            {**values, **options}, source=f"--config {config_file}" if config_file else None)
+    except ConfigError as e:
+        if not distributed:
+            raise
+        error = e
+    if distributed:  # every rank comes here, failed or not, to compare outcomes
+        from chainrule.distributed import init
+
+        with _reported_once(init(required=True)):
+            if error is not None:
+                raise error
+    assert config is not None
+    return config
+
+
 # -- data -------------------------------------------------------------------------------------
 
 
