@@ -157,6 +157,15 @@ def test_config_values_of_the_wrong_type_are_named(line, message, tmp_path, caps
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("value", ["-1", "nan"])
+def test_tol_must_be_at_least_0(value, tmp_path, capsys):
+    # a negative tol counted every epoch as an improvement; NaN none
+    code, out, err = train_in_process(capsys, "--until-converged", "--tol", value, "--out",
+                                      str(tmp_path / "o"))
+    assert (code, out) == (2, "")
+    assert err == f"chainrule: error: --tol must be >= 0, got {float(value)}\n"
+
+
 def test_config_sizes_as_a_string_and_quiet_are_accepted(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text('layers = "64,8,10"\nepochs = 1\nquiet = true\nlr = 1\n')  # int lr

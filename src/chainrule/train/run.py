@@ -128,6 +128,7 @@ class TrainConfig:
         need(self.val_fraction is None or 0 < self.val_fraction < 1,
              f"val_fraction must be in (0, 1), got {self.val_fraction}")
         need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
+        need(self.tol >= 0, f"--tol must be >= 0, got {self.tol}")  # NaN too
         need(self.threads is None or self.threads >= 1,
              f"--threads must be a positive integer, got {self.threads!r}")
         need(self.data in ("digits", "mnist", "fashion-mnist") or self.data.startswith("csv:"),
