@@ -33,3 +33,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_text_or_print(text: str, path: str | os.PathLike | None, label: str) -> None:
+    """The commands' output: to ``path`` atomically (then say "label: path"), or to
+    stdout when no path is given."""
+    import sys
+
+    if path:
+        with atomic_write(path, "w") as f:
+            f.write(text)
+        print(f"{label}: {path}")
+    else:
+        sys.stdout.write(text)

@@ -528,24 +528,15 @@ def _predict(args: argparse.Namespace) -> int:
         records = [{"class": classes[k], "probabilities": dict(zip(classes, map(float, p),
                                                                      strict=True))}
                    for k, p in zip(predicted, probs, strict=True)]
-        from chainrule._io import atomic_write
-
-        with atomic_write(args.output, "w") as f:
-            json.dump(records, f, indent=2)
-        print(f"predictions: {args.output}")
-        return EXIT_OK
-    lines = [",".join(["class", *[f"p_{c}" for c in classes]])]
-    lines += [",".join([classes[k], *[f"{v:.6f}" for v in p]])
-              for k, p in zip(predicted, probs, strict=True)]
-    text = "\n".join(lines) + "\n"
-    if args.output:
-        from chainrule._io import atomic_write
-
-        with atomic_write(args.output, "w") as f:
-            f.write(text)
-        print(f"predictions: {args.output}")
+        text = json.dumps(records, indent=2) + "\n"
     else:
-        sys.stdout.write(text)
+        lines = [",".join(["class", *[f"p_{c}" for c in classes]])]
+        lines += [",".join([classes[k], *[f"{v:.6f}" for v in p]])
+                  for k, p in zip(predicted, probs, strict=True)]
+        text = "\n".join(lines) + "\n"
+    from chainrule._io import write_text_or_print
+
+    write_text_or_print(text, args.output, "predictions")
     return EXIT_OK
 
 

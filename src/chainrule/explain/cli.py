@@ -16,7 +16,6 @@ hidden activation for mse) unless --activation names one activation per layer.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import numpy as np
@@ -341,12 +340,7 @@ def run_explain(args: argparse.Namespace) -> int:
         model, x, y = build(args)
         text = explain(model, x, y, args.loss, lr=args.lr, l1=args.l1, l2=args.l2,
                        columns=args.columns, format=args.format, steps=args.steps)
-    if args.out:
-        from chainrule._io import atomic_write
+    from chainrule._io import write_text_or_print
 
-        with atomic_write(args.out, "w") as f:
-            f.write(text)
-        print(f"explain: {args.out}")
-    else:
-        sys.stdout.write(text)
+    write_text_or_print(text, args.out, "explain")
     return 0 if "FAILED" not in text else 1
