@@ -152,6 +152,22 @@ class _TwoRanks(dist.Context):
         return [value, self.theirs]
 
 
+@pytest.mark.parametrize("n, ranks", [(301, 2), (10, 3), (2, 4)])
+def test_validation_shards_are_contiguous_disjoint_and_cover_the_data(n, ranks):
+    from chainrule.distributed.training import DataParallel
+
+    x = np.arange(n, dtype=np.float32)[:, None]
+    seen = []
+    for rank in range(ranks):
+        context = dist.Context()
+        context.rank, context.world_size = rank, ranks
+        loader = DataParallel(context).shard_loader((x, np.zeros(n)), batch_size=4)
+        rows = [int(v) for xb, _ in loader for v in xb.data[:, 0]]
+        assert rows == list(range(rank * n // ranks, (rank + 1) * n // ranks))
+        seen += rows
+    assert seen == list(range(n))
+
+
 def test_settings_mismatch_names_the_ranks_and_values():
     mine = {"len(train_data)": 1797, "batch_size": 64, "epochs": 3, "shuffle": True}
     theirs = {"len(train_data)": "1000", "batch_size": "32", "epochs": "3",
@@ -254,6 +270,30 @@ def test_two_ranks_take_the_steps_of_one_process_with_the_global_batch(tmp_path)
     assert result["moved"] > 0.01  # training did change the weights
     assert result["shuffled"] <= 1e-5, result
     assert result["ordered"] <= 1e-5, result
+
+
+@needs_mpi
+def test_two_ranks_split_the_validation_set_and_report_its_full_metrics(tmp_path):
+    worker = script(tmp_path, """\
+        loss = nn.CrossEntropyLoss()
+        val = (x[1500:], y[1500:])  # 297 examples: shards of 148 and 149
+        a = model()
+        h = fit(a, loss, sgd(a), (x[:1500], y[:1500]), val, epochs=2, batch_size=64, seed=3,
+                progress=False, distributed=True)
+        logs = [[e["val_loss"], e["val_accuracy"]] for e in h.epochs]
+        every = dist.init().allgather(logs)
+        if dist.is_main():
+            b = model()
+            g = fit(b, loss, sgd(b), (x[:1500], y[:1500]), val, epochs=2, batch_size=64,
+                    seed=3, progress=False)
+            plain = [[e["val_loss"], e["val_accuracy"]] for e in g.epochs]
+            print(json.dumps({"ranks": every, "plain": plain}))
+        """)
+    out = mpirun(worker)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["ranks"][0] == result["ranks"][1]  # every rank logs the same metrics
+    np.testing.assert_allclose(result["ranks"][0], result["plain"], rtol=1e-6)
 
 
 @needs_mpi

@@ -104,6 +104,21 @@ class DataParallel:
                                      self.context.world_size, shuffle=shuffle, seed=self.seed)
         return _EpochLoader(DataLoader(data, batch_sampler=sampler), sampler)
 
+    def shard_loader(self, data: Any, batch_size: int) -> Any:
+        """This rank's contiguous share of ``data`` (e.g. the validation set), in batches:
+        rank r of p takes examples [r n / p, (r + 1) n / p). Data that cannot be indexed
+        (a DataLoader or other iterable) is not split: every rank then reads all of it."""
+        from chainrule.data import DataLoader, Dataset, TensorDataset
+
+        if isinstance(data, tuple | list) and len(data) == 2:
+            data = TensorDataset(*data)
+        if not isinstance(data, Dataset):
+            return data
+        n, rank, ranks = len(data), self.context.rank, self.context.world_size
+        mine = np.arange(rank * n // ranks, (rank + 1) * n // ranks)
+        batches = [mine[i:i + batch_size] for i in range(0, len(mine), batch_size)]
+        return DataLoader(data, batch_sampler=batches)
+
     def average_gradients(self, local_size: int) -> None:
         assert self._reduce is not None, "DataParallel.start was not called"
         self._reduce(local_size)

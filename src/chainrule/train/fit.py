@@ -82,12 +82,18 @@ def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024,
     ``classification`` defaults to True for the classification losses; pass True
     for, e.g., MSE against one-hot targets (accuracy then compares argmaxes).
     """
-    loader = _loader(data, batch_size, False, None)
+    classify = _is_classifier(loss_fn, classification)
+    sums = _evaluation_sums(model, loss_fn, _loader(data, batch_size, False, None), classify)
+    return _metrics(*sums, classify)
+
+
+def _evaluation_sums(model: Module, loss_fn: Any, loader: Any, classify: bool
+                     ) -> tuple[float, float, float]:
+    """(sum of per-example losses, number correct, number of examples) over ``loader``,
+    in eval mode: sums, so that shards evaluated on several ranks add up exactly."""
     was_training = model.training
     model.eval()
-    total = correct = 0.0
-    count = 0
-    classify = _is_classifier(loss_fn, classification)
+    total = correct = count = 0.0
     try:
         with no_grad():
             for x, y in loader:
@@ -99,6 +105,10 @@ def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024,
                 count += n
     finally:
         model.train(was_training)
+    return total, correct, count
+
+
+def _metrics(total: float, correct: float, count: float, classify: bool) -> dict[str, float]:
     if count == 0:
         raise ValueError("evaluate: the data is empty")
     result = {"loss": total / count}
@@ -200,8 +210,13 @@ def fit(model: Module, loss_fn: Any, optimizer: Any, train_data: Any, val_data: 
                                 clip_grad_norm, classify, reporter, sync)
             _check_weights_finite(model, optimizer, epoch)
             if val_data is not None:
-                for key, value in evaluate(model, loss_fn, val_data,
-                                           classification=classify).items():
+                if sync is not None:  # each rank scores its shard; the sums are added up
+                    sums = sync.sum_counts(*_evaluation_sums(
+                        model, loss_fn, sync.shard_loader(val_data, 1024), classify))
+                    val = _metrics(*sums, classify)
+                else:
+                    val = evaluate(model, loss_fn, val_data, classification=classify)
+                for key, value in val.items():
                     logs[f"val_{key}"] = value
             if scheduler is not None:
                 _step_scheduler(scheduler, logs)
