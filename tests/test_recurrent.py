@@ -582,3 +582,18 @@ def test_sequence_mask_of_0_and_1_equals_the_bool_mask():
     want = F.sequence_cross_entropy(logits, target, mask=mask.astype(bool)).item()
     for m in (mask, mask.astype(np.float32), mask.tolist(), cr.tensor(mask)):
         assert F.sequence_cross_entropy(logits, target, mask=m).item() == want
+
+
+@pytest.mark.parametrize("make", [lambda: nn.CharRNN(12, 4, 6, cell="gru", dtype=np.float64),
+                                  lambda: nn.CharRNN(12, 4, 6, cell="lstm").double(),
+                                  lambda: nn.CharRNN(12, 4, 6, cell="rnn")])
+def test_char_rnn_save_load_keeps_dtype_and_weights(make, tmp_path):
+    model = make()
+    dtype = model.head.weight.dtype
+    cr.save(model, tmp_path / "m.safetensors")
+    back = cr.load(tmp_path / "m.safetensors")
+    assert {p.dtype for p in back.parameters()} == {dtype}
+    for a, b in zip(model.parameters(), back.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    ids = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(model(ids)[0].data, back(ids)[0].data)

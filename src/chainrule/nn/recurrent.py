@@ -415,15 +415,19 @@ class CharRNN(Module):
     config_fields = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "cell")
 
     def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128,
-                 num_layers: int = 1, cell: str = "lstm") -> None:
+                 num_layers: int = 1, cell: str = "lstm", dtype: Any = np.float32) -> None:
         super().__init__()
         if cell not in _CELLS:
             raise ValueError(f"CharRNN: cell must be one of {', '.join(_CELLS)}, got {cell!r}")
         self.vocab_size, self.embedding_dim = vocab_size, embedding_dim
         self.hidden_size, self.num_layers, self.cell = hidden_size, num_layers, cell
-        self.embed = Embedding(vocab_size, embedding_dim)
-        self.rnn = _CELLS[cell](embedding_dim, hidden_size, num_layers)
-        self.head = Linear(hidden_size, vocab_size)
+        self.embed = Embedding(vocab_size, embedding_dim, dtype=dtype)
+        self.rnn = _CELLS[cell](embedding_dim, hidden_size, num_layers, dtype=dtype)
+        self.head = Linear(hidden_size, vocab_size, dtype=dtype)
+
+    def extra_config(self) -> dict[str, Any]:
+        # the dtype of the weights now (after any .to()/.double()), so load rebuilds it
+        return {**super().extra_config(), "dtype": str(self.head.weight.dtype)}
 
     def forward(self, ids: Any, state: Any = None) -> tuple[Tensor, Any]:
         out, state = self.rnn(self.embed(ids), state)
