@@ -45,3 +45,15 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def save_figure(fig: object, path: Path) -> None:
+    """Lay out ``fig``, write it to ``path`` as a 100-dpi PNG atomically (temp file +
+    rename, so an interrupted run never leaves a half-written image in docs/) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -50,7 +50,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import ROOT, machine, write_section  # noqa: E402
+from _report import ROOT, machine, save_figure, write_section  # noqa: E402
 
 DATA = Path(os.environ.get("CHAINRULE_DATA", ROOT.parent / "shared" / "data"))
 THREADS = 2  # per framework, as the performance benchmarks
@@ -325,9 +325,7 @@ def plot(stored: dict, path: Path) -> None:
                  f"and batches")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> int:

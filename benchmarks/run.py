@@ -45,7 +45,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import ROOT, machine, write_section  # noqa: E402
+from _report import ROOT, machine, save_figure, write_section  # noqa: E402
 
 BATCHES = (32, 128, 1024)
 MLP_PEERS = ("matmul only", "numpy BP", "chainrule", "torch", "sklearn")
@@ -329,11 +329,7 @@ def plot(results: dict, path: Path) -> None:
     ax.set_title("below 1: chainrule is faster (same run, medians)")
     for i, (_, r) in enumerate(bars):
         ax.text(i, r, f"{r:.2f}", ha="center", va="bottom")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,7 +228,7 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
             if not retain_graph:
                 fn.release()
             for x, gx in zip(inputs, gxs, strict=True):
-                if gx is not None and x.requires_grad:
+                if gx is not None and x._requires_grad:  # the slot: once per edge
                     deliver(x, gx)
     finally:
         mode.grad_enabled = saved_mode
