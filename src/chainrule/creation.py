@@ -48,7 +48,7 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 
 def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._make(array, False, None, 0)
+    t = Tensor.constant(array)
     return t.requires_grad_(True) if requires_grad else t
 
 

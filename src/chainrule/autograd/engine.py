@@ -87,9 +87,9 @@ def _seeds(caller: str, tensors: Sequence[Tensor], grads: Sequence[Any] | None) 
                     f"{caller}: the output has shape {t.shape}; a gradient can be implied only "
                     f"for a one-element output. Pass grad= with shape {t.shape} (or reduce "
                     f"the output to a scalar first, e.g. with .sum())")
-            seeds.append(Tensor._make(np.ones(t.shape, t.dtype), False, None, 0))
+            seeds.append(Tensor.constant(np.ones(t.shape, t.dtype)))
             continue
-        g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, t.dtype), False, None, 0)
+        g = g if isinstance(g, Tensor) else Tensor.constant(np.asarray(g, t.dtype))
         if g.shape != t.shape:
             raise ValueError(f"{caller}: gradient {i} has shape {g.shape} but the output it "
                              f"belongs to has shape {t.shape}")
@@ -101,7 +101,7 @@ def _add(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
     """Sum two gradient contributions, never in place (one gradient may be shared)."""
     if create_graph:
         return a + b
-    return Tensor._make(a.data + b.data, False, None, 0)
+    return Tensor.constant(a.data + b.data)
 
 
 def _owned(g: Tensor, owned: set[int]) -> Tensor:
@@ -115,7 +115,7 @@ def _owned(g: Tensor, owned: set[int]) -> Tensor:
     a = g.data
     if id(a) in owned or a.base is not None or not a.flags.writeable:
         a = a.copy()
-        g = Tensor._make(a, False, None, 0)
+        g = Tensor.constant(a)
     owned.add(id(a))
     return g
 
@@ -154,8 +154,8 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
             raise RuntimeError(f"internal error: a gradient of shape {g.shape} reached a tensor "
                                f"of shape {x.shape}")
         if g.dtype != x.dtype:
-            g = g.astype(x.dtype) if create_graph else Tensor._make(
-                g.data.astype(x.dtype), False, None, 0)
+            g = g.astype(x.dtype) if create_graph else Tensor.constant(
+                g.data.astype(x.dtype))
         fn = x.grad_fn
         if fn is None:  # a leaf
             if capture is not None:

@@ -76,8 +76,8 @@ class Function:
                     break
         if not record:
             if isinstance(ys, tuple):
-                return tuple(Tensor._make(y, False, None, 0) for y in ys)
-            return Tensor._make(ys, False, None, 0)
+                return tuple(Tensor.constant(y) for y in ys)
+            return Tensor.constant(ys)
 
         self.inputs = inputs
         gen = 0

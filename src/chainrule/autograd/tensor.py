@@ -79,6 +79,13 @@ class Tensor:
         t._retains_grad = False
         return t
 
+    @classmethod
+    def constant(cls, array: np.ndarray) -> Tensor:
+        """Wrap an array the caller owns as a tensor outside the graph (no gradient), without
+        copying or checking: the one fast constructor for code above the engine (optimizer
+        state, data batches, results)."""
+        return cls._make(array, False, None, 0)
+
     # -- array-like properties -------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
@@ -154,7 +161,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        return Tensor.constant(self.data)
 
     @property
     def requires_grad(self) -> bool:
@@ -246,7 +253,9 @@ class Tensor:
                 f"recorded would make its gradient wrong. Update parameters inside "
                 f"`with chainrule.no_grad():`, or use an out-of-place op (x = x {what[2:3]} y).")
 
-    def _bump(self) -> None:
+    def bump_version(self) -> None:
+        """Record an in-place change made to ``.data`` directly (optimizer steps, loading a
+        state dict), so a backward pass that still needs the old values refuses to run."""
         self._version += 1
 
     def _inplace(self, what: str, ufunc: np.ufunc, other: Any) -> Tensor:
@@ -306,7 +315,7 @@ class Tensor:
 
     # -- comparisons (no gradient; results are bool tensors) ----------------------
     def _compare(self, other: Any, op: Callable) -> Tensor:
-        return Tensor._make(np.asarray(op(self.data, _raw(other))), False, None, 0)
+        return Tensor.constant(np.asarray(op(self.data, _raw(other))))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)
@@ -335,12 +344,10 @@ class Tensor:
         return bool(self.data.all())
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)),
-                            False, None, 0)
+        return Tensor.constant(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)),
-                            False, None, 0)
+        return Tensor.constant(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
 
     # -- differentiable operators and methods (defined in chainrule.ops) -----------
     def __add__(self, other: Any) -> Tensor:

@@ -107,7 +107,7 @@ class _Bucket:
             np.divide(grads, summed[n], out=grads)
         for j, p in enumerate(self.params):
             lo, hi = self.bounds[j], self.bounds[j + 1]
-            p.grad = (Tensor._make(grads[lo:hi].reshape(p.data.shape), False, None, 0)
+            p.grad = (Tensor.constant(grads[lo:hi].reshape(p.data.shape))
                       if summed[n + 1 + j] > 0 else None)
 
 

@@ -46,7 +46,7 @@ class Sigmoid(Function):
             d = 1.0 - a.data
             d *= a.data
             d *= gy.data
-            return Tensor._make(d, False, None, 0)
+            return Tensor.constant(d)
         return gy * a * (1.0 - a)
 
 
@@ -66,7 +66,7 @@ class Tanh(Function):
             d = a.data * a.data
             np.subtract(1.0, d, out=d)
             d *= gy.data
-            return Tensor._make(d, False, None, 0)
+            return Tensor.constant(d)
         return gy * (1.0 - a * a)
 
 
@@ -81,7 +81,7 @@ class ReLU(Function):
     def backward(self, gy: Tensor) -> Tensor:
         positive = self.inputs[0].data > 0
         if not mode.grad_enabled:  # the usual case: g * mask on arrays (3.6x faster than
-            return Tensor._make(gy.data * positive, False, None, 0)  # np.where, measured)
+            return Tensor.constant(gy.data * positive)  # np.where, measured)
         return gy * positive.astype(gy.dtype)
 
 

@@ -112,7 +112,7 @@ class BCEWithLogits(Function):
     def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
         x, t = self.inputs
         if not mode.grad_enabled:  # plain arrays: no graph to record
-            gx = Tensor._make(gy.data * (_sigmoid_array(x.data) - t.data), False, None, 0)
+            gx = Tensor.constant(gy.data * (_sigmoid_array(x.data) - t.data))
         else:
             gx = gy * (sigmoid(x) - t)
         return gx, (-gy * x if t.requires_grad else None)
@@ -180,8 +180,7 @@ class CrossEntropy(Function):
         weight_sum = self.coef.sum(axis=1, keepdims=True)
         if not mode.grad_enabled:  # the usual case: plain arrays, reusing the forward softmax
             local = self.probs * weight_sum - self.coef
-            return Tensor._make((g.data * local).astype(self.probs.dtype, copy=False),
-                                False, None, 0)
+            return Tensor.constant((g.data * local).astype(self.probs.dtype, copy=False))
         return g * (softmax(self.inputs[0], 1) * weight_sum - self.coef)
 
     def release(self) -> None:

@@ -78,4 +78,4 @@ def cast_input(owner: str, what: str, value: Any, dtype: np.dtype) -> Tensor:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{owner}: {what} must hold real numbers (bool, int or float), got "
                         f"{type(value).__name__} of dtype {array.dtype}")
-    return Tensor._make(array.astype(dtype, copy=False), False, None, 0)
+    return Tensor.constant(array.astype(dtype, copy=False))

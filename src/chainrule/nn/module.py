@@ -146,7 +146,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._make(np.zeros_like(p.data), False, None, 0)
+                p.grad = Tensor.constant(np.zeros_like(p.data))
 
     def to(self, dtype: Any) -> Module:
         """Cast every floating parameter and buffer to ``dtype`` in place (PyTorch's
@@ -160,7 +160,7 @@ class Module:
             if t.data.dtype.kind == "f" and t.data.dtype != dtype:
                 t.data = t.data.astype(dtype)
                 t.grad = None
-                t._version += 1
+                t.bump_version()
         return self
 
     def double(self) -> Module:

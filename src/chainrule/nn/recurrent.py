@@ -132,7 +132,7 @@ class _CellBase(Module):
         _uniform_init(self, hidden_size)
 
     def _zeros(self, x: Tensor) -> Tensor:
-        return Tensor._make(np.zeros((x.shape[0], self.hidden_size), x.dtype), False, None, 0)
+        return Tensor.constant(np.zeros((x.shape[0], self.hidden_size), x.dtype))
 
     def _check(self, x: Any) -> Tensor:
         """The input as a Tensor of the cell's dtype (cast as Linear casts its input)."""
@@ -281,7 +281,7 @@ class _RecurrentBase(Module):
         b = x.shape[0]
         shape = (self.num_layers, b, self.hidden_size)
         if state is None:
-            zero = Tensor._make(np.zeros((b, self.hidden_size), x.dtype), False, None, 0)
+            zero = Tensor.constant(np.zeros((b, self.hidden_size), x.dtype))
             return [zero] * self.num_layers
         state = _check_state(type(self).__name__, f"the initial {name}", state, shape,
                              "(num_layers, batch, hidden)", x.dtype)

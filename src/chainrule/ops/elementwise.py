@@ -36,7 +36,7 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
         array = array.astype(np.float32)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"expected a number, an array or a Tensor, got {type(value).__name__}")
-    return Tensor._make(array, False, None, 0)
+    return Tensor.constant(array)
 
 
 def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -51,9 +51,9 @@ def operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     da, db = a.data.dtype, b.data.dtype
     if da != db:
         if da.kind == "f" and db.kind != "f":
-            b = Tensor._make(b.data.astype(da), False, None, 0)
+            b = Tensor.constant(b.data.astype(da))
         elif db.kind == "f" and da.kind != "f":
-            a = Tensor._make(a.data.astype(db), False, None, 0)
+            a = Tensor.constant(a.data.astype(db))
     return a, b
 
 
@@ -420,5 +420,5 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if x.data.dtype == dtype:
         return x
     if dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype), False, None, 0)
+        return Tensor.constant(x.data.astype(dtype))
     return Cast(dtype)(x)

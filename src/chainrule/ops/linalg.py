@@ -121,7 +121,7 @@ class Linear(Function):
 
 def _wrap(array: np.ndarray) -> Tensor:
     """A gradient array as a Tensor outside any graph."""
-    return Tensor._make(array, False, None, 0)
+    return Tensor.constant(array)
 
 
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:

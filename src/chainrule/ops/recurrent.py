@@ -64,7 +64,7 @@ class _FusedRecurrent(Function):
             return self._generic_backward(gys)
         arrays = [None if g is None else g.data for g in gys]
         grads = self.fused_backward(arrays)
-        return tuple(None if g is None or not x.requires_grad else Tensor._make(g, False, None, 0)
+        return tuple(None if g is None or not x.requires_grad else Tensor.constant(g)
                      for g, x in zip(grads, self.inputs, strict=True))
 
     def _generic_backward(self, gys: tuple) -> tuple[Tensor | None, ...]:

@@ -320,7 +320,7 @@ class Split(Function):
             if g is None:
                 shape = list(x.shape)
                 shape[self.axis] = int(n)
-                g = Tensor._make(np.zeros(shape, x.dtype), False, None, 0)
+                g = Tensor.constant(np.zeros(shape, x.dtype))
             parts.append(g)
         return concatenate(parts, self.axis)
 

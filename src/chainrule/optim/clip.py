@@ -41,7 +41,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if scale < 1.0:
         for p in params:
             g = p.grad.data
-            p.grad = Tensor._make(g * np.asarray(scale, g.dtype), False, None, 0)
+            p.grad = Tensor.constant(g * np.asarray(scale, g.dtype))
     return total
 
 
@@ -50,4 +50,4 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     if clip_value <= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be positive, got {clip_value}")
     for p in _with_grads(parameters):
-        p.grad = Tensor._make(np.clip(p.grad.data, -clip_value, clip_value), False, None, 0)
+        p.grad = Tensor.constant(np.clip(p.grad.data, -clip_value, clip_value))

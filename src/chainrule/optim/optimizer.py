@@ -84,7 +84,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = Tensor._make(np.zeros_like(p.data), False, None, 0)
+                    p.grad = Tensor.constant(np.zeros_like(p.data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` recomputes the loss."""
@@ -104,7 +104,7 @@ class Optimizer:
                         state = self.state[p] = {"step": 0}
                     state["step"] += 1
                     self.update(p, p.grad.data, group, state)
-                    p._version += 1
+                    p.bump_version()
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],

@@ -152,7 +152,7 @@ def add_penalty_gradients(weights: list[Parameter], lam2: float, lam1: float, n:
             value += lam1 / n * float(np.abs(data).sum())
             extra += np.asarray(lam1 / n, data.dtype) * np.sign(data)
         # a new array, not +=: a gradient array may be shared with another tensor
-        w.grad = Tensor._make(w.grad.data + extra, False, None, 0)
+        w.grad = Tensor.constant(w.grad.data + extra)
     return value
 
 

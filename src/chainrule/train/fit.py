@@ -124,7 +124,7 @@ def predict(model: Module, x: Any, batch_size: int = 1024) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            parts = [model(Tensor._make(x[i:i + batch_size], False, None, 0)).data
+            parts = [model(Tensor.constant(x[i:i + batch_size])).data
                      for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)

@@ -114,7 +114,7 @@ def _edge_grads(fn: Function, grad_of: dict) -> list[np.ndarray | None]:
     for ref in fn.outputs:
         out = ref()
         g = None if out is None else grad_of.get(id(out))
-        upstream.append(None if g is None else Tensor._make(np.asarray(g), False, None, 0))
+        upstream.append(None if g is None else Tensor.constant(np.asarray(g)))
     if all(g is None for g in upstream):
         return [None] * len(fn.inputs)
     with no_grad():
