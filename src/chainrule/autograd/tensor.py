@@ -551,7 +551,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 
 
 # The ops import Tensor from this module, so they are imported after the class exists.
-from chainrule.functional import activations as _act  # noqa: E402
+from chainrule.ops import activations as _act  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _la  # noqa: E402
 from chainrule.ops import reductions as _red  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 from chainrule.autograd.function import Function
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
-from chainrule.functional.activations import _logsumexp_array, _sigmoid_array, sigmoid, softmax
+from chainrule.ops.activations import logsumexp_array, sigmoid, sigmoid_array, softmax
 from chainrule.ops.elementwise import as_tensor, log, maximum
 from chainrule.ops.reductions import sum as _sum
 
@@ -112,7 +112,7 @@ class BCEWithLogits(Function):
     def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
         x, t = self.inputs
         if not mode.grad_enabled:  # plain arrays: no graph to record
-            gx = Tensor.constant(gy.data * (_sigmoid_array(x.data) - t.data))
+            gx = Tensor.constant(gy.data * (sigmoid_array(x.data) - t.data))
         else:
             gx = gy * (sigmoid(x) - t)
         return gx, (-gy * x if t.requires_grad else None)
@@ -164,7 +164,7 @@ class CrossEntropy(Function):
         self.coef, self.denominator, self.reduction = coef, denominator, reduction
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        lse = _logsumexp_array(x, 1)
+        lse = logsumexp_array(x, 1)
         self.probs = np.exp(x - lse)
         losses = (self.coef * (lse - x)).sum(axis=1)
         if self.reduction == "none":

@@ -23,15 +23,21 @@ from typing import Any
 
 import numpy as np
 
-import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn import init
 from chainrule.nn.linear import Linear, cast_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.linalg import linear
-from chainrule.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
-from chainrule.ops.shape import split, stack
+from chainrule.ops.recurrent import (
+    FusedGRU,
+    FusedLSTM,
+    FusedRNN,
+    gru_step,
+    lstm_step,
+    rnn_step,
+)
+from chainrule.ops.shape import stack
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -66,45 +72,6 @@ def _uniform_init(module: Module, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size)
     for p in module.parameters():
         init.uniform_(p, -bound, bound)
-
-
-# -- one step ---------------------------------------------------------------------------------
-
-
-def rnn_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, relu: bool) -> Tensor:
-    """h' = f(xp + h W_hh^T + b_hh), where xp = x W_ih^T + b_ih is precomputed."""
-    z = xp + linear(h, w_hh, b_hh)
-    return F.relu(z) if relu else F.tanh(z)
-
-
-def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
-              ) -> tuple[Tensor, Tensor]:
-    """gates = xp + h W_hh^T + b_hh, split into i, f, g, o;
-    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')."""
-    gates = xp + linear(h, w_hh, b_hh)
-    i, f, g, o = split(gates, 4, axis=-1)
-    c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
-    return F.sigmoid(o) * F.tanh(c), c
-
-
-def gru_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
-    """With xp = x W_ih^T + b_ih and hp = h W_hh^T + b_hh, each split into r, z, n parts:
-    r = sigmoid(xp_r + hp_r), z = sigmoid(xp_z + hp_z), n = tanh(xp_n + r * hp_n),
-    h' = (1 - z) * n + z * h."""
-    hp = linear(h, w_hh, b_hh)
-    xr, xz, xn = split(xp, 3, axis=-1)
-    hr, hz, hn = split(hp, 3, axis=-1)
-    r = F.sigmoid(xr + hr)
-    z = F.sigmoid(xz + hz)
-    n = F.tanh(xn + r * hn)
-    return (1.0 - z) * n + z * h
-
-
-def projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
-    """x_t W_ih^T + b_ih for every t at once (one big matrix product), cut into steps."""
-    xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
-    steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
-    return [s.squeeze(1) for s in steps]
 
 
 # -- cells: one time step, the user loops -----------------------------------------------------

@@ -1,7 +1,7 @@
 """Fused recurrent layers: one graph node for a whole sequence, with BPTT written out.
 
-The generic path (``chainrule.nn.recurrent.rnn_step`` and friends applied step by
-step) records about ten nodes per time step. These nodes compute the same values
+The generic path (``rnn_step`` and friends below, applied step by step) records
+about ten nodes per time step. These nodes compute the same values
 with numpy in one loop and backpropagate through time in one loop:
 
     forward:  XP = X W_ih^T + b_ih            (all steps in one matrix product)
@@ -26,6 +26,9 @@ from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
+from chainrule.ops.activations import relu, sigmoid, tanh
+from chainrule.ops.linalg import linear
+from chainrule.ops.shape import split, stack
 
 
 def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -41,12 +44,50 @@ def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+# -- one step, with ordinary differentiable ops: the oracle of the fused nodes ------------------
+
+
+def rnn_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, use_relu: bool) -> Tensor:
+    """h' = f(xp + h W_hh^T + b_hh), where xp = x W_ih^T + b_ih is precomputed."""
+    z = xp + linear(h, w_hh, b_hh)
+    return relu(z) if use_relu else tanh(z)
+
+
+def lstm_step(xp: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
+              ) -> tuple[Tensor, Tensor]:
+    """gates = xp + h W_hh^T + b_hh, split into i, f, g, o;
+    c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')."""
+    gates = xp + linear(h, w_hh, b_hh)
+    i, f, g, o = split(gates, 4, axis=-1)
+    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c), c
+
+
+def gru_step(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """With xp = x W_ih^T + b_ih and hp = h W_hh^T + b_hh, each split into r, z, n parts:
+    r = sigmoid(xp_r + hp_r), z = sigmoid(xp_z + hp_z), n = tanh(xp_n + r * hp_n),
+    h' = (1 - z) * n + z * h."""
+    hp = linear(h, w_hh, b_hh)
+    xr, xz, xn = split(xp, 3, axis=-1)
+    hr, hz, hn = split(hp, 3, axis=-1)
+    r = sigmoid(xr + hr)
+    z = sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
+    return (1.0 - z) * n + z * h
+
+
+def projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
+    """x_t W_ih^T + b_ih for every t at once (one big matrix product), cut into steps."""
+    xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
+    steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
+    return [s.squeeze(1) for s in steps]
+
+
 class _FusedRecurrent(Function):
     """Shared plumbing: inputs (x, h0, [c0,] W_ih, W_hh, [b_ih, b_hh]); outputs
     (out (B, T, H), h_n, [c_n]). ``truncate`` cuts the backward flow every k steps."""
 
     __slots__ = ("truncate", "has_bias")
-    n_states = 1
 
     def __init__(self, truncate: int | None, has_bias: bool) -> None:
         self.truncate, self.has_bias = truncate, has_bias
@@ -215,8 +256,6 @@ class FusedRNN(_FusedRecurrent):
 
     def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
                 b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
-        from chainrule.nn.recurrent import rnn_step
-
         return _unroll(x, (h0,), w_ih, b_ih, self._cut,
                        lambda xp, s: (rnn_step(xp, s[0], w_hh, b_hh, self.relu),))
 
@@ -230,7 +269,6 @@ class FusedLSTM(_FusedRecurrent):
     do = dh tanh(c) o (1 - o); then dh = dZ W_hh and dc = dc * f."""
 
     __slots__ = ()
-    n_states = 2
 
     def forward(self, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w_ih: np.ndarray,
                 w_hh: np.ndarray, b_ih: np.ndarray | None = None,
@@ -301,8 +339,6 @@ class FusedLSTM(_FusedRecurrent):
 
     def generic(self, x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
                 b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
-        from chainrule.nn.recurrent import lstm_step
-
         return _unroll(x, (h0, c0), w_ih, b_ih, self._cut,
                        lambda xp, s: lstm_step(xp, s[0], s[1], w_hh, b_hh))
 
@@ -372,8 +408,6 @@ class FusedGRU(_FusedRecurrent):
 
     def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
                 b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, ...]:
-        from chainrule.nn.recurrent import gru_step
-
         return _unroll(x, (h0,), w_ih, b_ih, self._cut,
                        lambda xp, s: (gru_step(xp, s[0], w_hh, b_hh),))
 
@@ -382,8 +416,6 @@ def _unroll(x: Tensor, states: tuple[Tensor, ...], w_ih: Tensor, b_ih: Tensor | 
             cut: Callable[[int], bool], step: Callable) -> tuple[Tensor, ...]:
     """Run ``step`` over the sequence with ordinary differentiable ops; returns
     (outputs (B, T, H), *final states), as the fused forward does."""
-    from chainrule.nn.recurrent import projected_steps
-    from chainrule.ops.shape import stack
 
     outputs = []
     for t, xp in enumerate(projected_steps(x, w_ih, b_ih)):
