@@ -467,3 +467,26 @@ def test_markdown_formulas_carry_the_regularization_terms_that_are_on():
     assert r"\frac{\lambda_2}{m} W^{(1)}" in only_l2 and r"\lambda_1" not in only_l2
     plain = cr.explain(model, x, y, format="markdown")
     assert r"\lambda" not in plain and r"db^{(2)} = \frac{1}{m} \sum_{\text{rows}}" in plain
+
+
+def test_central_differences_is_the_jacobian_and_restores_its_input():
+    """The one finite-difference helper (gradcheck's and the explainers'): shape
+    f().shape + x.shape, exact for a quadratic up to rounding, x left as it was, and any
+    view perturbed in place (here a transposed, non-contiguous one)."""
+    from chainrule.gradcheck import central_differences
+
+    base = np.arange(6.0).reshape(2, 3)
+    x = base.T  # (3, 2), not contiguous
+    before = x.copy()
+    jac = central_differences(lambda: (x ** 2).sum(axis=0), x)
+    assert jac.shape == (2, 3, 2)
+    expected = np.zeros((2, 3, 2))
+    for i in range(3):
+        for j in range(2):
+            expected[j, i, j] = 2 * x[i, j]
+    np.testing.assert_allclose(jac, expected, atol=1e-6)
+    np.testing.assert_array_equal(x, before)
+    scalar = central_differences(lambda: float((x ** 3).sum()), x)
+    assert scalar.shape == x.shape
+    np.testing.assert_allclose(scalar, 3 * x ** 2, atol=1e-5)
+    assert central_differences(lambda: 1.0, np.zeros((0, 2))).shape == (0, 2)

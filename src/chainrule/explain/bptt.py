@@ -33,8 +33,9 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explain.derivation import Check, central_difference
+from chainrule.explain.derivation import Check
 from chainrule.explain.render import _Doc
+from chainrule.gradcheck import central_differences
 
 NAMES = ("U", "W", "V", "b", "c")
 ERRORS = ("do", "dh", "da")  # the per-step errors dL/do_t, dL/dh_t, dL/da_t
@@ -134,7 +135,7 @@ def _numeric_weight(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarra
     if step is not None:
         steps = list(steps)
         steps[step] = {**params, name: params[name].copy()}
-    return central_difference(lambda: _unrolled_loss(steps, xs, ys), steps[step or 0][name])
+    return central_differences(lambda: _unrolled_loss(steps, xs, ys), steps[step or 0][name])
 
 
 def _numeric_intermediate(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray,
@@ -142,7 +143,7 @@ def _numeric_intermediate(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.
     """dL/d(name)_t by central differences: each entry of a_t, h_t or o_t perturbed, the
     rest of the unrolled network run forward from it."""
     value = np.array(value, np.float64)  # perturbed in place
-    return central_difference(
+    return central_differences(
         lambda: _unrolled_loss([params] * len(xs), xs, ys, (name, step, value)), value)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
+from chainrule.gradcheck import central_differences
 from chainrule.nn.activation import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from chainrule.nn.container import Sequential
 from chainrule.nn.linear import Linear
@@ -274,26 +275,10 @@ def _loss_from(params: list, l: int, value: np.ndarray, is_z: bool, y: np.ndarra
     return _loss_value(a, y, loss)
 
 
-def central_difference(loss_of: Any, target: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dJ/dt_k ~ (J(t + eps e_k) - J(t - eps e_k)) / (2 eps) for every entry t_k of
-    ``target``, which ``loss_of()`` reads; each entry is perturbed in place and restored."""
-    g = np.zeros_like(target)
-    flat, gflat = target.reshape(-1), g.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + eps
-        plus = loss_of()
-        flat[k] = old - eps
-        minus = loss_of()
-        flat[k] = old
-        gflat[k] = (plus - minus) / (2 * eps)
-    return g
-
-
 def _numeric_weights(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
                      l2: float, target: np.ndarray) -> np.ndarray:
     """Central differences of the total loss (with L1/L2) for a W or b in ``params``."""
-    return central_difference(lambda: _total_loss(params, x, y, loss, l1, l2), target)
+    return central_differences(lambda: _total_loss(params, x, y, loss, l1, l2), target)
 
 
 def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
@@ -301,7 +286,7 @@ def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
     """m dJ/dZ^(l) (is_z) or m dJ/dA^(l) by central differences: delta and dA are the
     errors of single examples, m times the gradient of the mean loss."""
     value = value.copy()  # perturbed in place
-    return len(y) * central_difference(lambda: _loss_from(params, l, value, is_z, y, loss),
+    return len(y) * central_differences(lambda: _loss_from(params, l, value, is_z, y, loss),
                                         value)
 
 
