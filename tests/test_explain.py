@@ -14,6 +14,7 @@ import chainrule.explain.derivation as D
 from chainrule import nn
 from chainrule.autograd.mode import no_grad
 from chainrule.explain import default_example, derive, explain
+from chainrule.nn.activation import activation_names, get_activation
 
 GOLDEN = Path(__file__).parent / "golden" / "explain_default.md"
 
@@ -102,13 +103,17 @@ def test_random_architectures_never_mismatch(seed):
         assert "FAILED" not in explain(model, x, y, loss, l1=l1, l2=l2, columns=columns)
 
 
+def _plant_tanh_derivative_under_sigmoid(monkeypatch):
+    """f'(Z) = 1 - A^2 (tanh's) wherever the explainer asks for sigmoid's."""
+    right = D.derivative
+    monkeypatch.setattr(D, "derivative",
+                        lambda name: right("tanh") if name == "sigmoid" else right(name))
+
+
 def test_a_wrong_derivative_is_caught(monkeypatch):
     """The classic slip: tanh's derivative written under a sigmoid network."""
     model, x, y = default_example()
-    wrong = dict(D.ACTIVATIONS)
-    wrong["sigmoid"] = (D.ACTIVATIONS["sigmoid"][0], D.ACTIVATIONS["tanh"][1],
-                        "1 - A^2", "1 - A^2")
-    monkeypatch.setattr(D, "ACTIVATIONS", wrong)
+    _plant_tanh_derivative_under_sigmoid(monkeypatch)
     d = derive(model, x, y)
     assert not d.all_ok
     text = explain(model, x, y)
@@ -128,10 +133,7 @@ def test_central_differences_alone_catch_a_wrong_delta_and_da(monkeypatch):
     """With autograd fooled, the numerical checks of delta^(l) and dA^(l) still fail
     loudly (mse: the output's own f' enters delta^(2), and through it dA^(1))."""
     model, x, y = default_example("sigmoid", "sigmoid")
-    wrong = dict(D.ACTIVATIONS)
-    wrong["sigmoid"] = (D.ACTIVATIONS["sigmoid"][0], D.ACTIVATIONS["tanh"][1],
-                        "1 - A^2", "1 - A^2")
-    monkeypatch.setattr(D, "ACTIVATIONS", wrong)
+    _plant_tanh_derivative_under_sigmoid(monkeypatch)
     monkeypatch.setattr(D, "_autograd", _fooled_autograd)
     d = derive(model, x, y, "mse")
     failed = {c.name for c in d.checks if not c.ok}
@@ -490,3 +492,34 @@ def test_central_differences_is_the_jacobian_and_restores_its_input():
     assert scalar.shape == x.shape
     np.testing.assert_allclose(scalar, 3 * x ** 2, atol=1e-5)
     assert central_differences(lambda: 1.0, np.zeros((0, 2))).shape == (0, 2)
+
+
+@pytest.mark.parametrize("name", activation_names())
+def test_every_registered_activation_carries_a_true_derivative(name):
+    """The registry's one entry per activation is all the others read: its module by name,
+    its functional form (the module's forward), and f'(z) from (z, a, p) equal to the
+    engine's gradient, on both sides of the kinks."""
+    from chainrule import tensor
+
+    cls = get_activation(name)
+    assert cls.name == name and get_activation(name.upper().replace("_", "-")) is cls
+    z = np.array([[-2.0, -0.5, 0.3, 1.7], [0.9, -1.1, 2.2, -0.01]])
+    p = None if cls.parameter is None else 0.3
+    extra = () if p is None else (p,)
+    module = cls(*extra)
+    a = module(tensor(z))
+    np.testing.assert_array_equal(a.data, cls.function(tensor(z), *extra).data)
+    if cls.derivative is None:  # softmax: its Jacobian is not diagonal
+        assert name == "softmax"
+        return
+    t = tensor(z, requires_grad=True)
+    (module(t) * 1.0).sum().backward()
+    np.testing.assert_allclose(cls.derivative(z, a.data, p), t.grad.data, atol=1e-12)
+    assert cls.derivative_text and cls.derivative_latex
+
+
+def test_the_registry_api_refuses_unknown_names_with_the_list():
+    assert activation_names()[:3] == ("relu", "sigmoid", "tanh")
+    with pytest.raises(ValueError, match="unknown activation 'swish'; choose one of relu, "
+                                         "sigmoid, tanh, leaky_relu"):
+        get_activation("swish")

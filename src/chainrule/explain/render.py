@@ -6,7 +6,8 @@ import html
 
 import numpy as np
 
-from chainrule.explain.derivation import ACTIVATIONS, PARAMETERS, Check, Derivation, LayerMath
+from chainrule.explain.derivation import Check, Derivation, LayerMath
+from chainrule.nn.activation import get_activation
 
 LOSS_TEXT = {
     "mse": ("L = 1/(2m) sum ||A^(L) - Y||^2", r"L = \frac{1}{2m}\sum \lVert A^{(L)} - Y\rVert^2",
@@ -28,13 +29,14 @@ def _parameter(layer: LayerMath) -> tuple[str, str]:
     """The activation's parameter as text and LaTeX, e.g. ', s = 0.01' (none: empty)."""
     if layer.param is None:
         return "", ""
-    _, text, latex = PARAMETERS[layer.activation]
+    text, latex = get_activation(layer.activation).symbol
     return f", {text} = {layer.param:g}", rf",\ {latex} = {layer.param:g}"
 
 
 def _derivative(layer: LayerMath) -> tuple[str, str]:
     """f'(Z) of the layer's activation in text and LaTeX, with its parameter's value."""
-    _, _, text, latex = ACTIVATIONS[layer.activation]
+    cls = get_activation(layer.activation)
+    text, latex = cls.derivative_text, cls.derivative_latex
     p_text, p_latex = _parameter(layer)
     return (f"f'(Z) = {text} for {layer.activation}{p_text}",
             rf"f'(Z) = {latex}{p_latex}")

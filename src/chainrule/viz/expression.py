@@ -13,15 +13,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
+from chainrule.nn.activation import ACTIVATIONS
 from chainrule.ops import elementwise as ew
 from chainrule.ops import reductions as red
 
+# the callable functions: elementwise math, every activation by its name, two reductions
 FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs, "maximum": ew.maximum,
-    "minimum": ew.minimum, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
-    "softplus": F.softplus, "sum": red.sum, "mean": red.mean,
+    "minimum": ew.minimum, **{name: cls.function for name, cls in ACTIVATIONS.items()},
+    "sum": red.sum, "mean": red.mean,
 }
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
