@@ -34,7 +34,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.explain.derivation import Check
-from chainrule.explain.render import _Doc
+from chainrule.explain.render import document
 from chainrule.gradcheck import central_differences
 
 NAMES = ("U", "W", "V", "b", "c")
@@ -217,7 +217,7 @@ def _column(a: np.ndarray) -> np.ndarray:
 
 
 def render_bptt(d: BPTT, fmt: str = "text") -> str:
-    doc = _Doc(fmt)
+    doc = document(fmt)
     steps = len(d.xs)
     doc.heading("Notation")
     doc.line(f"a tanh RNN over T = {steps} steps: a_t = U x_t + W h_(t-1) + b, h_t = tanh(a_t), "
