@@ -33,8 +33,8 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explain.derivation import Check
-from chainrule.explain.render import document
+from chainrule.explainer.derivation import Check
+from chainrule.explainer.render import document
 from chainrule.gradcheck import central_differences
 
 NAMES = ("U", "W", "V", "b", "c")

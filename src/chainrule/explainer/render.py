@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-from chainrule.explain.derivation import Check, Derivation, LayerMath
+from chainrule.explainer.derivation import Check, Derivation, LayerMath
 from chainrule.nn.activation import get_activation
 
 LOSS_TEXT = {
