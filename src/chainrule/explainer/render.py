@@ -43,7 +43,7 @@ def _derivative(layer: LayerMath) -> tuple[str, str]:
 
 
 def _t(a: np.ndarray, columns: bool) -> np.ndarray:
-    a = np.atleast_2d(a) if a.ndim == 1 else a
+    """A matrix with one example per row (X, Y, Z, A, delta, dA), transposed for columns."""
     return a.T if columns else a
 
 
@@ -165,7 +165,7 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
         for k, value in enumerate(d.losses):
             doc.line(f"after step {k}: L = {value:.6f}")
     doc.heading("Summary")
-    doc.line(_summary(d))
+    doc.line(summary(d.checks))
     return doc.render("Backpropagation, step by step")
 
 
@@ -286,10 +286,11 @@ def _update(doc: Document, d: Derivation, columns: bool) -> None:
         doc.matrix(f"b^({i}) new", f"b^{{({i})}}_{{new}}", _vec(layer.b_new, columns))
 
 
-def _summary(d: Derivation) -> str:
-    """How many gradients were checked (every one, both ways) and how many match."""
-    n, good = len(d.checks), sum(c.ok for c in d.checks)
-    head = f"{n} gradients checked against autograd and central differences: "
+def summary(checks: list[Check], detail: str = "") -> str:
+    """How many gradients were checked (every printed one, both ways) and how many match;
+    ``detail`` follows the count, e.g. ' (9 per-step errors ...)'."""
+    n, good = len(checks), sum(c.ok for c in checks)
+    head = f"{n} gradients checked against autograd and central differences{detail}: "
     if good == n:
         return head + "all match ✓"
     return head + f"{n - good} MISMATCH ✗ (see FAILED lines)"
