@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import chainrule.explain.derivation as D
-from chainrule import nn
+import chainrule.explainer.derivation as D
+from chainrule import explain, nn
 from chainrule.autograd.mode import no_grad
-from chainrule.explain import default_example, derive, explain
+from chainrule.explainer import default_example, derive
+from chainrule.nn.activation import activation_names, get_activation
 
 GOLDEN = Path(__file__).parent / "golden" / "explain_default.md"
 
@@ -102,13 +103,17 @@ def test_random_architectures_never_mismatch(seed):
         assert "FAILED" not in explain(model, x, y, loss, l1=l1, l2=l2, columns=columns)
 
 
+def _plant_tanh_derivative_under_sigmoid(monkeypatch):
+    """f'(Z) = 1 - A^2 (tanh's) wherever the explainer asks for sigmoid's."""
+    right = D.derivative
+    monkeypatch.setattr(D, "derivative",
+                        lambda name: right("tanh") if name == "sigmoid" else right(name))
+
+
 def test_a_wrong_derivative_is_caught(monkeypatch):
     """The classic slip: tanh's derivative written under a sigmoid network."""
     model, x, y = default_example()
-    wrong = dict(D.ACTIVATIONS)
-    wrong["sigmoid"] = (D.ACTIVATIONS["sigmoid"][0], D.ACTIVATIONS["tanh"][1],
-                        "1 - A^2", "1 - A^2")
-    monkeypatch.setattr(D, "ACTIVATIONS", wrong)
+    _plant_tanh_derivative_under_sigmoid(monkeypatch)
     d = derive(model, x, y)
     assert not d.all_ok
     text = explain(model, x, y)
@@ -128,10 +133,7 @@ def test_central_differences_alone_catch_a_wrong_delta_and_da(monkeypatch):
     """With autograd fooled, the numerical checks of delta^(l) and dA^(l) still fail
     loudly (mse: the output's own f' enters delta^(2), and through it dA^(1))."""
     model, x, y = default_example("sigmoid", "sigmoid")
-    wrong = dict(D.ACTIVATIONS)
-    wrong["sigmoid"] = (D.ACTIVATIONS["sigmoid"][0], D.ACTIVATIONS["tanh"][1],
-                        "1 - A^2", "1 - A^2")
-    monkeypatch.setattr(D, "ACTIVATIONS", wrong)
+    _plant_tanh_derivative_under_sigmoid(monkeypatch)
     monkeypatch.setattr(D, "_autograd", _fooled_autograd)
     d = derive(model, x, y, "mse")
     failed = {c.name for c in d.checks if not c.ok}
@@ -328,7 +330,7 @@ def test_cli_refuses_networks_and_data_too_big_to_print_and_check(capsys, tmp_pa
 
 
 def test_bptt_derivation_sums_over_time_and_checks_out():
-    from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+    from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
 
     params, xs, ys = default_rnn()
     d = derive_bptt(params, xs, ys)
@@ -369,7 +371,7 @@ def test_bptt_every_printed_gradient_is_checked_both_ways():
     """do_t, dh_t, da_t at every step, each step's share of every weight gradient, and the
     sums: each equals autograd's and the central differences' (h_t perturbed and the later
     steps re-run, so dh_t includes the error flowing back from step t + 1)."""
-    from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+    from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
 
     d = derive_bptt(*default_rnn())
     assert {c.name for c in d.checks} == BPTT_CHECKS and len(d.checks) == 29
@@ -396,7 +398,7 @@ def _forgets_the_past(V, W, do, h):
 
 
 def test_bptt_a_wrong_per_step_formula_is_caught(monkeypatch, capsys):
-    import chainrule.explain.bptt as B
+    import chainrule.explainer.bptt as B
     from chainrule.cli import main
 
     monkeypatch.setattr(B, "backward_through_time", _forgets_the_past)
@@ -419,7 +421,7 @@ def test_bptt_central_differences_alone_catch_a_wrong_derivative(monkeypatch):
     the recursion dh_1 and dh_2 (do_t and dh_3 stay right)."""
     from collections import defaultdict
 
-    import chainrule.explain.bptt as B
+    import chainrule.explainer.bptt as B
 
     monkeypatch.setattr(B, "dtanh", lambda h: 1 - h)
     params, xs, ys = B.default_rnn()
@@ -442,23 +444,24 @@ def test_chainrule_explain_is_callable_before_and_after_the_package_is_imported(
     import subprocess
     import sys
 
-    # a fresh interpreter: the package import is what used to replace the function
+    # a fresh interpreter: importing the explainer package must not touch the function
     code = ("import chainrule as cr\n"
-            "from chainrule.explain import default_example\n"
+            "from chainrule.explainer import default_example\n"
             "m, x, y = default_example()\n"
             "a = cr.explain(m, x, y)\n"
-            "import chainrule.explain\n"
+            "import chainrule.explainer\n"
             "b = cr.explain(m, x, y, format='markdown')\n"
-            "print(a.count('matches autograd') > 0, b.startswith('#') or '$' in b)\n")
+            "print(a.count('matches autograd') > 0, b.startswith('#') or '$' in b)\n"
+            "print(type(cr.explain).__name__, cr.explain.__module__)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["True", "True"]
+    assert run.stdout.split() == ["True", "True", "function", "chainrule"]
 
 
 def test_markdown_formulas_carry_the_regularization_terms_that_are_on():
     import chainrule as cr
-    from chainrule.explain import default_example
+    from chainrule.explainer import default_example
 
     model, x, y = default_example()
     both = cr.explain(model, x, y, l2=0.1, l1=0.01, format="markdown")
@@ -467,3 +470,57 @@ def test_markdown_formulas_carry_the_regularization_terms_that_are_on():
     assert r"\frac{\lambda_2}{m} W^{(1)}" in only_l2 and r"\lambda_1" not in only_l2
     plain = cr.explain(model, x, y, format="markdown")
     assert r"\lambda" not in plain and r"db^{(2)} = \frac{1}{m} \sum_{\text{rows}}" in plain
+
+
+def test_central_differences_is_the_jacobian_and_restores_its_input():
+    """The one finite-difference helper (gradcheck's and the explainers'): shape
+    f().shape + x.shape, exact for a quadratic up to rounding, x left as it was, and any
+    view perturbed in place (here a transposed, non-contiguous one)."""
+    from chainrule.gradcheck import central_differences
+
+    base = np.arange(6.0).reshape(2, 3)
+    x = base.T  # (3, 2), not contiguous
+    before = x.copy()
+    jac = central_differences(lambda: (x ** 2).sum(axis=0), x)
+    assert jac.shape == (2, 3, 2)
+    expected = np.zeros((2, 3, 2))
+    for i in range(3):
+        for j in range(2):
+            expected[j, i, j] = 2 * x[i, j]
+    np.testing.assert_allclose(jac, expected, atol=1e-6)
+    np.testing.assert_array_equal(x, before)
+    scalar = central_differences(lambda: float((x ** 3).sum()), x)
+    assert scalar.shape == x.shape
+    np.testing.assert_allclose(scalar, 3 * x ** 2, atol=1e-5)
+    assert central_differences(lambda: 1.0, np.zeros((0, 2))).shape == (0, 2)
+
+
+@pytest.mark.parametrize("name", activation_names())
+def test_every_registered_activation_carries_a_true_derivative(name):
+    """The registry's one entry per activation is all the others read: its module by name,
+    its functional form (the module's forward), and f'(z) from (z, a, p) equal to the
+    engine's gradient, on both sides of the kinks."""
+    from chainrule import tensor
+
+    cls = get_activation(name)
+    assert cls.name == name and get_activation(name.upper().replace("_", "-")) is cls
+    z = np.array([[-2.0, -0.5, 0.3, 1.7], [0.9, -1.1, 2.2, -0.01]])
+    p = None if cls.parameter is None else 0.3
+    extra = () if p is None else (p,)
+    module = cls(*extra)
+    a = module(tensor(z))
+    np.testing.assert_array_equal(a.data, cls.function(tensor(z), *extra).data)
+    if cls.derivative is None:  # softmax: its Jacobian is not diagonal
+        assert name == "softmax"
+        return
+    t = tensor(z, requires_grad=True)
+    (module(t) * 1.0).sum().backward()
+    np.testing.assert_allclose(cls.derivative(z, a.data, p), t.grad.data, atol=1e-12)
+    assert cls.derivative_text and cls.derivative_latex
+
+
+def test_the_registry_api_refuses_unknown_names_with_the_list():
+    assert activation_names()[:3] == ("relu", "sigmoid", "tanh")
+    with pytest.raises(ValueError, match="unknown activation 'swish'; choose one of relu, "
+                                         "sigmoid, tanh, leaky_relu"):
+        get_activation("swish")

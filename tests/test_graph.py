@@ -161,3 +161,19 @@ def test_a_failing_dot_is_one_line_not_a_traceback(tmp_path):
     assert run.stderr.startswith("chainrule: error: graph: Graphviz's dot failed (exit 3): "
                                  "Error: syntax error")
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_every_registered_activation_is_callable_in_an_expression():
+    """The graph whitelist reads the one activation registry: a parameter goes positionally."""
+    from chainrule.nn.activation import ACTIVATIONS
+
+    with pytest.raises(ExpressionError, match="only these functions can be called") as refused:
+        parse("swish(x)")
+    listed = str(refused.value).split(": ")[2].split("; ")[0].split(", ")
+    for name in ACTIVATIONS:
+        assert name in listed, name
+        parse(f"{name}(x)")
+    out, leaves = evaluate(parse("leaky_relu(x, 0.2) + elu(x)"), parse_values("x=-2"))
+    out.backward()
+    assert out.item() == pytest.approx(-0.4 + np.expm1(-2.0))
+    assert leaves["x"].grad.item() == pytest.approx(0.2 + np.exp(-2.0))

@@ -5,6 +5,8 @@ differentiable ops as functions, ``backward``/``grad``, the grad-mode switches
 and gradient checking. Activations and losses are in ``chainrule.functional``.
 """
 
+from typing import Any as _Any
+
 import numpy as _np
 
 from chainrule.autograd import (
@@ -94,8 +96,11 @@ cat = concatenate
 __version__ = "0.1.0"
 
 
-def explain(model, x, y, loss="cross-entropy", **options):  # noqa: ANN001, ANN003, ANN201
-    """The backpropagation derivation of ``model`` on (x, y); see chainrule.explain.explain."""
-    from chainrule.explain import explain as _explain
+def explain(model: _Any, x: _Any, y: _Any, loss: str = "cross-entropy", *, lr: float = 0.5,
+            l1: float = 0.0, l2: float = 0.0, columns: bool = False, format: str = "text",
+            steps: int = 1) -> str:
+    """The backpropagation derivation of ``model`` on (x, y) as text, Markdown or HTML:
+    ``chainrule.explainer.render(chainrule.explainer.derive(...))`` (see docs/explain.md)."""
+    from chainrule.explainer import derive, render  # on first use: import chainrule stays light
 
-    return _explain(model, x, y, loss, **options)
+    return render(derive(model, x, y, loss, lr, l1, l2, steps), format, columns)

@@ -194,7 +194,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-column", default=None)
     ev.add_argument("--out", help="directory for confusion.png (default: beside the model)")
     _text_parser(sub)
-    from chainrule.explain.cli import add_explain_parser
+    from chainrule.explainer.cli import add_explain_parser
 
     add_explain_parser(sub)
     gr = sub.add_parser("graph", help="draw the computational graph of an expression with "
@@ -294,7 +294,7 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "graph":
         return _graph(args)
     if args.command == "explain":
-        from chainrule.explain.cli import run_explain
+        from chainrule.explainer.cli import run_explain
 
         return run_explain(args)
     return _predict(args)

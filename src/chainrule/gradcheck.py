@@ -47,24 +47,44 @@ def _prepare(name: str, inputs: Sequence[Any]) -> list[Any]:
     return prepared
 
 
+def central_differences(f: Callable[[], Any], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """The Jacobian of ``f()`` with respect to the array ``x`` by central differences:
+    entry [..., k] is (f(x + eps e_k) - f(x - eps e_k)) / (2 eps), accurate to O(eps**2).
+
+    ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a
+    time and restored. The result has shape ``np.shape(f()) + x.shape`` (``x.shape`` for a
+    scalar ``f``), in float64; for an empty ``x`` it is zeros of ``x.shape``.
+    """
+    columns = []
+    for k in np.ndindex(x.shape):  # indexing x itself: any view, contiguous or not
+        old = x[k]
+        x[k] = old + eps
+        plus = np.asarray(f(), np.float64)
+        x[k] = old - eps
+        minus = np.asarray(f(), np.float64)
+        x[k] = old
+        columns.append((plus - minus) / (2 * eps))
+    if not columns:
+        return np.zeros(x.shape)
+    return np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+
+
 def _numerical_jacobian(fn: Callable, inputs: list[Any], i: int, eps: float
                         ) -> list[np.ndarray]:
     """d(outputs)/d(inputs[i]) by central differences, one (out.size, x.size) block per output."""
     x = inputs[i].data
-    flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
-    columns: list[list[np.ndarray]] = []
-    with no_grad():
-        for k in range(flat.size):
-            old = flat[k]
-            flat[k] = old + eps
-            plus = [o.data.astype(np.float64).ravel() for o in _as_outputs(fn(*inputs))]
-            flat[k] = old - eps
-            minus = [o.data.astype(np.float64).ravel() for o in _as_outputs(fn(*inputs))]
-            flat[k] = old
-            columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)])
-    if not columns:
+    if not x.size:
         return []
-    return [np.stack([c[j] for c in columns], axis=1) for j in range(len(columns[0]))]
+    sizes: list[int] = []  # of the outputs, as the finite differences see them
+
+    def flat_outputs() -> np.ndarray:
+        outs = [o.data.astype(np.float64).ravel() for o in _as_outputs(fn(*inputs))]
+        sizes[:] = [o.size for o in outs]
+        return np.concatenate(outs) if outs else np.zeros(0)
+
+    with no_grad():
+        jacobian = central_differences(flat_outputs, x, eps).reshape(-1, x.size)
+    return np.split(jacobian, np.cumsum(sizes)[:-1]) if sizes else []
 
 
 def _analytic_jacobian(outputs: tuple[Tensor, ...], wrt: list[Tensor]

@@ -5,34 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chainrule.nn import init
-from chainrule.nn.activation import (
-    ELU,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Softplus,
-    Tanh,
-)
+from chainrule.nn.activation import ACTIVATIONS, get_activation
 from chainrule.nn.container import Sequential
 from chainrule.nn.layers import Dropout
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 
-ACTIVATIONS: dict[str, type[Module]] = {
-    "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "elu": ELU,
-    "identity": Identity, "softmax": Softmax, "softplus": Softplus,
-}
+__all__ = ["ACTIVATIONS", "INITS", "activation", "mlp"]  # ACTIVATIONS: nn.activation's
+
 INITS = ("default", "xavier", "he", "normal", "scaled_normal")
 
 
 def activation(name: str) -> Module:
-    """An activation module by name (see ACTIVATIONS)."""
-    cls = ACTIVATIONS.get(name.replace("-", "_").lower())
-    if cls is None:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return cls()
+    """An activation module by name (see nn.activation.ACTIVATIONS)."""
+    return get_activation(name)()
 
 
 def _initialize(layer: Linear, scheme: str, act: str) -> None:
@@ -46,7 +32,7 @@ def _initialize(layer: Linear, scheme: str, act: str) -> None:
     if scheme == "default":
         return
     w, b = layer.weight, layer.bias
-    gain_name = act if act in ("relu", "tanh", "sigmoid", "leaky_relu") else "linear"
+    gain_name = get_activation(act).gain
     if scheme == "xavier":
         init.xavier_uniform_(w, init.calculate_gain(gain_name))
     elif scheme == "he":

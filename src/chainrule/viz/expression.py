@@ -13,15 +13,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
+from chainrule.nn.activation import ACTIVATIONS
 from chainrule.ops import elementwise as ew
 from chainrule.ops import reductions as red
 
+# the callable functions: elementwise math, every activation by its name, two reductions
 FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "exp": ew.exp, "log": ew.log, "sqrt": ew.sqrt, "abs": ew.abs, "maximum": ew.maximum,
-    "minimum": ew.minimum, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
-    "softplus": F.softplus, "sum": red.sum, "mean": red.mean,
+    "minimum": ew.minimum, **{name: cls.function for name, cls in ACTIVATIONS.items()},
+    "sum": red.sum, "mean": red.mean,
 }
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
            ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
@@ -53,62 +54,81 @@ def parse(source: str) -> ast.Expression:
     if len(nodes) > MAX_NODES:
         raise ExpressionError(f"graph: the expression has {len(nodes)} parts; the limit is "
                               f"{MAX_NODES}")
-    for node in nodes:
-        _vet(node, source.strip())
+    vetter = _Vetter(source.strip())
+    for node in nodes:  # breadth first: the outermost offending piece is named
+        vetter.visit(node)
     return tree
 
 
-def _vet(node: ast.AST, source: str) -> None:
-    if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.USub | ast.UAdd):
-        if isinstance(node, ast.operator) and type(node) not in _BINARY:
-            raise ExpressionError(f"graph: the operator {type(node).__name__} is not allowed")
-        return
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and \
-                isinstance(node.right.value, int | float) and abs(node.right.value) > MAX_EXPONENT:
-            raise ExpressionError(f"graph: the exponent in {_piece(node, source)} is too large "
-                                  f"(at most {MAX_EXPONENT})")
-        if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.BinOp) and \
-                isinstance(node.right.op, ast.Pow):
-            raise ExpressionError(f"graph: nested powers like {_piece(node, source)} are not "
-                                  f"allowed")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, ast.USub | ast.UAdd):
-            raise ExpressionError(f"graph: the operator in {_piece(node, source)} is not "
-                                  f"allowed")
-        return
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise ExpressionError(f"graph: only numbers are allowed as constants, not "
-                                  f"{_piece(node, source)}")
-        if abs(node.value) > MAX_CONSTANT:
-            raise ExpressionError(f"graph: the constant {_piece(node, source)} is too large "
-                                  f"(at most {MAX_CONSTANT:g})")
-        return
-    if isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise ExpressionError(f"graph: names starting with '_' are not allowed: {node.id}")
-        return
-    if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            raise ExpressionError(f"graph: only these functions can be called: "
-                                  f"{', '.join(FUNCTIONS)}; not {_piece(node.func, source)}")
-        if node.keywords:
-            raise ExpressionError(f"graph: keyword arguments are not allowed: "
-                                  f"{_piece(node, source)}")
-        return
-    kinds = {ast.Attribute: "attribute access", ast.Subscript: "indexing",
-             ast.Lambda: "lambdas", ast.ListComp: "comprehensions",
-             ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons",
-             ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions"}
-    what = next((v for k, v in kinds.items() if isinstance(node, k)), type(node).__name__)
-    verb = "are" if what in PLURAL_KINDS else "is"  # "lambdas are", "indexing is"
-    raise ExpressionError(f"graph: {what} {verb} not allowed: {_piece(node, source)}")
-
-
+# the whitelist: the structural nodes, which need no check of their own ...
+STRUCTURE = (ast.Expression, ast.Load, ast.UAdd, ast.USub, *_BINARY)
+# ... and the nodes _Vetter checks one by one, each in its visit_ method: BinOp, UnaryOp,
+# Constant, Name and Call. What a refusal calls some of the other kinds:
+REFUSED = {ast.Attribute: "attribute access", ast.Subscript: "indexing",
+           ast.Lambda: "lambdas", ast.ListComp: "comprehensions",
+           ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons",
+           ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions"}
 PLURAL_KINDS = ("lambdas", "comprehensions", "comparisons", "boolean operators",
                 "conditional expressions")
+
+
+class _Vetter(ast.NodeVisitor):
+    """``visit(node)`` vets one node against the whitelist (``parse`` walks them all);
+    anything outside it raises an ExpressionError naming the offending piece."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def refuse(self, message: str) -> ExpressionError:
+        return ExpressionError(f"graph: {message}")
+
+    def piece(self, node: ast.AST) -> str:
+        return _piece(node, self.source)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """The nodes without a check of their own: structure passes, the rest is refused."""
+        if isinstance(node, STRUCTURE):
+            return
+        if isinstance(node, ast.operator):
+            raise self.refuse(f"the operator {type(node).__name__} is not allowed")
+        what = next((v for k, v in REFUSED.items() if isinstance(node, k)),
+                    type(node).__name__)
+        verb = "are" if what in PLURAL_KINDS else "is"  # "lambdas are", "indexing is"
+        raise self.refuse(f"{what} {verb} not allowed: {self.piece(node)}")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        """Powers are bounded: no exponent above MAX_EXPONENT, no power of a power."""
+        if not isinstance(node.op, ast.Pow):
+            return
+        right = node.right
+        if isinstance(right, ast.Constant) and isinstance(right.value, int | float) and \
+                abs(right.value) > MAX_EXPONENT:
+            raise self.refuse(f"the exponent in {self.piece(node)} is too large (at most "
+                              f"{MAX_EXPONENT})")
+        if isinstance(right, ast.BinOp) and isinstance(right.op, ast.Pow):
+            raise self.refuse(f"nested powers like {self.piece(node)} are not allowed")
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if not isinstance(node.op, ast.USub | ast.UAdd):
+            raise self.refuse(f"the operator in {self.piece(node)} is not allowed")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise self.refuse(f"only numbers are allowed as constants, not {self.piece(node)}")
+        if abs(node.value) > MAX_CONSTANT:
+            raise self.refuse(f"the constant {self.piece(node)} is too large (at most "
+                              f"{MAX_CONSTANT:g})")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id.startswith("_"):
+            raise self.refuse(f"names starting with '_' are not allowed: {node.id}")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            raise self.refuse(f"only these functions can be called: {', '.join(FUNCTIONS)}; "
+                              f"not {self.piece(node.func)}")
+        if node.keywords:
+            raise self.refuse(f"keyword arguments are not allowed: {self.piece(node)}")
 
 
 def parse_values(text: str) -> dict[str, np.ndarray]:

@@ -33,8 +33,9 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explain.derivation import Check, central_difference
-from chainrule.explain.render import _Doc
+from chainrule.explainer.derivation import Check
+from chainrule.explainer.render import document, summary
+from chainrule.gradcheck import central_differences
 
 NAMES = ("U", "W", "V", "b", "c")
 ERRORS = ("do", "dh", "da")  # the per-step errors dL/do_t, dL/dh_t, dL/da_t
@@ -134,7 +135,7 @@ def _numeric_weight(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarra
     if step is not None:
         steps = list(steps)
         steps[step] = {**params, name: params[name].copy()}
-    return central_difference(lambda: _unrolled_loss(steps, xs, ys), steps[step or 0][name])
+    return central_differences(lambda: _unrolled_loss(steps, xs, ys), steps[step or 0][name])
 
 
 def _numeric_intermediate(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray,
@@ -142,7 +143,7 @@ def _numeric_intermediate(params: dict[str, np.ndarray], xs: np.ndarray, ys: np.
     """dL/d(name)_t by central differences: each entry of a_t, h_t or o_t perturbed, the
     rest of the unrolled network run forward from it."""
     value = np.array(value, np.float64)  # perturbed in place
-    return central_difference(
+    return central_differences(
         lambda: _unrolled_loss([params] * len(xs), xs, ys, (name, step, value)), value)
 
 
@@ -216,7 +217,7 @@ def _column(a: np.ndarray) -> np.ndarray:
 
 
 def render_bptt(d: BPTT, fmt: str = "text") -> str:
-    doc = _Doc(fmt)
+    doc = document(fmt)
     steps = len(d.xs)
     doc.heading("Notation")
     doc.line(f"a tanh RNN over T = {steps} steps: a_t = U x_t + W h_(t-1) + b, h_t = tanh(a_t), "
@@ -267,12 +268,7 @@ def render_bptt(d: BPTT, fmt: str = "text") -> str:
 
 
 def _summary(d: BPTT) -> str:
-    """How many gradients were checked (every printed one, both ways) and how many match."""
-    n, good = len(d.checks), sum(c.ok for c in d.checks)
+    """The check count, split into the per-step errors, the per-step shares and the sums."""
     steps = len(d.xs)
-    head = (f"{n} gradients checked against autograd and central differences "
-            f"({len(ERRORS) * steps} per-step errors do_t, dh_t, da_t; "
-            f"{len(NAMES) * steps} per-step shares; {len(NAMES)} weight sums): ")
-    if good == n:
-        return head + "all match ✓"
-    return head + f"{n - good} MISMATCH ✗ (see FAILED lines)"
+    return summary(d.checks, f" ({len(ERRORS) * steps} per-step errors do_t, dh_t, da_t; "
+                             f"{len(NAMES) * steps} per-step shares; {len(NAMES)} weight sums)")

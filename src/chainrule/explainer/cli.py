@@ -247,7 +247,7 @@ def _examples(args: argparse.Namespace, sizes: list[int] | None
             raise ValueError(f"explain: --x has {len(x)} examples but --y has {len(y)}")
         return x, y, None, "--x", "--y"
     if (sizes[0], sizes[-1]) == DEFAULT_SIZES:
-        from chainrule.explain import default_example
+        from chainrule.explainer import default_example
 
         _, x, y = default_example()
         return x, y, None, "the default example", "the default example"
@@ -284,7 +284,7 @@ def _random_model(sizes: list[int], acts: list[str], seed: int) -> Any:
 
 def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
     """The model and data the options describe (see the module docstring)."""
-    from chainrule.explain import default_example
+    from chainrule.explainer import default_example
 
     names = _activation_names(args.activation)
     if not (args.layers or args.x or args.csv):
@@ -329,11 +329,11 @@ def _check_size(sizes: list[int], examples: int, source: str) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from chainrule.explain import explain
+    from chainrule import explain
 
     _check_options(args)
     if args.rnn:
-        from chainrule.explain.bptt import default_rnn, derive_bptt, render_bptt
+        from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
 
         text = render_bptt(derive_bptt(*default_rnn()), args.format)
     else:

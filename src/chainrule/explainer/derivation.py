@@ -30,8 +30,16 @@ from typing import Any
 import numpy as np
 
 import chainrule.functional as F
+from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.activation import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from chainrule.gradcheck import central_differences
+from chainrule.nn.activation import (
+    ACTIVATIONS,
+    Activation,
+    Derivative,
+    Softmax,
+    get_activation,
+)
 from chainrule.nn.container import Sequential
 from chainrule.nn.linear import Linear
 
@@ -39,49 +47,16 @@ TOLERANCE = 1e-6  # formula vs autograd: the same float64 arithmetic, in another
 NUMERIC_TOLERANCE = 1e-5  # vs central differences, whose error is about eps^2 + 1e-16/eps
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-z))
+def explainable() -> tuple[type[Activation], ...]:
+    """The activation modules explain understands: the elementwise ones, and softmax as
+    the output layer."""
+    return tuple(cls for cls in ACTIVATIONS.values()
+                 if cls.derivative is not None or cls is Softmax)
 
 
-# activation name -> (forward f(Z, p), derivative f'(Z, A, p), formula text, LaTeX), where p
-# is the activation's parameter (see PARAMETERS; None for activations without one)
-ACTIVATIONS: dict[str, tuple[Any, Any, str, str]] = {
-    "sigmoid": (lambda z, p: _sigmoid(z), lambda z, a, p: a * (1 - a), "A * (1 - A)",
-                r"A \odot (1 - A)"),
-    "tanh": (lambda z, p: np.tanh(z), lambda z, a, p: 1 - a * a, "1 - A^2", r"1 - A \odot A"),
-    "relu": (lambda z, p: np.maximum(z, 0), lambda z, a, p: (z > 0).astype(float), "[Z > 0]",
-             r"\mathbb{1}[Z > 0]"),
-    # f(z) = z or s z, so f'(z) = 1 or s (the engine, too, takes the slope at z = 0)
-    "leaky_relu": (lambda z, p: np.where(z > 0, z, p * z),
-                   lambda z, a, p: np.where(z > 0, 1.0, p),
-                   "[Z > 0] + s [Z <= 0]", r"\mathbb{1}[Z > 0] + s\,\mathbb{1}[Z \le 0]"),
-    # f(z) = z or alpha (e^z - 1), so f'(z) = 1 or alpha e^z = A + alpha (from the output)
-    "elu": (lambda z, p: np.where(z > 0, z, p * np.expm1(np.minimum(z, 0))),
-            lambda z, a, p: np.where(z > 0, 1.0, a + p),
-            "[Z > 0] + (A + alpha) [Z <= 0]",
-            r"\mathbb{1}[Z > 0] + (A + \alpha) \odot \mathbb{1}[Z \le 0]"),
-    "identity": (lambda z, p: z, lambda z, a, p: np.ones_like(z), "1", "1"),
-    # f(z) = log(1 + e^(beta z)) / beta, so f'(z) = sigmoid(beta z)
-    "softplus": (lambda z, p: np.logaddexp(0, p * z) / p, lambda z, a, p: _sigmoid(p * z),
-                 "sigmoid(beta Z)", r"\sigma(\beta Z)"),
-}
-
-# the activations with a parameter: name -> (the module's attribute, symbol in text, in LaTeX)
-PARAMETERS: dict[str, tuple[str, str, str]] = {
-    "leaky_relu": ("negative_slope", "s", "s"),
-    "elu": ("alpha", "alpha", r"\alpha"),
-    "softplus": ("beta", "beta", r"\beta"),
-}
-
-# the activation modules explain understands (softmax only as the output layer)
-MODULES: dict[type, str] = {Sigmoid: "sigmoid", Tanh: "tanh", ReLU: "relu",
-                            LeakyReLU: "leaky_relu", ELU: "elu", Identity: "identity",
-                            Softplus: "softplus", Softmax: "softmax"}
-
-
-def derivative(name: str) -> Any:
+def derivative(name: str) -> Derivative:
     """f'(Z, A, p) of an activation (a seam for tests that plant a wrong derivative)."""
-    return ACTIVATIONS[name][1]
+    return get_activation(name).derivative
 
 
 @dataclass(frozen=True)
@@ -92,13 +67,16 @@ class Act:
     name: str
     param: float | None = None
 
+    def engine(self, z: Tensor) -> Tensor:
+        """f(Z) by the library's own functional form (softmax: over each row, i.e. each
+        example)."""
+        return get_activation(self.name).function(z, *(() if self.param is None else
+                                                       (self.param,)))
+
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        """A = f(Z); softmax over each row, i.e. each example."""
-        if self.name == "softmax":
-            # softmax(z) = softmax(z - max z): the shift keeps exp from overflowing
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        return ACTIVATIONS[self.name][0](z, self.param)
+        """A = f(Z) on arrays, by the same function the network runs."""
+        with no_grad():
+            return self.engine(Tensor(z)).data
 
     def derivative(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         """f'(Z), elementwise (not defined for softmax, whose Jacobian is not diagonal)."""
@@ -150,7 +128,7 @@ class LayerMath:
     W_new: np.ndarray = None
     b_new: np.ndarray = None
     checks: list[Check] = field(default_factory=list)
-    param: float | None = None  # the activation's parameter (see PARAMETERS)
+    param: float | None = None  # the activation's parameter (see Activation.parameter)
 
 
 @dataclass
@@ -177,14 +155,13 @@ class Derivation:
         return all(c.ok for c in self.checks)
 
 
-def _activation_of(i: int, module: Any) -> Act:
+def _activation_of(i: int, module: Activation) -> Act:
     """The Act of the activation module at position i of the Sequential."""
-    name = MODULES[type(module)]
-    if name == "softmax" and module.axis not in (-1, 1):
+    if isinstance(module, Softmax) and module.axis not in (-1, 1):
         raise ValueError(f"explain: layer {i} (Softmax(axis={module.axis})) must normalize "
                          f"each example's outputs: use axis=-1")
-    attribute = PARAMETERS[name][0] if name in PARAMETERS else None
-    return Act(name, None if attribute is None else float(getattr(module, attribute)))
+    attribute = module.parameter
+    return Act(module.name, None if attribute is None else float(getattr(module, attribute)))
 
 
 def layers_of(model: Sequential) -> list[tuple[Linear, Act]]:
@@ -193,10 +170,10 @@ def layers_of(model: Sequential) -> list[tuple[Linear, Act]]:
     for i, m in enumerate(model):
         if isinstance(m, Linear):
             pairs.append((m, Act("identity")))
-        elif type(m) in MODULES and pairs and pairs[-1][1].name == "identity":
+        elif type(m) in explainable() and pairs and pairs[-1][1].name == "identity":
             pairs[-1] = (pairs[-1][0], _activation_of(i, m))
         else:
-            allowed = ", ".join(cls.__name__ for cls in MODULES)
+            allowed = ", ".join(cls.__name__ for cls in explainable())
             raise ValueError(f"explain: layer {i} ({type(m).__name__}) must be Linear or one "
                              f"activation right after a Linear ({allowed})")
     if not pairs:
@@ -274,26 +251,10 @@ def _loss_from(params: list, l: int, value: np.ndarray, is_z: bool, y: np.ndarra
     return _loss_value(a, y, loss)
 
 
-def central_difference(loss_of: Any, target: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dJ/dt_k ~ (J(t + eps e_k) - J(t - eps e_k)) / (2 eps) for every entry t_k of
-    ``target``, which ``loss_of()`` reads; each entry is perturbed in place and restored."""
-    g = np.zeros_like(target)
-    flat, gflat = target.reshape(-1), g.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + eps
-        plus = loss_of()
-        flat[k] = old - eps
-        minus = loss_of()
-        flat[k] = old
-        gflat[k] = (plus - minus) / (2 * eps)
-    return g
-
-
 def _numeric_weights(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
                      l2: float, target: np.ndarray) -> np.ndarray:
     """Central differences of the total loss (with L1/L2) for a W or b in ``params``."""
-    return central_difference(lambda: _total_loss(params, x, y, loss, l1, l2), target)
+    return central_differences(lambda: _total_loss(params, x, y, loss, l1, l2), target)
 
 
 def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
@@ -301,18 +262,8 @@ def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
     """m dJ/dZ^(l) (is_z) or m dJ/dA^(l) by central differences: delta and dA are the
     errors of single examples, m times the gradient of the mean loss."""
     value = value.copy()  # perturbed in place
-    return len(y) * central_difference(lambda: _loss_from(params, l, value, is_z, y, loss),
+    return len(y) * central_differences(lambda: _loss_from(params, l, value, is_z, y, loss),
                                         value)
-
-
-def _engine_activation(act: Act, z: Tensor) -> Tensor:
-    """f(Z) with the autograd engine's own functions."""
-    p = act.param
-    functions = {"sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu,
-                 "leaky_relu": lambda t: F.leaky_relu(t, p), "elu": lambda t: F.elu(t, p),
-                 "softplus": lambda t: F.softplus(t, p), "identity": lambda t: t,
-                 "softmax": lambda t: F.softmax(t, -1)}
-    return functions[act.name](z)
 
 
 def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, l2: float
@@ -329,7 +280,7 @@ def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, 
         if act.name == "softmax" and loss == "cross-entropy":
             a = z  # the fused loss below takes the logits
         else:
-            a = _engine_activation(act, z)
+            a = act.engine(z)
         if a is not z:
             a.retain_grad()
         acts.append(a)

@@ -1,0 +1,296 @@
+"""Writing a ``Derivation`` out as plain text, Markdown with LaTeX, or one HTML page."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from chainrule.explainer.derivation import Check, Derivation, LayerMath
+from chainrule.nn.activation import get_activation
+
+LOSS_TEXT = {
+    "mse": ("L = 1/(2m) sum ||A^(L) - Y||^2", r"L = \frac{1}{2m}\sum \lVert A^{(L)} - Y\rVert^2",
+            "delta^(L) = (A^(L) - Y) * f'(Z^(L))",
+            r"\delta^{(L)} = (A^{(L)} - Y) \odot f'(Z^{(L)})"),
+    "bce": ("L = -1/m sum [Y log A^(L) + (1 - Y) log(1 - A^(L))]",
+            r"L = -\frac{1}{m}\sum \left[Y \log A^{(L)} + (1 - Y)\log(1 - A^{(L)})\right]",
+            "delta^(L) = A^(L) - Y  (sigmoid output: its derivative cancels)",
+            r"\delta^{(L)} = A^{(L)} - Y"),
+    "cross-entropy": ("L = -1/m sum Y log A^(L),  A^(L) = softmax(Z^(L))",
+                      r"L = -\frac{1}{m}\sum Y \log A^{(L)},\quad A^{(L)} = "
+                      r"\mathrm{softmax}(Z^{(L)})",
+                      "delta^(L) = A^(L) - Y  (softmax + cross-entropy)",
+                      r"\delta^{(L)} = A^{(L)} - Y"),
+}
+
+
+def _parameter(layer: LayerMath) -> tuple[str, str]:
+    """The activation's parameter as text and LaTeX, e.g. ', s = 0.01' (none: empty)."""
+    if layer.param is None:
+        return "", ""
+    text, latex = get_activation(layer.activation).symbol
+    return f", {text} = {layer.param:g}", rf",\ {latex} = {layer.param:g}"
+
+
+def _derivative(layer: LayerMath) -> tuple[str, str]:
+    """f'(Z) of the layer's activation in text and LaTeX, with its parameter's value."""
+    cls = get_activation(layer.activation)
+    text, latex = cls.derivative_text, cls.derivative_latex
+    p_text, p_latex = _parameter(layer)
+    return (f"f'(Z) = {text} for {layer.activation}{p_text}",
+            rf"f'(Z) = {latex}{p_latex}")
+
+
+def _t(a: np.ndarray, columns: bool) -> np.ndarray:
+    """A matrix with one example per row (X, Y, Z, A, delta, dA), transposed for columns."""
+    return a.T if columns else a
+
+
+def _vec(a: np.ndarray, columns: bool) -> np.ndarray:
+    """A bias or db vector: a row in the rows layout, a column in the columns layout."""
+    return a.reshape(-1, 1) if columns else a.reshape(1, -1)
+
+
+def check_text(c: Check) -> str:
+    """One check's verdict: '✓ ... matches autograd ...' or '✗ FAILED: ...'."""
+    if c.ok:
+        return (f"✓ {c.name} matches autograd (max |diff| {c.diff_autograd:.1e}, "
+                f"numerical {c.diff_numeric:.1e})")
+    return (f"✗ FAILED: {c.name} does NOT match (autograd max |diff| {c.diff_autograd:.3g}, "
+            f"numerical {c.diff_numeric:.3g}): the formula is wrong")
+
+
+class Document:
+    """Collects the blocks of a derivation (headings, lines with an optional LaTeX form,
+    named matrices, check verdicts) and writes them out; one subclass per format."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"\n== {text} ==")
+
+    def line(self, text: str, latex: str | None = None) -> None:
+        self.parts.append(text)
+
+    def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        body = np.array2string(np.atleast_2d(a), precision=4, floatmode="fixed",
+                               suppress_small=True, max_line_width=120)
+        pad = " " * (len(name) + 3)
+        self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad))
+
+    def check(self, c: Check) -> None:
+        self.parts.append(check_text(c))
+
+    def render(self, title: str) -> str:
+        return title + "\n" + "\n".join(self.parts) + "\n"
+
+
+class MarkdownDocument(Document):
+    """Markdown with the formulas and matrices as LaTeX ($$ ... $$)."""
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"\n## {text}\n")
+
+    def line(self, text: str, latex: str | None = None) -> None:
+        self.parts.append(f"$$ {latex} $$" if latex else text + "\n")
+
+    def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        rows = r" \\ ".join(" & ".join(f"{v:.4f}" for v in row) for row in np.atleast_2d(a))
+        self.parts.append(f"$$ {latex_name} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}} $$")
+
+    def check(self, c: Check) -> None:
+        bold = "" if c.ok else "**"
+        self.parts.append(bold + check_text(c) + bold + "\n")
+
+    def render(self, title: str) -> str:
+        return f"# {title}\n" + "\n".join(self.parts) + "\n"
+
+
+class HtmlDocument(Document):
+    """One self-contained HTML page (no scripts, no external resources)."""
+
+    STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
+             "table{border-collapse:collapse;display:inline-table;margin:0.3em}"
+             "td{border:1px solid #ccc;padding:2px 6px;text-align:right;"
+             "font-family:monospace}.m span{vertical-align:middle}")
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def line(self, text: str, latex: str | None = None) -> None:
+        self.parts.append(f"<p><code>{html.escape(text)}</code></p>" if latex else
+                          f"<p>{html.escape(text)}</p>")
+
+    def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        cells = "".join("<tr>" + "".join(f"<td>{v:.4f}</td>" for v in row) + "</tr>"
+                        for row in np.atleast_2d(a))
+        self.parts.append(f"<div class='m'><span>{html.escape(name)} =</span>"
+                          f"<table>{cells}</table></div>")
+
+    def check(self, c: Check) -> None:
+        color = "green" if c.ok else "red"
+        self.parts.append(f"<p style='color:{color}'>{html.escape(check_text(c))}</p>")
+
+    def render(self, title: str) -> str:
+        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+                f"{html.escape(title)}</title><style>{self.STYLE}</style></head><body>"
+                f"<h1>{html.escape(title)}</h1>" + "\n".join(self.parts) + "</body></html>\n")
+
+
+FORMATS: dict[str, type[Document]] = {"text": Document, "markdown": MarkdownDocument,
+                                      "html": HtmlDocument}
+
+
+def document(fmt: str) -> Document:
+    """An empty document in ``fmt`` ('text', 'markdown' or 'html')."""
+    if fmt not in FORMATS:
+        raise ValueError(f"explain: format must be text, markdown or html, got {fmt!r}")
+    return FORMATS[fmt]()
+
+
+def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), samples as rows or columns."""
+    doc = document(fmt)
+    _notation(doc, d, columns)
+    _forward(doc, d, columns)
+    _loss(doc, d)
+    doc.heading("Backward pass")
+    for layer in reversed(d.layers):
+        _backward(doc, d, layer, columns)
+    _update(doc, d, columns)
+    if len(d.losses) > 2:
+        doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
+        for k, value in enumerate(d.losses):
+            doc.line(f"after step {k}: L = {value:.6f}")
+    doc.heading("Summary")
+    doc.line(summary(d.checks))
+    return doc.render("Backpropagation, step by step")
+
+
+def _notation(doc: Document, d: Derivation, columns: bool) -> None:
+    """The sizes, the layout, the hyperparameters and the forward equations."""
+    layers = d.layers
+    sizes = [d.X.shape[1]] + [layer.W.shape[0] for layer in layers]
+    layout = "columns (one example per column)" if columns else "rows (one example per row)"
+    doc.heading("Notation")
+    doc.line(f"{len(layers)} layer(s), sizes {' -> '.join(map(str, sizes))}; m = {len(d.X)} "
+             f"examples as {layout}; loss {d.loss_name}; learning rate alpha = {d.lr}"
+             + (f"; L2 lambda = {d.l2}" if d.l2 else "") + (f"; L1 lambda = {d.l1}"
+                                                             if d.l1 else ""))
+    if columns:
+        doc.line("Z^(l) = W^(l) A^(l-1) + b^(l),  A^(l) = f(Z^(l)),  A^(0) = X",
+                 r"Z^{(l)} = W^{(l)} A^{(l-1)} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
+    else:
+        doc.line("Z^(l) = A^(l-1) W^(l)T + b^(l),  A^(l) = f(Z^(l)),  A^(0) = X",
+                 r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
+    for layer in layers:
+        doc.line(f"layer {layer.index}: W^({layer.index}) {layer.W.shape} (out, in), "
+                 f"activation {layer.activation}{_parameter(layer)[0]}")
+
+
+def _forward(doc: Document, d: Derivation, columns: bool) -> None:
+    """X, Y, then every layer's W, b, Z and A."""
+    doc.heading("Forward pass")
+    doc.matrix("X", "X", _t(d.X, columns))
+    doc.matrix("Y", "Y", _t(d.Y, columns))
+    for layer in d.layers:
+        i = layer.index
+        doc.matrix(f"W^({i})", f"W^{{({i})}}", layer.W)
+        doc.matrix(f"b^({i})", f"b^{{({i})}}", _vec(layer.b, columns))
+        doc.matrix(f"Z^({i})", f"Z^{{({i})}}", _t(layer.Z, columns))
+        doc.matrix(f"A^({i}) = {layer.activation}(Z^({i}))",
+                   f"A^{{({i})}} = \\mathrm{{{layer.activation}}}(Z^{{({i})}})",
+                   _t(layer.A, columns))
+
+
+def _loss(doc: Document, d: Derivation) -> None:
+    """The loss formula, its regularization terms, and its value."""
+    loss_text, loss_tex, _, _ = LOSS_TEXT[d.loss_name]
+    doc.heading("Loss")
+    doc.line(loss_text, loss_tex)
+    terms = ([(f"lambda2/(2m) sum W^2 (lambda2 = {d.l2:g})", r"\frac{\lambda_2}{2m}\sum W^2")]
+             if d.l2 else []) + \
+            ([(f"lambda1/m sum |W| (lambda1 = {d.l1:g})", r"\frac{\lambda_1}{m}\sum |W|")]
+             if d.l1 else [])
+    if terms:
+        doc.line("plus regularization of the weights (not the biases): "
+                 + " + ".join(t for t, _ in terms),
+                 r"+\ " + " + ".join(tex for _, tex in terms))
+    doc.line(f"L = {d.loss:.6f}" + (f" (data term {d.data_loss:.6f})" if terms else ""))
+
+
+def _delta(doc: Document, d: Derivation, layer: LayerMath) -> None:
+    """How delta^(i) is computed: from the loss at the output, by the recursion below it."""
+    i = layer.index
+    _, _, delta_text, delta_tex = LOSS_TEXT[d.loss_name]
+    if i == len(d.layers) and d.loss_name == "mse":  # the output's f' is in the formula
+        f_text, f_tex = _derivative(layer)
+        doc.line(f"{delta_text},  {f_text}", rf"{delta_tex},\quad {f_tex}")
+    elif i == len(d.layers):
+        doc.line(delta_text, delta_tex)
+    else:
+        f_text, f_tex = _derivative(layer)
+        doc.line(f"delta^({i}) = dA^({i}) * f'(Z^({i})),  {f_text}",
+                 rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad {f_tex}")
+
+
+def _weight_gradients(doc: Document, d: Derivation, i: int, columns: bool) -> None:
+    """The formula of dW^(i) and db^(i), with the regularization terms that are on."""
+    reg = (" + lambda2/m W" if d.l2 else "") + (" + lambda1/m sign(W)" if d.l1 else "")
+    reg_tex = (rf" + \frac{{\lambda_2}}{{m}} W^{{({i})}}" if d.l2 else "") + \
+              (rf" + \frac{{\lambda_1}}{{m}}\,\mathrm{{sign}}(W^{{({i})}})" if d.l1 else "")
+    if columns:
+        doc.line(f"dW^({i}) = delta^({i}) A^({i - 1})T / m{reg},  db^({i}) = "
+                 f"sum_columns delta^({i}) / m",
+                 rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})}} A^{{({i - 1})\top}}"
+                 rf"{reg_tex},\quad db^{{({i})}} = \frac{{1}}{{m}} \sum_{{\text{{columns}}}}"
+                 rf" \delta^{{({i})}}")
+    else:
+        doc.line(f"dW^({i}) = delta^({i})T A^({i - 1}) / m{reg},  db^({i}) = "
+                 f"sum_rows delta^({i}) / m",
+                 rf"dW^{{({i})}} = \frac{{1}}{{m}} \delta^{{({i})\top}} A^{{({i - 1})}}"
+                 rf"{reg_tex},\quad db^{{({i})}} = \frac{{1}}{{m}} \sum_{{\text{{rows}}}}"
+                 rf" \delta^{{({i})}}")
+
+
+def _backward(doc: Document, d: Derivation, layer: LayerMath, columns: bool) -> None:
+    """Layer i's delta, dW and db with their checks, then dA^(i-1) for the layer below."""
+    i = layer.index
+    doc.line(f"Layer {i}")
+    _delta(doc, d, layer)
+    doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", _t(layer.delta, columns))
+    _weight_gradients(doc, d, i, columns)
+    doc.matrix(f"dW^({i})", f"dW^{{({i})}}", layer.dW)
+    doc.matrix(f"db^({i})", f"db^{{({i})}}", _vec(layer.db, columns))
+    for c in layer.checks:
+        if not c.name.startswith("dA"):
+            doc.check(c)
+    if i > 1:
+        doc.line(f"dA^({i - 1}) = W^({i})T delta^({i})" if columns else
+                 f"dA^({i - 1}) = delta^({i}) W^({i})")
+        doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", _t(layer.dA_prev, columns))
+        for c in layer.checks:
+            if c.name.startswith("dA"):
+                doc.check(c)
+
+
+def _update(doc: Document, d: Derivation, columns: bool) -> None:
+    """One step of gradient descent: every layer's new W and b."""
+    doc.heading("Update (one step of gradient descent)")
+    for layer in d.layers:
+        i = layer.index
+        doc.line(f"W^({i}) <- W^({i}) - {d.lr} dW^({i}),  b^({i}) <- b^({i}) - {d.lr} db^({i})")
+        doc.matrix(f"W^({i}) new", f"W^{{({i})}}_{{new}}", layer.W_new)
+        doc.matrix(f"b^({i}) new", f"b^{{({i})}}_{{new}}", _vec(layer.b_new, columns))
+
+
+def summary(checks: list[Check], detail: str = "") -> str:
+    """How many gradients were checked (every printed one, both ways) and how many match;
+    ``detail`` follows the count, e.g. ' (9 per-step errors ...)'."""
+    n, good = len(checks), sum(c.ok for c in checks)
+    head = f"{n} gradients checked against autograd and central differences{detail}: "
+    if good == n:
+        return head + "all match ✓"
+    return head + f"{n - good} MISMATCH ✗ (see FAILED lines)"
