@@ -1,0 +1,316 @@
+"""Where the matrix products run: numpy's BLAS, or Intel MKL's where it measures faster.
+
+Every op that multiplies matrices (``matmul``, ``Linear`` forward and backward, the fused
+recurrent cells, convolution and attention) calls ``backend.matmul(a, b)`` on arrays, so
+the choice of BLAS is made here, once, for every model family.
+
+numpy's wheels link OpenBLAS. On some CPUs MKL's ``cblas_?gemm`` is faster at the shapes a
+network multiplies (on an Intel Xeon with AVX-512, 0.26 s against OpenBLAS's 0.37 s for one
+epoch's products of the 784-256-256-10 MLP at batch 128); on others it is not. So the
+choice is made by measurement, never by vendor:
+
+* ``CHAINRULE_BLAS=numpy|mkl|auto`` (environment) or ``chainrule.set_blas(...)`` force it;
+* ``auto`` (the default) uses numpy unless the optional ``mkl`` package is installed
+  (``pip install "chainrule[mkl]"``); then the first product of the process times both
+  libraries on a few representative shapes (well under a second) and keeps the faster,
+  caching the verdict per machine (CPU model, library versions, threads) in the user's
+  cache directory, so later processes decide in microseconds.
+
+The MKL path takes 2-D float32/float64 operands that are contiguous or the transpose of a
+contiguous array (what every op here produces) and writes a fresh C-contiguous result;
+anything else (other dtypes, batched or odd-strided operands, tiny products whose call
+overhead exceeds the gain) goes to numpy, so results never depend on the path beyond
+float rounding.
+
+Threads: ``chainrule.set_num_threads`` resizes every BLAS pool threadpoolctl finds, MKL's
+included. MKL's OpenMP runtime is told not to spin between calls (block time 0): its
+idle threads would otherwise busy-wait for 200 ms after each product, taking the cores
+from numpy's elementwise work and OpenBLAS's threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHOICES = ("numpy", "mkl", "auto")
+# Below this many multiply-adds a ctypes call (~2 us) costs more than a faster kernel saves.
+SMALL_PRODUCT = 64 * 64 * 64
+# Shapes the calibration times: an MLP layer's forward and both backward products
+# (batch 128, 784 -> 256), and a recurrent step's h W^T (batch 32, 256 -> 4 * 256).
+CALIBRATION_SHAPES = ((128, 784, 256), (784, 128, 256), (128, 256, 784), (32, 256, 1024))
+CALIBRATION_SECONDS = 0.05  # per shape and library
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+class BlasUnavailable(RuntimeError):
+    """``set_blas("mkl")`` was asked for, but MKL cannot be loaded here."""
+
+
+# -- the MKL binding ------------------------------------------------------------------------
+
+
+class _MKL:
+    """cblas_sgemm / cblas_dgemm of the mkl wheel's libmkl_rt, called through ctypes."""
+
+    def __init__(self, path: Path) -> None:
+        lib = ctypes.CDLL(str(path))
+        i, p = ctypes.c_int, ctypes.c_void_p
+        self.gemm = {}
+        for dtype, name, scalar in ((np.float32, "cblas_sgemm", ctypes.c_float),
+                                    (np.float64, "cblas_dgemm", ctypes.c_double)):
+            fn = getattr(lib, name)
+            fn.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
+            fn.restype = None
+            self.gemm[np.dtype(dtype)] = fn
+        self.version = _mkl_version()
+        _stop_spinning(lib)
+
+    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a @ b through MKL where the operands allow it, else numpy."""
+        gemm = self.gemm.get(a.dtype)
+        if gemm is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
+            return np.matmul(a, b)
+        m, k = a.shape
+        n = b.shape[1]
+        if b.shape[0] != k or m * n * k < SMALL_PRODUCT:
+            return np.matmul(a, b)  # numpy raises the shape error, or the product is tiny
+        ta, lda = _operand_layout(a)
+        tb, ldb = _operand_layout(b)
+        if ta is None or tb is None:
+            return np.matmul(a, b)
+        c = np.empty((m, n), a.dtype)
+        gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0,
+             c.ctypes.data, n)
+        return c
+
+
+def _operand_layout(x: np.ndarray) -> tuple[int | None, int]:
+    """(CBLAS transpose flag, leading dimension) describing ``x`` to a row-major gemm, or
+    (None, 0) when its strides fit neither a row-major matrix nor the transpose of one."""
+    item = x.itemsize
+    rows, cols = x.shape
+    s0, s1 = x.strides
+    if s1 == item and s0 % item == 0 and s0 // item >= max(cols, 1):
+        return _NO_TRANS, s0 // item
+    if s0 == item and s1 % item == 0 and s1 // item >= max(rows, 1):
+        return _TRANS, s1 // item  # x is the transpose of a row-major (cols, rows) matrix
+    return None, 0
+
+
+def _mkl_library() -> Path | None:
+    """The mkl wheel's libmkl_rt, or None when the wheel is not installed."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("mkl") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name.startswith("libmkl_rt.so") or f.name == "mkl_rt.2.dll":
+            path = Path(str(f.locate())).resolve()
+            if path.exists():
+                return path
+    return None
+
+
+def _mkl_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mkl")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _stop_spinning(lib: ctypes.CDLL) -> None:
+    """Block time 0 for MKL's OpenMP threads (see the module docstring)."""
+    setter = getattr(lib, "MKL_Set_Dynamic", None)
+    if setter is not None:
+        setter(0)  # keep the thread count set_num_threads asks for
+    try:
+        omp = ctypes.CDLL("libiomp5.so")
+        omp.kmp_set_blocktime(0)
+    except (OSError, AttributeError):  # another OpenMP runtime: its default applies
+        pass
+
+
+# -- the choice -------------------------------------------------------------------------------
+
+
+class _State:
+    """The library in use, why, and the MKL binding once loaded."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None  # None until the first product decides
+        self.reason = ""
+        self.mkl: _MKL | None = None
+
+
+_state = _State()
+
+
+def _numpy_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b)
+
+
+def _first_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Decide the library on the first product (so ``import chainrule`` stays cheap)."""
+    _resolve(os.environ.get("CHAINRULE_BLAS", "auto"), source="CHAINRULE_BLAS")
+    return matmul(a, b)
+
+
+matmul: Callable[[np.ndarray, np.ndarray], np.ndarray] = _first_matmul
+"""``a @ b`` on arrays, through the library in use (see the module docstring)."""
+
+
+def set_blas(name: str) -> str:
+    """Use ``"numpy"``, ``"mkl"`` or ``"auto"`` (measure, cached) for every matrix product;
+    returns the library now in use. ``"mkl"`` raises BlasUnavailable where it cannot load."""
+    _resolve(name, source="set_blas")
+    return _state.name or "numpy"
+
+
+def blas_info() -> dict[str, Any]:
+    """Which library runs the products and why (``chainrule --version`` prints it)."""
+    if _state.name is None:
+        _resolve(os.environ.get("CHAINRULE_BLAS", "auto"), source="CHAINRULE_BLAS")
+    return {"blas": _state.name, "reason": _state.reason, "numpy": np.__version__,
+            "mkl": _state.mkl.version if _state.mkl else None}
+
+
+def _resolve(name: str, source: str) -> None:
+    name = str(name).strip().lower()
+    if name not in CHOICES:
+        raise ValueError(f"{source}: the BLAS must be one of {', '.join(CHOICES)}; got "
+                         f"{name!r}")
+    if name == "numpy":
+        _use("numpy", f"{source}=numpy")
+        return
+    mkl = _load_mkl()
+    if mkl is None:
+        if name == "mkl":
+            raise BlasUnavailable(f"{source}: MKL is not available; install it with "
+                                  f"pip install \"chainrule[mkl]\"")
+        _use("numpy", "auto: the mkl package is not installed")
+        return
+    if name == "mkl":
+        _use("mkl", f"{source}=mkl")
+        return
+    verdict = _calibrated_choice(mkl)
+    _use(verdict["blas"], f"auto: measured {verdict['numpy_s'] * 1e3:.2f} ms with numpy, "
+                          f"{verdict['mkl_s'] * 1e3:.2f} ms with MKL ({verdict['source']})")
+
+
+def _use(name: str, reason: str) -> None:
+    global matmul
+    _state.name, _state.reason = name, reason
+    matmul = _state.mkl.matmul if name == "mkl" and _state.mkl else _numpy_matmul
+
+
+def _load_mkl() -> _MKL | None:
+    if _state.mkl is None:
+        path = _mkl_library()
+        if path is None:
+            return None
+        try:
+            _state.mkl = _MKL(path)
+        except (OSError, AttributeError):  # a broken or foreign install: numpy serves
+            return None
+    return _state.mkl
+
+
+# -- calibration ------------------------------------------------------------------------------
+
+
+def _calibrated_choice(mkl: _MKL) -> dict[str, Any]:
+    """The cached verdict for this machine, or a fresh measurement (then cached)."""
+    key = _machine_key(mkl)
+    path = _cache_path()
+    cached = _read_cache(path).get(key)
+    if cached is not None:
+        return {**cached, "source": f"cached in {path}"}
+    numpy_s, mkl_s = measure(mkl.matmul)
+    verdict = {"blas": "mkl" if mkl_s < 0.95 * numpy_s else "numpy",
+               "numpy_s": numpy_s, "mkl_s": mkl_s}
+    _write_cache(path, key, verdict)
+    return {**verdict, "source": "measured now"}
+
+
+def measure(mkl_matmul: Callable[[np.ndarray, np.ndarray], np.ndarray],
+            shapes: tuple[tuple[int, int, int], ...] = CALIBRATION_SHAPES,
+            seconds: float = CALIBRATION_SECONDS) -> tuple[float, float]:
+    """(numpy, MKL) seconds for one product of each (m, k, n) shape in ``shapes``, each the
+    best of repeated runs; the two libraries alternate so that load on the machine hits
+    both alike."""
+    rng = np.random.default_rng(0)
+    totals = [0.0, 0.0]
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        best = [float("inf"), float("inf")]
+        deadline = time.perf_counter() + 2 * seconds
+        while time.perf_counter() < deadline:
+            for i, fn in enumerate((np.matmul, mkl_matmul)):
+                started = time.perf_counter()
+                fn(a, b)
+                best[i] = min(best[i], time.perf_counter() - started)
+        totals[0] += best[0]
+        totals[1] += best[1]
+    return totals[0], totals[1]
+
+
+def _machine_key(mkl: _MKL) -> str:
+    from chainrule.threads import get_num_threads
+
+    return (f"{_cpu_model()}|numpy {np.__version__}|mkl {mkl.version}|"
+            f"threads {get_num_threads()}")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "chainrule" / "blas.json"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    """The cached verdicts; an unreadable or malformed file counts as empty (re-measure)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)
+            and v.get("blas") in ("numpy", "mkl")
+            and all(isinstance(v.get(f), float) for f in ("numpy_s", "mkl_s"))}
+
+
+def _write_cache(path: Path, key: str, verdict: dict[str, Any]) -> None:
+    from chainrule._io import atomic_write
+
+    data = _read_cache(path)
+    data[key] = verdict
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w") as f:
+            json.dump(data, f, indent=1)
+    except OSError:  # a read-only home: measure again next time
+        pass

@@ -1,0 +1,137 @@
+"""The matrix-product backend: numpy always, MKL where the optional mkl wheel is installed.
+
+Every test that needs MKL skips, saying so, where the wheel is missing; the numpy path and
+the choice logic are tested everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from chainrule import backend
+
+HAS_MKL = backend._mkl_library() is not None
+needs_mkl = pytest.mark.skipif(not HAS_MKL, reason="the optional mkl wheel is not installed "
+                                                   "(pip install \"chainrule[mkl]\")")
+
+
+@pytest.fixture
+def restore_backend(tmp_path, monkeypatch):
+    """Each test starts undecided, with its own cache directory, and leaves numpy in use."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    saved = (backend._state.name, backend._state.reason, backend.matmul)
+    yield tmp_path
+    backend._state.name, backend._state.reason, backend.matmul = saved
+
+
+def test_operand_layout_describes_rows_transposes_and_refuses_odd_strides():
+    a = np.zeros((4, 6), np.float32)
+    assert backend._operand_layout(a) == (backend._NO_TRANS, 6)
+    assert backend._operand_layout(a.T) == (backend._TRANS, 6)
+    assert backend._operand_layout(a[:, :3]) == (backend._NO_TRANS, 6)  # rows of a wider array
+    assert backend._operand_layout(a[:, ::2]) == (None, 0)  # every other column
+    assert backend._operand_layout(a[::2].T) == (backend._TRANS, 12)
+
+
+def test_set_blas_refuses_an_unknown_name(restore_backend):
+    with pytest.raises(ValueError, match=r"set_blas: the BLAS must be one of numpy, mkl, "
+                                         r"auto; got 'openblas'"):
+        backend.set_blas("openblas")
+
+
+def test_numpy_path_is_numpy_exactly(restore_backend):
+    assert backend.set_blas("numpy") == "numpy"
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((70, 90), np.float32), rng.standard_normal((90, 80), np.float32)
+    np.testing.assert_array_equal(backend.matmul(a, b), a @ b)
+    assert backend.blas_info()["reason"] == "set_blas=numpy"
+
+
+def test_mkl_unavailable_is_a_clear_error_and_auto_falls_back(restore_backend, monkeypatch):
+    monkeypatch.setattr(backend, "_mkl_library", lambda: None)
+    monkeypatch.setattr(backend._state, "mkl", None)
+    with pytest.raises(backend.BlasUnavailable, match=r'pip install "chainrule\[mkl\]"'):
+        backend.set_blas("mkl")
+    assert backend.set_blas("auto") == "numpy"
+    assert backend.blas_info()["reason"] == "auto: the mkl package is not installed"
+
+
+def test_environment_variable_decides_on_the_first_product(tmp_path):
+    code = ("import numpy as np; from chainrule import backend; "
+            "backend.matmul(np.ones((2, 2)), np.ones((2, 2))); print(backend.blas_info()['blas'])")
+    env = {**os.environ, "CHAINRULE_BLAS": "numpy", "XDG_CACHE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "numpy"
+    env["CHAINRULE_BLAS"] = "fastest"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "CHAINRULE_BLAS: the BLAS must be one of numpy, mkl, auto; got 'fastest'" in out.stderr
+
+
+@needs_mkl
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_mkl_equals_numpy_within_rounding(restore_backend, dtype, tol):
+    backend.set_blas("mkl")
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((96, 130)).astype(dtype)
+    b = rng.standard_normal((130, 70)).astype(dtype)
+    wide = rng.standard_normal((96, 200)).astype(dtype)
+    cases = [(a, b), (b.T, a.T), (a, np.ascontiguousarray(b.T).T),  # both transposes
+             (wide[:, :130], b),  # rows of a wider array
+             (a[:, ::2], b[::2]),  # odd strides: numpy serves
+             (a[:3, :3], b[:3, :3]),  # tiny: numpy serves
+             ]
+    for x, y in cases:
+        got = backend.matmul(x, y)
+        assert got.dtype == dtype and got.flags.c_contiguous
+        want = x.astype(np.float64) @ y.astype(np.float64)
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= tol * scale * x.shape[1], (x.shape, x.strides)
+
+
+@needs_mkl
+def test_mkl_leaves_other_dtypes_and_batches_to_numpy(restore_backend):
+    backend.set_blas("mkl")
+    ints = np.arange(100 * 100).reshape(100, 100) % 7
+    np.testing.assert_array_equal(backend.matmul(ints, ints), ints @ ints)
+    batch = np.random.default_rng(2).standard_normal((3, 80, 80)).astype(np.float32)
+    np.testing.assert_array_equal(backend.matmul(batch, batch), batch @ batch)
+    with pytest.raises(ValueError):
+        backend.matmul(np.ones((70, 80), np.float32), np.ones((70, 80), np.float32))
+
+
+@needs_mkl
+def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch):
+    calls = []
+
+    def fake_measure(mkl_matmul):
+        calls.append(1)
+        return 2.0, 1.0  # MKL twice as fast
+
+    monkeypatch.setattr(backend, "measure", fake_measure)
+    assert backend.set_blas("auto") == "mkl"
+    assert "measured now" in backend.blas_info()["reason"]
+    cache = restore_backend / "chainrule" / "blas.json"
+    stored = json.loads(cache.read_text())
+    (verdict,) = stored.values()
+    assert verdict == {"blas": "mkl", "numpy_s": 2.0, "mkl_s": 1.0}
+    assert backend.set_blas("auto") == "mkl"
+    assert "cached in" in backend.blas_info()["reason"]
+    assert len(calls) == 1
+    cache.write_text("{not json")  # a damaged cache is measured again, never trusted
+    monkeypatch.setattr(backend, "measure", lambda m: (1.0, 1.0))  # no gain: numpy
+    assert backend.set_blas("auto") == "numpy"
+
+
+@needs_mkl
+def test_measure_times_both_libraries():
+    numpy_s, mkl_s = backend.measure(backend._load_mkl().matmul, shapes=((64, 64, 64),),
+                                     seconds=0.005)
+    assert 0 < numpy_s < 0.1 and 0 < mkl_s < 0.1
