@@ -117,7 +117,8 @@ def save_file(tensors: dict[str, np.ndarray], path: str | os.PathLike,
             raise TypeError(f"save: tensor {name!r} has dtype {a.dtype}, which safetensors "
                             f"cannot store")
         # contiguous, little-endian bytes; a transposed or strided array is copied here
-        arrays[name] = np.ascontiguousarray(a, a.dtype.newbyteorder("<"))
+        # (reshape: ascontiguousarray makes a 0-d array, e.g. a step counter, 1-d)
+        arrays[name] = np.ascontiguousarray(a, a.dtype.newbyteorder("<")).reshape(a.shape)
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
@@ -142,7 +143,8 @@ def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None
     """
     from chainrule import __version__
 
-    state = OrderedDict((k, np.ascontiguousarray(v)) for k, v in model.state_dict().items())
+    state = OrderedDict((k, np.ascontiguousarray(v).reshape(v.shape))  # keeps 0-d buffers 0-d
+                        for k, v in model.state_dict().items())
     info = {
         "format": "chainrule",
         "chainrule_version": __version__,

@@ -11,6 +11,15 @@ from chainrule.functional.activations import (
     softplus,
     tanh,
 )
+from chainrule.functional.convolution import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    dropout2d,
+    max_pool2d,
+)
 from chainrule.functional.dropout import dropout
 from chainrule.functional.losses import (
     binary_cross_entropy,
@@ -21,10 +30,15 @@ from chainrule.functional.losses import (
     sequence_cross_entropy,
     sequence_mask,
 )
+from chainrule.functional.normalization import batch_norm
 from chainrule.ops.linalg import linear
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
     "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
+]
+__all__ += [
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv1d", "conv2d", "conv_transpose2d",
+    "dropout2d", "max_pool2d",
 ]

@@ -12,9 +12,11 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
+from chainrule.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.builders import activation, mlp
 from chainrule.nn.container import Sequential
-from chainrule.nn.layers import Dropout, Flatten
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from chainrule.nn.layers import Dropout, Dropout2d, Flatten
 from chainrule.nn.linear import Linear
 from chainrule.nn.loss import (
     BCELoss,
@@ -25,6 +27,7 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.rbf import RBF
 from chainrule.nn.recurrent import (
     GRU,
@@ -49,4 +52,8 @@ __all__ = [
     "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF", "RNN",
     "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
     "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
+]
+__all__ += [
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d",
+    "ConvTranspose2d", "Dropout2d", "MaxPool2d",
 ]

@@ -1,4 +1,4 @@
-"""Small layers without weights of their own: Dropout and Flatten."""
+"""Small layers without weights of their own: Dropout, Dropout2d and Flatten."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1), got {p}")
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -39,3 +39,10 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return flatten(x, self.start_axis, self.end_axis)
 
+
+class Dropout2d(Dropout):
+    """Zero each whole channel of (N, C, H, W) with probability p in training mode (the
+    kept channels scaled by 1/(1-p)); the identity in evaluation mode."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training)

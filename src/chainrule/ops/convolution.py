@@ -1,0 +1,276 @@
+"""Convolution as three Functions that are each other's derivatives.
+
+A convolution layer (PyTorch's, which is a cross-correlation) maps the "big" side
+x (N, C, H, W) to the "small" side y (N, O, H', W') with a kernel w (O, C/g, kh, kw):
+
+    y[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] x_pad[n, c', i s_h + p d_h, j s_w + q d_w]
+
+(c' = c + (group of o) * C/g; x_pad is x with zeros around it; s the stride, d the
+dilation). y is linear in x and in w, and three maps cover every derivative:
+
+    Conv(x, w)          = y                      im2col(x), then one matrix product with w
+    ConvTranspose(y, w) = the adjoint in x       w^T times y, then col2im (overlaps add)
+    ConvWeight(x, y)    = the adjoint in w       y times im2col(x)^T
+
+    backward of Conv:          dx = ConvTranspose(dy, w)   (the full convolution of delta
+                                                            with the kernel)
+                               dw = ConvWeight(x, dy)      (the correlation of the input
+                                                            with delta)
+                               db = sum of dy over n, i, j
+    backward of ConvTranspose: dy = Conv(dx, w),  dw = ConvWeight(dx, y)
+    backward of ConvWeight:    dx = ConvTranspose(dy, dW),  dy = Conv(x, dW)
+
+Every backward is written with these same Functions, so second and higher derivatives
+come from the chain rule with no extra code.
+
+im2col lays the kernel-sized windows of x out as the columns of a matrix of shape
+(C kh kw, N H' W'): one strided view (``as_strided``, no Python loop over pixels) and one
+copy. col2im is its adjoint: it adds each column back onto the window it came from, as
+kh kw additions of a strided slice (one per kernel offset), which is much cheaper than
+``np.add.at`` and never writes one element twice in the same addition.
+
+Conv1d is the 2-D case with a height of 1: each Function accepts (N, C, L) arrays and
+views them as (N, C, 1, L).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from chainrule.autograd.function import Function
+from chainrule.autograd.tensor import Tensor
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """How a kernel slides: per spatial axis (height, width) the kernel size, stride,
+    (before, after) zero padding and dilation; the number of groups; and ``ndim``, the
+    number of spatial axes of the caller's arrays (1 for conv1d, whose height is 1)."""
+
+    kernel: Pair
+    stride: Pair = (1, 1)
+    padding: tuple[Pair, Pair] = ((0, 0), (0, 0))
+    dilation: Pair = (1, 1)
+    groups: int = 1
+    ndim: int = 2
+
+    def span(self, axis: int) -> int:
+        """How many input positions the dilated kernel covers along ``axis``."""
+        return (self.kernel[axis] - 1) * self.dilation[axis] + 1
+
+    def padded(self, big: Pair) -> Pair:
+        return tuple(n + sum(self.padding[a]) for a, n in enumerate(big))  # type: ignore
+
+    def small(self, big: Pair) -> Pair:
+        """The output size of a convolution of an input of spatial size ``big``:
+        floor((n + pad_before + pad_after - span) / stride) + 1 per axis."""
+        padded = self.padded(big)
+        return tuple((padded[a] - self.span(a)) // self.stride[a] + 1  # type: ignore
+                     for a in range(2))
+
+    def offsets(self, small: Pair) -> Iterator[tuple[int, slice, slice]]:
+        """For each kernel element k = (p, q) in row-major order: k and the strided slices
+        of the padded input that element touches, one position per output position."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        ho, wo = small
+        for p in range(kh):
+            rows = slice(p * dh, p * dh + (ho - 1) * sh + 1, sh)
+            for q in range(kw):
+                yield p * kw + q, rows, slice(q * dw, q * dw + (wo - 1) * sw + 1, sw)
+
+    def lift(self, a: np.ndarray) -> np.ndarray:
+        """A conv1d array (N, C, L) or kernel (O, C, k) seen as 2-D with height 1 (a view)."""
+        return a[:, :, None, :] if self.ndim == 1 else a
+
+    def lower(self, a: np.ndarray) -> np.ndarray:
+        return a[:, :, 0, :] if self.ndim == 1 else a
+
+    def spatial(self, shape: tuple[int, ...]) -> Pair:
+        """The (height, width) of an array of the caller's ``shape``."""
+        return (1, shape[2]) if self.ndim == 1 else (shape[2], shape[3])
+
+
+# -- the array kernels ----------------------------------------------------------------------------
+
+
+def pad(x: np.ndarray, geo: Geometry, value: float = 0.0) -> np.ndarray:
+    """x (N, C, H, W) with ``geo.padding`` rows and columns of ``value`` around it."""
+    (pt, pb), (pl, pr) = geo.padding
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + pt + pb, w + pl + pr), value, x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
+    """The windows of x (N, C, H, W) as a matrix (C kh kw, N H' W'): row (c, p, q),
+    column (n, i, j) holds x_pad[n, c, i s_h + p d_h, j s_w + q d_w]."""
+    xp = pad(x, geo)
+    n, c = xp.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    (kh, kw), (dh, dw), (th, tw) = geo.kernel, geo.dilation, geo.stride
+    windows = as_strided(xp, (c, kh, kw, n, small[0], small[1]),
+                         (sc, sh * dh, sw * dw, sn, sh * th, sw * tw), writeable=False)
+    return windows.reshape(c * kh * kw, n * small[0] * small[1])  # the one copy
+
+
+def col2im(cols: np.ndarray, geo: Geometry, big: Pair, n: int, small: Pair) -> np.ndarray:
+    """The adjoint of ``im2col``: cols (C kh kw, N H' W') added back onto the windows they
+    came from, giving (N, C, H, W). One strided addition per kernel offset; within one
+    offset the windows do not overlap, so plain slice addition is exact."""
+    kk = geo.kernel[0] * geo.kernel[1]
+    c = cols.shape[0] // kk
+    blocks = cols.reshape(c, kk, n, small[0], small[1])
+    hp, wp = geo.padded(big)
+    buf = np.zeros((c, n, hp, wp), cols.dtype)
+    for k, rows, columns in geo.offsets(small):
+        buf[:, :, rows, columns] += blocks[:, k]
+    (pt, _), (pl, _) = geo.padding
+    return np.ascontiguousarray(buf[:, :, pt:pt + big[0], pl:pl + big[1]].transpose(1, 0, 2, 3))
+
+
+def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
+    """(O, ...) as (groups, O / groups, rest): each group's block of rows."""
+    return a.reshape(groups, a.shape[0] // groups, -1)
+
+
+def _small_matrix(y: np.ndarray, groups: int) -> np.ndarray:
+    """y (N, O, H', W') as (groups, O / groups, N H' W'), the layout of the products."""
+    return _grouped(y.transpose(1, 0, 2, 3), groups)
+
+
+def conv_array(x: np.ndarray, w: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
+    """y = w * im2col(x) per group: (g, O/g, C/g kh kw) @ (g, C/g kh kw, N H' W')."""
+    n, o = x.shape[0], w.shape[0]
+    cols = _grouped(im2col(x, geo, small), geo.groups)
+    y = np.matmul(_grouped(w, geo.groups), cols)
+    return np.ascontiguousarray(y.reshape(o, n, *small).transpose(1, 0, 2, 3))
+
+
+def conv_transpose_array(y: np.ndarray, w: np.ndarray, geo: Geometry, big: Pair) -> np.ndarray:
+    """x = col2im(w^T y) per group: the adjoint of ``conv_array`` in its input."""
+    n, small = y.shape[0], y.shape[2:]
+    cols = np.matmul(_grouped(w, geo.groups).transpose(0, 2, 1), _small_matrix(y, geo.groups))
+    return col2im(cols.reshape(-1, cols.shape[-1]), geo, big, n, small)
+
+
+def conv_weight_array(x: np.ndarray, y: np.ndarray, geo: Geometry) -> np.ndarray:
+    """dW = y im2col(x)^T per group: the adjoint of ``conv_array`` in its kernel, i.e. the
+    correlation of the input with delta, shape (O, C/g, kh, kw)."""
+    cols = _grouped(im2col(x, geo, y.shape[2:]), geo.groups)
+    dw = np.matmul(_small_matrix(y, geo.groups), cols.transpose(0, 2, 1))
+    return dw.reshape(y.shape[1], x.shape[1] // geo.groups, *geo.kernel)
+
+
+# -- the three Functions -----------------------------------------------------------------------
+
+
+def _with_bias(inputs: tuple[Tensor, ...], g_data: Tensor | None, g_weight: Tensor | None,
+               g_out: Tensor, geo: Geometry) -> tuple[Tensor | None, ...]:
+    """The gradients of (data, weight), and of the bias when there is one:
+    db[o] = sum of g_out[:, o] over the batch and every position."""
+    if len(inputs) == 2:
+        return g_data, g_weight
+    g_bias = g_out.sum(axis=(0, 2) if geo.ndim == 1 else (0, 2, 3)) \
+        if inputs[2].requires_grad else None
+    return g_data, g_weight, g_bias
+
+
+def _add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    if b is not None:
+        y += b.reshape(-1, *([1] * (y.ndim - 2)))
+    return y
+
+
+class Conv(Function):
+    """y = b + w (star) x, the convolution (cross-correlation) of the module docstring.
+
+    dx = ConvTranspose(dy, w): each dy[n, o, i, j] sent back through every kernel tap to
+    the input position it read, overlaps added (the full convolution of delta with w);
+    dw[o, c, p, q] = sum_{n,i,j} dy[n, o, i, j] x_pad[n, c', i s + p d, j s + q d];
+    db[o] = sum_{n,i,j} dy[n, o, i, j].
+
+    ``small`` fixes the output size when it must match a given array (the backward of a
+    transposed convolution with output_padding); None computes it from the input.
+    """
+
+    __slots__ = ("geo", "small")
+
+    def __init__(self, geo: Geometry, small: Pair | None = None) -> None:
+        self.geo, self.small = geo, small
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        geo = self.geo
+        x2 = geo.lift(x)
+        small = self.small or geo.small(x2.shape[2:])
+        return geo.lower(_add_bias(conv_array(x2, geo.lift(w), geo, small), b))
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
+        x, w = self.inputs[0], self.inputs[1]
+        geo = self.geo
+        gx = ConvTranspose(geo, geo.spatial(x.shape))(gy, w) if x.requires_grad else None
+        gw = ConvWeight(geo)(x, gy) if w.requires_grad else None
+        return _with_bias(self.inputs, gx, gw, gy, geo)
+
+
+class ConvTranspose(Function):
+    """x = b + ConvTranspose(y, w): the adjoint of ``Conv`` in its input, the transposed
+    convolution (each y[n, o, i, j] spreads w[o] onto the output window it maps to):
+
+        x[n, c', i s + p d - pad, j s + q d - pad] += w[o, c, p, q] y[n, o, i, j]
+
+    ``big`` is the output's spatial size. Backward: dy = Conv(dx, w),
+    dw = ConvWeight(dx, y), db = sum of dx over the batch and positions.
+    """
+
+    __slots__ = ("geo", "big")
+
+    def __init__(self, geo: Geometry, big: Pair) -> None:
+        self.geo, self.big = geo, big
+
+    def forward(self, y: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        geo = self.geo
+        x = conv_transpose_array(geo.lift(y), geo.lift(w), geo, self.big)
+        return geo.lower(_add_bias(x, b))
+
+    def backward(self, gx: Tensor) -> tuple[Tensor | None, ...]:
+        y, w = self.inputs[0], self.inputs[1]
+        geo = self.geo
+        gy = Conv(geo, geo.spatial(y.shape))(gx, w) if y.requires_grad else None
+        gw = ConvWeight(geo)(gx, y) if w.requires_grad else None
+        return _with_bias(self.inputs, gy, gw, gx, geo)
+
+
+class ConvWeight(Function):
+    """dW = ConvWeight(x, dy): the adjoint of ``Conv`` in its kernel,
+
+        dW[o, c, p, q] = sum_{n,i,j} dy[n, o, i, j] x_pad[n, c', i s + p d, j s + q d],
+
+    bilinear in (x, dy). With G the gradient arriving at dW:
+    d/dx = ConvTranspose(dy, G), d/d(dy) = Conv(x, G).
+    """
+
+    __slots__ = ("geo",)
+
+    def __init__(self, geo: Geometry) -> None:
+        self.geo = geo
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        geo = self.geo
+        dw = conv_weight_array(geo.lift(x), geo.lift(y), geo)
+        return geo.lower(dw)
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, y = self.inputs
+        geo = self.geo
+        gx = ConvTranspose(geo, geo.spatial(x.shape))(y, g) if x.requires_grad else None
+        gy = Conv(geo, geo.spatial(y.shape))(x, g) if y.requires_grad else None
+        return gx, gy
