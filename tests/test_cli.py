@@ -37,6 +37,7 @@ def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return out, result
 
 
+@pytest.mark.slow  # the default run: 60 epochs of the 256-unit MLP
 def test_default_train_reaches_97_percent(trained):
     out, result = trained
     assert result.returncode == 0, result.stderr
@@ -63,6 +64,7 @@ def test_same_seed_same_results(tmp_path):
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.slow  # uses the 60-epoch run
 def test_evaluate_and_predict(trained, tmp_path):
     out, _ = trained
     model = out / "model.safetensors"
