@@ -5,7 +5,7 @@ Nothing here reads a fixed machine path except the documented default search
 locations of ``load_mnist``/``load_fashion_mnist``; the digits ship inside the package.
 """
 
-from chainrule.data.dataset import Dataset, TensorDataset
+from chainrule.data.dataset import Dataset, TensorDataset, as_dataset
 from chainrule.data.digits import load_digits
 from chainrule.data.download import ChecksumError, download_file
 from chainrule.data.idx import IDXFormatError, read_idx
@@ -25,7 +25,7 @@ from chainrule.data.tabular import CSVData, load_csv
 __all__ = [
     "CSVData", "ChecksumError", "DataLoader", "Dataset", "DatasetNotFoundError",
     "FASHION_MNIST_CLASSES", "FASHION_MNIST_MIRRORS", "IDXFormatError", "MNIST_MIRRORS",
-    "PUBLIC_MIRRORS", "Standardizer", "TensorDataset", "collate", "download_file",
+    "PUBLIC_MIRRORS", "Standardizer", "TensorDataset", "as_dataset", "collate", "download_file",
     "load_csv", "load_digits", "load_fashion_mnist", "load_mnist", "one_hot", "read_idx",
     "standardize", "train_test_split",
 ]
