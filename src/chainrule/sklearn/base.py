@@ -26,12 +26,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.nn.module import Module
 from chainrule.sklearn._training import (
-    Plateau,
     drawing_from,
     make_generator,
     outputs,
     train_epoch,
 )
+from chainrule.train.callbacks import Plateau
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -178,7 +178,7 @@ class NeuralNetBase(BaseEstimator):
         epochs = 1 if incremental else self.max_iter
         batch_size = self._batch_size(X.shape[0])
         targets = self._training_targets(targets)
-        rule = Plateau(self.tol, self.n_iter_no_change, "max" if validation else "min")
+        rule = Plateau.absolute(self.tol, self.n_iter_no_change, "max" if validation else "min")
         best_state = None
         if validation is not None:
             self.validation_scores_: list[float] = []
@@ -196,7 +196,8 @@ class NeuralNetBase(BaseEstimator):
                                                validation[1])
                 self.validation_scores_.append(score)
                 message += f", validation score {score:.6f}"
-                if rule.update(score):
+                rule.update(score)
+                if rule.new_best:
                     best_state = copy.deepcopy(self.module_.state_dict())
             else:
                 rule.update(loss)

@@ -40,7 +40,7 @@ def train_step(model: Module, loss: Tensor, optimizer: Any, *,
     loss.backward()
     result = on_gradients() if on_gradients is not None else None
     if clip_grad_norm is not None:
-        from chainrule.optim.clip import clip_grad_norm_
+        from chainrule.optim import clip_grad_norm_
 
         clip_grad_norm_(model.parameters(), clip_grad_norm)
     optimizer.step()
