@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return out, result
 
 
+@pytest.mark.slow  # the default run: 60 epochs of the 256-unit MLP
 def test_default_train_reaches_97_percent(trained):
     out, result = trained
     assert result.returncode == 0, result.stderr
@@ -63,6 +65,7 @@ def test_same_seed_same_results(tmp_path):
         assert np.array_equal(p.data, q.data)
 
 
+@pytest.mark.slow  # uses the 60-epoch run
 def test_evaluate_and_predict(trained, tmp_path):
     out, _ = trained
     model = out / "model.safetensors"
@@ -459,3 +462,47 @@ def test_predict_csv_error_names_row_and_column(trained, tmp_path):
     path.write_text("a,b\n1,2\n\n3,oops\n")
     result = run("predict", str(out / "model.safetensors"), str(path))
     assert_one_line_error(result, f"{path}: row 2 (line 4), column 'b': 'oops' is not a number")
+
+
+# -- the command layer ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rnn", [False, True])
+def test_explain_exit_status_comes_from_the_derivations_checks(rnn, monkeypatch, capsys):
+    # not from searching the text for "FAILED": a derivation whose checks fail exits 1
+    # however it is rendered
+    from chainrule.cli import main
+    from chainrule.explainer.bptt import BPTT
+    from chainrule.explainer.derivation import Derivation
+
+    args = ["explain", "--format", "html"] + (["--rnn"] if rnn else [])
+    assert main(args) == 0
+    monkeypatch.setattr(BPTT if rnn else Derivation, "all_ok", property(lambda self: False))
+    assert main(args) == 1
+    assert "<html" in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("setting, tuned", [(None, True), ("0", False), ("off", False)])
+def test_the_command_tunes_the_allocator_unless_told_not_to(setting, tuned):
+    # `import chainrule` leaves malloc alone; the chainrule command opts in
+    code = ("import chainrule, sys; from chainrule.cli import main; "
+            "main(['graph', 'x * y', '--values', 'x=1,y=2', '--format', 'text']); "
+            "print(bool(chainrule.allocator_settings()), file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_MALLOC_TUNING"}
+    if setting is not None:
+        env["CHAINRULE_MALLOC_TUNING"] = setting
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == str(tuned)
+
+
+def test_every_command_module_registers_its_run_function():
+    from chainrule.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    assert sorted(parser.commands) == ["evaluate", "explain", "graph", "predict", "train",
+                                       "train-text"]
+    for module in COMMANDS:
+        name = module.__name__.rsplit(".", 1)[1].replace("_", "-")
+        assert parser.commands[name].get_default("func") is module.run

@@ -295,6 +295,15 @@ def test_load_digits():
     assert Xs.max() == 1.0 and np.allclose(Xs * 16, X)
 
 
+def test_load_digits_refuses_a_damaged_bundled_file(monkeypatch):
+    from chainrule.data import ChecksumError, digits
+
+    monkeypatch.setattr(digits, "DIGITS_SHA256", "0" * 64)  # as if the file had changed
+    with pytest.raises(ChecksumError, match=r"load_digits: the bundled .*digits\.csv\.gz is "
+                                            r"damaged \(sha256 09f66e6d.*expected 0{64}\)"):
+        load_digits()
+
+
 # -- Dataset and DataLoader ---------------------------------------------------------------------
 
 

@@ -39,7 +39,12 @@ def _mpi_missing() -> str | None:
     return None
 
 
-needs_mpi = pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "")
+_skip_without_mpi = pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "")
+
+
+def needs_mpi(test):
+    """An mpiexec launch: skipped without MPI, and slow (seconds per launch)."""
+    return pytest.mark.slow(_skip_without_mpi(test))
 
 
 def mpirun(*args: str, ranks: int = 2, via_mpi4py: bool = True, cwd: Path | None = None,

@@ -69,6 +69,7 @@ CHECKED = [
 ]
 
 
+@pytest.mark.slow  # scikit-learn's full estimator checks, ~200 of them
 @parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

@@ -5,7 +5,7 @@ Nothing here reads a fixed machine path except the documented default search
 locations of ``load_mnist``/``load_fashion_mnist``; the digits ship inside the package.
 """
 
-from chainrule.data.dataset import Dataset, TensorDataset
+from chainrule.data.dataset import Dataset, TensorDataset, as_dataset
 from chainrule.data.digits import load_digits
 from chainrule.data.download import ChecksumError, download_file
 from chainrule.data.idx import IDXFormatError, read_idx
@@ -20,12 +20,20 @@ from chainrule.data.mnist import (
     load_mnist,
 )
 from chainrule.data.preprocessing import Standardizer, one_hot, standardize, train_test_split
-from chainrule.data.tabular import CSVData, load_csv
+from chainrule.data.registry import (
+    DATASETS,
+    NamedDataset,
+    check_dataset_name,
+    load_dataset,
+    match_classes,
+)
+from chainrule.data.tabular import CSVData, load_csv, read_features
 
 __all__ = [
-    "CSVData", "ChecksumError", "DataLoader", "Dataset", "DatasetNotFoundError",
+    "CSVData", "ChecksumError", "DATASETS", "DataLoader", "Dataset", "DatasetNotFoundError",
     "FASHION_MNIST_CLASSES", "FASHION_MNIST_MIRRORS", "IDXFormatError", "MNIST_MIRRORS",
-    "PUBLIC_MIRRORS", "Standardizer", "TensorDataset", "collate", "download_file",
-    "load_csv", "load_digits", "load_fashion_mnist", "load_mnist", "one_hot", "read_idx",
-    "standardize", "train_test_split",
+    "NamedDataset", "PUBLIC_MIRRORS", "Standardizer", "TensorDataset", "as_dataset",
+    "check_dataset_name", "collate", "download_file", "load_csv", "load_dataset",
+    "load_digits", "load_fashion_mnist", "load_mnist", "match_classes", "one_hot",
+    "read_features", "read_idx", "standardize", "train_test_split",
 ]

@@ -82,3 +82,13 @@ class TensorDataset(Dataset):
     def __repr__(self) -> str:
         fields = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
         return f"TensorDataset({fields})"
+
+
+def as_dataset(data: Any) -> Any:
+    """(X, y) arrays, given as a pair (tuple or list), as a ``TensorDataset``; anything
+    else (a Dataset, a DataLoader, another iterable of batches) as it is. The one place
+    that decides what counts as "(X, y) arrays", for ``fit``, ``evaluate`` and the
+    data-parallel loaders."""
+    if isinstance(data, tuple | list) and len(data) == 2:
+        return TensorDataset(*data)
+    return data

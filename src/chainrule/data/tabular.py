@@ -1,4 +1,5 @@
-"""Tables of numbers from CSV files: numeric feature columns and one label column."""
+"""Tables of numbers from CSV files: numeric feature columns and one label column
+(``load_csv``), or inputs without labels (``read_features``, also .npy files)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
     return open(path, encoding="utf-8", newline="")
+
+
+def _numbered_rows(path: Path, delimiter: str = ",") -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file with their line numbers, as in an editor (the
+    first line is 1; blank lines are skipped but counted)."""
+    with _open_text(path) as f:
+        return [(line, row) for line, row in enumerate(csv.reader(f, delimiter=delimiter),
+                                                       start=1) if row]
 
 
 def _encode_labels(labels: list[str]) -> tuple[np.ndarray, list[Any]]:
@@ -76,10 +85,7 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_csv: file not found: {path}")
-    with _open_text(path) as f:
-        rows = list(csv.reader(f, delimiter=delimiter))
-    # Line numbers as in an editor: the header is line 1 (blank lines are skipped but counted).
-    numbered = [(k + 1, row) for k, row in enumerate(rows) if row]
+    numbered = _numbered_rows(path, delimiter)
     if not numbered:
         raise ValueError(f"load_csv: {path} is empty; expected a header row")
     _, header = numbered[0]
@@ -128,3 +134,56 @@ def _raise_bad_cell(path: Path, body: list[tuple[int, list[str]]], header: list[
                                  f"{header[k]!r}: the cell {what}; feature columns must be "
                                  f"numeric")
     raise AssertionError("unreachable: a non-numeric cell was detected but not found")
+
+
+def read_features(path: str | os.PathLike, label_column: str | None = None) -> np.ndarray:
+    """Rows of numbers (float32, one example per row) from a .npy file or a CSV file.
+
+    A CSV file may have a header row (a first row that is not all numbers); its column
+    ``label_column``, if it has one, is left out. A 1-D .npy array is one example.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an empty file, a header without rows, a cell that is not a number
+            (the message gives the row, the line and the column), or a .npy file that is
+            not numeric.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no input file at {path}")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise ValueError(f"{path} is not a numeric .npy file: {e}") from None
+        return x.reshape(1, -1) if x.ndim == 1 else x
+    rows = _numbered_rows(path)
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header = None
+    try:
+        [float(v) for v in rows[0][1]]
+    except ValueError:
+        header, rows = rows[0][1], rows[1:]
+    if not rows:
+        raise ValueError(f"{path} has a header but no data rows")
+    keep = list(range(len(header) if header else len(rows[0][1])))
+    if header and label_column in header:
+        keep.remove(header.index(label_column))
+    return _numbers(path, rows, header, keep)
+
+
+def _numbers(path: Path, rows: list[tuple[int, list[str]]], header: list[str] | None,
+             keep: list[int]) -> np.ndarray:
+    """The cells of columns ``keep`` as float32, or a ValueError naming the first bad one."""
+    values = np.empty((len(rows), len(keep)), np.float32)
+    for r, (line, row) in enumerate(rows):
+        for c, k in enumerate(keep):
+            try:
+                values[r, c] = float(row[k])
+            except (ValueError, IndexError):
+                column = header[k] if header else str(k + 1)
+                cell = repr(row[k]) if k < len(row) else "(missing)"
+                raise ValueError(f"{path}: row {r + 1} (line {line}), column {column!r}: "
+                                 f"{cell} is not a number") from None
+    return values

@@ -28,6 +28,7 @@ from chainrule.distributed.collectives import (
     check_same_settings,
     parameters_digest,
     raised_on_every_rank,
+    trainable_parameters,
 )
 from chainrule.distributed.context import (
     Context,
@@ -38,7 +39,7 @@ from chainrule.distributed.context import (
     world_size,
 )
 from chainrule.distributed.sampler import DistributedSampler
-from chainrule.distributed.training import abort_on_error
+from chainrule.distributed.training import DataParallel, abort_on_error
 
 
 def fit(*args: Any, **kwargs: Any) -> Any:
@@ -50,9 +51,9 @@ def fit(*args: Any, **kwargs: Any) -> Any:
 
 
 __all__ = [
-    "Context", "DistributedError", "DistributedSampler", "DistributedUnavailable",
+    "Context", "DataParallel", "DistributedError", "DistributedSampler", "DistributedUnavailable",
     "GradientAllreduce", "ModelMismatchError", "SettingsMismatchError", "abort_on_error",
     "allreduce_gradients", "broadcast_parameters", "check_in_sync", "check_same_model",
     "check_same_settings", "fit", "init", "is_main", "parameters_digest",
-    "raised_on_every_rank", "rank", "world_size",
+    "raised_on_every_rank", "rank", "trainable_parameters", "world_size",
 ]

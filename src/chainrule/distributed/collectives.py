@@ -65,7 +65,9 @@ def is_raised_on_every_rank(error: BaseException) -> bool:
     return bool(getattr(error, "raised_on_every_rank", False))
 
 
-def _parameters(model_or_params: Any) -> list[Tensor]:
+def trainable_parameters(model_or_params: Any) -> list[Tensor]:
+    """The parameters of a model (or of an iterable of them) that require gradients: the
+    ones whose gradients are averaged over ranks."""
     params = model_or_params.parameters() if hasattr(model_or_params, "parameters") \
         else model_or_params
     return [p for p in params if p.requires_grad]
@@ -156,7 +158,7 @@ def allreduce_gradients(model_or_params: Any, local_size: float = 1.0,
     Pass ``local_size`` = this rank's batch size for the exact gradient of the
     global batch when shards differ in size; leave it 1 for the plain mean.
     """
-    params = _parameters(model_or_params)
+    params = trainable_parameters(model_or_params)
     if not params:
         return
     global _last_reducer

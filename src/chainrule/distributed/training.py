@@ -1,4 +1,5 @@
-"""What ``fit(..., distributed=True)`` adds to the training loop, in one object.
+"""What ``fit(..., distributed=True)`` adds to the training loop, in one object: the
+data-parallel training strategy (``chainrule.train.strategy.Strategy``).
 
 At the start: join the run, check every rank built the same model and was given the
 same data size and loop settings, copy rank 0's weights everywhere, agree on a
@@ -13,23 +14,31 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule.creation import default_generator, manual_seed
 from chainrule.distributed.collectives import (
     GradientAllreduce,
-    _parameters,
     broadcast_parameters,
     check_in_sync,
     check_same_model,
     check_same_settings,
     is_raised_on_every_rank,
     raised_on_every_rank,
+    trainable_parameters,
 )
 from chainrule.distributed.context import Context, init
 from chainrule.distributed.sampler import DistributedSampler
+
+if TYPE_CHECKING:
+    from chainrule.train.fit import FitRun, TrainingState
+
+# the errors of a run's setup (options, data) that every rank reports alike, and the exit
+# status the ranks other than 0 then end with: the one ``chainrule`` gives bad input
+SETUP_ERRORS = (ValueError, TypeError, KeyError, OSError)
+SETUP_EXIT_CODE = 2
 
 
 class _EpochLoader:
@@ -50,7 +59,7 @@ class _EpochLoader:
 
 
 class DataParallel:
-    """The distributed side of one ``fit`` call (see the module docstring).
+    """The data-parallel strategy of ``fit`` (see the module docstring).
 
     Building it only joins the run; ``start`` runs the checks and collectives of the
     start, so that ``fit`` can call it inside the guard that aborts every rank when one
@@ -63,15 +72,20 @@ class DataParallel:
         self.seed = 0
         self._reduce: GradientAllreduce | None = None
 
-    def start(self, model: Any, seed: int | None, settings: dict[str, Any]) -> None:
-        """Check that every rank built the same model and was given the same ``settings``
-        (see ``fit_settings``), copy rank 0's weights everywhere and agree on the seed."""
+    def start(self, model: Any, run: FitRun) -> None:
+        """Check that every rank built the same model and was given the same data sizes
+        and settings (see ``fit_settings``), copy rank 0's weights everywhere, agree on
+        the seed; then check the arguments (``run.check()``), which every rank then
+        refuses alike."""
         context = self.context
         self.model = model
         check_same_model(model, context)
-        check_same_settings(settings, context)
+        check_same_settings(fit_settings(run.train_data, run.val_data, run.loss_fn,
+                                         run.optimizer, run.scheduler, **run.loop_settings()),
+                            context)
         broadcast_parameters(model, context)
         # Every rank must shuffle alike: take rank 0's seed (or a draw of rank 0's generator).
+        seed = run.seed
         self.seed = int(context.bcast(
             seed if seed is not None else int(default_generator().integers(2**31))))
         if context.world_size > 1:
@@ -79,7 +93,16 @@ class DataParallel:
             # shard for shard; give each rank its own stream, derived from the shared seed.
             manual_seed(int(np.random.SeedSequence([self.seed, context.rank])
                             .generate_state(1)[0]))
-        self._reduce = GradientAllreduce(_parameters(model), context)
+        self._reduce = GradientAllreduce(trainable_parameters(model), context)
+        try:
+            run.check()
+            if run.batch_size < self.world_size:
+                raise ValueError(f"fit(distributed=True): the global batch size "
+                                 f"{run.batch_size} is smaller than the number of ranks "
+                                 f"{self.world_size}; every rank needs at least one example "
+                                 f"per step")
+        except ValueError as e:  # the ranks compared these settings: every rank raises this
+            raise raised_on_every_rank(e) from None
 
     @property
     def world_size(self) -> int:
@@ -89,13 +112,14 @@ class DataParallel:
     def is_main(self) -> bool:
         return self.context.is_main
 
-    def loader(self, data: Any, batch_size: int, shuffle: bool) -> _EpochLoader:
+    def loader(self, data: Any, batch_size: int, shuffle: bool, seed: int | None = None
+               ) -> _EpochLoader:
         """This rank's batches of ``data`` ((X, y) arrays or a Dataset); ``batch_size`` is
-        the global batch size B."""
-        from chainrule.data import DataLoader, Dataset, TensorDataset
+        the global batch size B. The order comes from the seed agreed at ``start`` (rank
+        0's ``seed``)."""
+        from chainrule.data import DataLoader, Dataset, as_dataset
 
-        if isinstance(data, tuple | list) and len(data) == 2:
-            data = TensorDataset(*data)
+        data = as_dataset(data)
         if not isinstance(data, Dataset):  # the ranks agreed on the type (fit_settings)
             raise raised_on_every_rank(TypeError(
                 f"fit(distributed=True): the training data must be (X, y) arrays or a "
@@ -108,10 +132,9 @@ class DataParallel:
         """This rank's contiguous share of ``data`` (e.g. the validation set), in batches:
         rank r of p takes examples [r n / p, (r + 1) n / p). Data that cannot be indexed
         (a DataLoader or other iterable) is not split: every rank then reads all of it."""
-        from chainrule.data import DataLoader, Dataset, TensorDataset
+        from chainrule.data import DataLoader, Dataset, as_dataset
 
-        if isinstance(data, tuple | list) and len(data) == 2:
-            data = TensorDataset(*data)
+        data = as_dataset(data)
         if not isinstance(data, Dataset):
             return data
         n, rank, ranks = len(data), self.context.rank, self.context.world_size
@@ -130,7 +153,7 @@ class DataParallel:
         self.context.allreduce_sum(local, total)
         return total.tolist()
 
-    def agree_to_stop(self, state: Any) -> None:
+    def agree_to_stop(self, state: TrainingState) -> None:
         """Rank 0's stopping decision is everyone's: ranks that stopped at different epochs
         would wait forever for each other's gradients."""
         stop, reason = self.context.bcast((state.stop_training, state.history.stopped_reason))
@@ -144,6 +167,11 @@ class DataParallel:
         are blocked in a collective this rank will not reach); alone, do nothing, so the
         caller re-raises as usual."""
         abort_with(self.context, error)
+
+    def setup_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Errors of a run's setup (options, data; ``SETUP_ERRORS``) reported by rank 0
+        alone, the other ranks exiting with ``SETUP_EXIT_CODE`` (see ``reported_once``)."""
+        return reported_once(self.context, SETUP_ERRORS, exit_code=SETUP_EXIT_CODE)
 
 
 def fit_settings(train_data: Any, val_data: Any, loss_fn: Any, optimizer: Any,

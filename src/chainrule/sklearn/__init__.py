@@ -15,7 +15,7 @@ except ImportError as error:  # not installed, or older than the API used here
         "chainrule.sklearn needs scikit-learn >= 1.6; install it with "
         "`pip install chainrule[sklearn]` (or `pip install -U scikit-learn`)") from error
 
-from chainrule.sklearn.base import InvalidParameterError
+from chainrule.sklearn.checks import InvalidParameterError
 from chainrule.sklearn.mlp import MLPClassifier, MLPRegressor
 from chainrule.sklearn.wrappers import OPTIMIZERS, NeuralNetClassifier, NeuralNetRegressor
 

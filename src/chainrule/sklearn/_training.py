@@ -1,4 +1,4 @@
-"""The pieces of training the estimators share: seeding, one epoch, and the stopping rule.
+"""The pieces of training the estimators share: seeding and one epoch.
 
 Kept apart from the estimator classes so that the loop reads on its own: an epoch is
 
@@ -14,9 +14,9 @@ dozen extra graph nodes per step (on small networks that was a third of a step).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -29,11 +29,14 @@ from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.regularization import penalized_parameters
-from chainrule.train.fit import TrainingDiverged
 from chainrule.train.fit import predict as dense_outputs
+from chainrule.train.step import check_loss, train_step
 
 # rows densified at a time when predicting from a sparse matrix
 PREDICT_BATCH = 1024
+
+DIVERGED_ADVICE = ("training diverged. Try a lower learning rate, or standardize the inputs "
+                   "(e.g. a StandardScaler in a Pipeline)")
 
 # (lambda2, lambda1) for a batch of b examples out of n: what the penalties add to its loss.
 PenaltyFn = Callable[[int, int], tuple[float, float]]
@@ -96,18 +99,19 @@ def train_epoch(module: Module, criterion: Callable[[Tensor, Tensor], Tensor], o
     for index, (xb, tb) in enumerate(loader):
         b = len(tb)
         loss = criterion(module(xb), tb)
-        optimizer.zero_grad()
-        loss.backward()
         lam2, lam1 = penalties(b, n)
-        value = float(loss.data) + add_penalty_gradients(weights, lam2, lam1, n)
-        if not math.isfinite(value):
-            raise TrainingDiverged(
-                f"the loss became {value} at epoch {epoch}, batch {index + 1}; training "
-                f"diverged. Try a lower learning rate, or standardize the inputs "
-                f"(e.g. a StandardScaler in a Pipeline)")
-        optimizer.step()
-        total += value * b
+        total += b * train_step(module, loss, optimizer, on_gradients=partial(
+            _objective, loss, weights, lam2, lam1, n, f"epoch {epoch}, batch {index + 1}"))
     return total / n
+
+
+def _objective(loss: Tensor, weights: list[Parameter], lam2: float, lam1: float, n: int,
+               where: str) -> float:
+    """J of a batch, once its loss is backpropagated: the loss plus the penalties, whose
+    gradients are added here; a J that is not finite ends training (``TrainingDiverged``)."""
+    value = float(loss.data) + add_penalty_gradients(weights, lam2, lam1, n)
+    check_loss(value, where, DIVERGED_ADVICE)
+    return value
 
 
 def sparse_batches(x: sp.spmatrix, targets: np.ndarray, batch_size: int, shuffle: bool,
@@ -154,36 +158,3 @@ def add_penalty_gradients(weights: list[Parameter], lam2: float, lam1: float, n:
         # a new array, not +=: a gradient array may be shared with another tensor
         w.grad = Tensor.constant(w.grad.data + extra)
     return value
-
-
-class Plateau:
-    """The stopping rule: count epochs in a row whose value fails to beat the best by ``tol``.
-
-    With ``mode="min"`` (a training loss) an epoch improves when value < best - tol;
-    with ``mode="max"`` (a validation score) when value > best + tol. Training stops
-    once ``patience`` epochs in a row have not improved. ``tol`` is absolute, as in
-    scikit-learn's MLP.
-    """
-
-    def __init__(self, tol: float, patience: int, mode: str = "min") -> None:
-        self.tol, self.patience = tol, patience
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.best = math.inf  # in the sign-adjusted scale: always minimized
-        self.waited = 0
-
-    def update(self, value: float) -> bool:
-        """Record an epoch's value; True if it is a new best (not necessarily by tol)."""
-        signed = self.sign * value
-        self.waited = 0 if signed < self.best - self.tol else self.waited + 1
-        if signed < self.best:
-            self.best = signed
-            return True
-        return False
-
-    @property
-    def best_value(self) -> float:
-        return self.sign * self.best
-
-    @property
-    def stalled(self) -> bool:
-        return self.waited >= self.patience

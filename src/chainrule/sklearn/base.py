@@ -14,7 +14,6 @@ Subclasses fill in two kinds of hooks:
 from __future__ import annotations
 
 import copy
-import numbers
 import warnings
 from typing import Any
 
@@ -26,12 +25,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.nn.module import Module
 from chainrule.sklearn._training import (
-    Plateau,
     drawing_from,
     make_generator,
     outputs,
     train_epoch,
 )
+from chainrule.sklearn.checks import is_bool, is_int, is_real, require
+from chainrule.train.callbacks import Plateau
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -178,7 +178,7 @@ class NeuralNetBase(BaseEstimator):
         epochs = 1 if incremental else self.max_iter
         batch_size = self._batch_size(X.shape[0])
         targets = self._training_targets(targets)
-        rule = Plateau(self.tol, self.n_iter_no_change, "max" if validation else "min")
+        rule = Plateau.absolute(self.tol, self.n_iter_no_change, "max" if validation else "min")
         best_state = None
         if validation is not None:
             self.validation_scores_: list[float] = []
@@ -196,7 +196,8 @@ class NeuralNetBase(BaseEstimator):
                                                validation[1])
                 self.validation_scores_.append(score)
                 message += f", validation score {score:.6f}"
-                if rule.update(score):
+                rule.update(score)
+                if rule.new_best:
                     best_state = copy.deepcopy(self.module_.state_dict())
             else:
                 rule.update(loss)
@@ -243,27 +244,27 @@ class NeuralNetBase(BaseEstimator):
         """scikit-learn's rules for the parameters MLPClassifier shares (its
         ``_parameter_constraints``), and chainrule's for the rest; an
         ``InvalidParameterError`` names the first parameter that breaks them."""
-        _require(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter",
+        require(is_int(self.max_iter) and self.max_iter >= 1, "max_iter",
                  "a positive integer", self.max_iter)
-        _require((isinstance(self.batch_size, str) and self.batch_size == "auto")
-                 or (_is_int(self.batch_size) and self.batch_size >= 1),
+        require((isinstance(self.batch_size, str) and self.batch_size == "auto")
+                 or (is_int(self.batch_size) and self.batch_size >= 1),
                  "batch_size", "'auto' or a positive integer", self.batch_size)
-        _require(_is_real(self.tol) and self.tol >= 0, "tol", "a number >= 0", self.tol)
-        _require((_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
-                 or (_is_real(self.n_iter_no_change) and self.n_iter_no_change == np.inf),
+        require(is_real(self.tol) and self.tol >= 0, "tol", "a number >= 0", self.tol)
+        require((is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1)
+                 or (is_real(self.n_iter_no_change) and self.n_iter_no_change == np.inf),
                  "n_iter_no_change", "a positive integer or numpy.inf", self.n_iter_no_change)
-        _require(_is_real(self.validation_fraction) and 0 <= self.validation_fraction < 1,
+        require(is_real(self.validation_fraction) and 0 <= self.validation_fraction < 1,
                  "validation_fraction", "a number in [0, 1)", self.validation_fraction)
         for name in ("l1", "l2"):
             value = getattr(self, name)
-            _require(_is_real(value) and value >= 0, name, "a number >= 0", value)
+            require(is_real(value) and value >= 0, name, "a number >= 0", value)
         for name in ("shuffle", "warm_start", "early_stopping"):
             value = getattr(self, name)
-            _require(_is_bool(value), name, "True or False", value)
-        _require(_is_bool(self.verbose) or (_is_int(self.verbose) and self.verbose >= 0),
+            require(is_bool(value), name, "True or False", value)
+        require(is_bool(self.verbose) or (is_int(self.verbose) and self.verbose >= 0),
                  "verbose", "True, False or an integer >= 0", self.verbose)
         state = self.random_state
-        _require(state is None or (_is_int(state) and 0 <= state <= 2**32 - 1)
+        require(state is None or (is_int(state) and 0 <= state <= 2**32 - 1)
                  or isinstance(state, np.random.RandomState | np.random.Generator),
                  "random_state", "None, an integer in [0, 2**32 - 1], a "
                  "numpy.random.RandomState or a numpy.random.Generator", state)
@@ -271,27 +272,4 @@ class NeuralNetBase(BaseEstimator):
             ok = np.dtype(self.dtype) in _DTYPES
         except TypeError:
             ok = False
-        _require(ok, "dtype", "'float32' or 'float64'", self.dtype)
-
-
-class InvalidParameterError(ValueError, TypeError):
-    """A constructor parameter that breaks its rule, reported at ``fit``. Both a
-    ValueError and a TypeError, like scikit-learn's own ``InvalidParameterError``,
-    so code that catches either for scikit-learn's MLP catches it here too."""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool | np.bool_)
-
-
-def _require(ok: bool, name: str, expected: str, value: Any) -> None:
-    if not ok:
-        raise InvalidParameterError(f"the parameter {name} must be {expected}; got {value!r}")
+        require(ok, "dtype", "'float32' or 'float64'", self.dtype)

@@ -16,7 +16,8 @@ import numpy as np
 from chainrule import nn
 from chainrule.nn.builders import ACTIVATIONS, INITS
 from chainrule.nn.module import Module
-from chainrule.sklearn.base import NeuralNetBase, _is_bool, _is_int, _is_real, _require
+from chainrule.sklearn.base import NeuralNetBase
+from chainrule.sklearn.checks import is_bool, is_int, is_real, require
 from chainrule.sklearn.wrappers import (
     OPTIMIZERS,
     NeuralNetClassifier,
@@ -76,13 +77,13 @@ class _MLPParams:
         """hidden_layer_sizes as scikit-learn reads it: one positive int, or a sequence
         (tuple, list, 1-D array; possibly empty) of them."""
         sizes = self.hidden_layer_sizes
-        if _is_int(sizes):
+        if is_int(sizes):
             sizes = [sizes]
         elif isinstance(sizes, str | bytes) or not np.iterable(sizes) \
                 or np.ndim(sizes) != 1:
             sizes = None
-        ok = sizes is not None and all(_is_int(s) and s >= 1 for s in sizes)
-        _require(ok, "hidden_layer_sizes", "a positive integer or a sequence of positive "
+        ok = sizes is not None and all(is_int(s) and s >= 1 for s in sizes)
+        require(ok, "hidden_layer_sizes", "a positive integer or a sequence of positive "
                  "integers, e.g. (100,) or (64, 32)", self.hidden_layer_sizes)
         return [int(s) for s in sizes]
 
@@ -90,7 +91,7 @@ class _MLPParams:
         """chainrule's name for ``activation`` (scikit-learn's 'logistic' is 'sigmoid')."""
         name = self.activation.lower() if isinstance(self.activation, str) else None
         name = _ACTIVATION_ALIASES.get(name, name)
-        _require(name in _HIDDEN_ACTIVATIONS, "activation",
+        require(name in _HIDDEN_ACTIVATIONS, "activation",
                  f"one of {', '.join(_ACTIVATION_NAMES)}", self.activation)
         return name
 
@@ -102,26 +103,26 @@ class _MLPParams:
         NeuralNetBase._check_params(self)  # type: ignore[arg-type]
         self._hidden_sizes()
         self._activation_name()
-        _require(isinstance(self.solver, str) and self.solver in OPTIMIZERS, "solver",
+        require(isinstance(self.solver, str) and self.solver in OPTIMIZERS, "solver",
                  f"one of {', '.join(OPTIMIZERS)} (lbfgs is not supported)", self.solver)
-        _require(isinstance(self.init, str) and self.init in INITS, "init",
+        require(isinstance(self.init, str) and self.init in INITS, "init",
                  f"one of {', '.join(INITS)}", self.init)
-        _require(_is_real(self.dropout) and 0 <= self.dropout < 1, "dropout",
+        require(is_real(self.dropout) and 0 <= self.dropout < 1, "dropout",
                  "a number in [0, 1)", self.dropout)
-        _require(_is_real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0",
+        require(is_real(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0",
                  self.alpha)
         for name in ("learning_rate_init", "epsilon"):
             value = getattr(self, name)
-            _require(_is_real(value) and value > 0, name, "a number > 0", value)
-        _require(_is_real(self.momentum) and 0 <= self.momentum <= 1, "momentum",
+            require(is_real(value) and value > 0, name, "a number > 0", value)
+        require(is_real(self.momentum) and 0 <= self.momentum <= 1, "momentum",
                  "a number in [0, 1]", self.momentum)
-        _require(self.solver != "sgd" or self.momentum < 1, "momentum",
+        require(self.solver != "sgd" or self.momentum < 1, "momentum",
                  "below 1 with solver='sgd' (chainrule's SGD takes momentum in [0, 1))",
                  self.momentum)
         for name in ("beta_1", "beta_2"):
             value = getattr(self, name)
-            _require(_is_real(value) and 0 <= value < 1, name, "a number in [0, 1)", value)
-        _require(_is_bool(self.nesterovs_momentum), "nesterovs_momentum", "True or False",
+            require(is_real(value) and 0 <= value < 1, name, "a number in [0, 1)", value)
+        require(is_bool(self.nesterovs_momentum), "nesterovs_momentum", "True or False",
                  self.nesterovs_momentum)
 
     def _make_module(self, n_features: int, n_outputs: int) -> Module:

@@ -20,13 +20,14 @@ from sklearn.utils.validation import column_or_1d
 
 from chainrule import nn, optim
 from chainrule.nn.module import Module
-from chainrule.sklearn.base import InvalidParameterError, NeuralNetBase, _is_real, _require
+from chainrule.sklearn.base import NeuralNetBase
+from chainrule.sklearn.checks import InvalidParameterError, is_real, require
+from chainrule.train.config import OPTIMIZERS as TRAIN_OPTIMIZERS
 
 #: Optimizers by name, for the ``optimizer`` (wrappers) and ``solver`` (MLPs) parameters.
+# the optimizers chainrule names (train.config's one table), by name
 OPTIMIZERS: dict[str, type[optim.Optimizer]] = {
-    "sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
-    "adagrad": optim.Adagrad,
-}
+    name: spec.cls for name, spec in TRAIN_OPTIMIZERS.items()}
 
 
 def optimizer_class(name_or_class: Any, parameter: str) -> type[optim.Optimizer]:
@@ -34,7 +35,7 @@ def optimizer_class(name_or_class: Any, parameter: str) -> type[optim.Optimizer]
     if isinstance(name_or_class, type) and issubclass(name_or_class, optim.Optimizer):
         return name_or_class
     cls = OPTIMIZERS.get(name_or_class.lower()) if isinstance(name_or_class, str) else None
-    _require(cls is not None, parameter,
+    require(cls is not None, parameter,
              f"one of {', '.join(OPTIMIZERS)} or a chainrule.optim.Optimizer subclass",
              name_or_class)
     return cls
@@ -76,17 +77,17 @@ class _ModuleParams:
 
     def _check_params(self) -> None:
         super()._check_params()  # type: ignore[misc]
-        _require(isinstance(self.module, Module) or callable(self.module), "module",
+        require(isinstance(self.module, Module) or callable(self.module), "module",
                  "a chainrule.nn.Module or a callable (n_features, n_outputs) -> Module",
                  self.module)
         names = ", ".join(repr(name) for name in self._criterion_names)
-        _require(self.criterion is None or callable(self.criterion)
+        require(self.criterion is None or callable(self.criterion)
                  or (isinstance(self.criterion, str) and self.criterion in self._criterion_names),
                  "criterion", f"None (the default), one of {names}, or a loss module, class or "
                  f"callable (outputs, targets) -> Tensor", self.criterion)
         optimizer_class(self.optimizer, "optimizer")
-        _require(_is_real(self.lr) and self.lr > 0, "lr", "a number > 0", self.lr)
-        _require(self.optimizer_kwargs is None or isinstance(self.optimizer_kwargs, Mapping),
+        require(is_real(self.lr) and self.lr > 0, "lr", "a number > 0", self.lr)
+        require(self.optimizer_kwargs is None or isinstance(self.optimizer_kwargs, Mapping),
                  "optimizer_kwargs", "None or a dict of the optimizer's keyword arguments",
                  self.optimizer_kwargs)
 

@@ -7,6 +7,7 @@ from chainrule.train.callbacks import (
     EarlyStopping,
     LambdaCallback,
     ModelCheckpoint,
+    Plateau,
 )
 from chainrule.train.fit import TrainingDiverged, TrainingState, evaluate, fit, predict
 from chainrule.train.history import History
@@ -20,7 +21,7 @@ from chainrule.train.progress import Progress
 
 __all__ = [
     "Callback", "ConvergenceStop", "EarlyStopping", "History", "LambdaCallback",
-    "ModelCheckpoint", "Progress", "TrainingDiverged", "TrainingState", "accuracy",
+    "ModelCheckpoint", "Plateau", "Progress", "TrainingDiverged", "TrainingState", "accuracy",
     "classification_report", "confusion_matrix", "evaluate", "fit", "precision_recall",
     "predict",
 ]

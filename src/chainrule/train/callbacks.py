@@ -9,6 +9,7 @@ disk.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -42,8 +43,51 @@ class LambdaCallback(Callback):
         self.fn(state, logs)
 
 
+class Plateau:
+    """The patience rule: count the epochs in a row whose value fails to beat the best.
+
+    An epoch beats the best when ``improved(value, best)`` says so (the best and the
+    value in the sign-adjusted scale of ``mode``: always minimized), which resets the
+    count; training should stop once ``patience`` epochs in a row have not. With
+    ``any_gain`` the best follows every lower value, as scikit-learn's MLP keeps it;
+    without, only the values that beat it, as the callbacks keep it.
+    """
+
+    def __init__(self, patience: float, improved: Callable[[float, float], bool],
+                 mode: str = "min", any_gain: bool = False) -> None:
+        self.patience, self.improved, self.any_gain = patience, improved, any_gain
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.best = math.inf
+        self.waited = 0
+        self.new_best = False  # whether the last value became the best
+
+    @classmethod
+    def absolute(cls, tol: float, patience: float, mode: str = "min") -> Plateau:
+        """scikit-learn's rule: an epoch improves when it beats the best by ``tol``."""
+        return cls(patience, lambda value, best: value < best - tol, mode, any_gain=True)
+
+    def update(self, value: float) -> bool:
+        """Record an epoch's value; True if it beat the best (the count starts over)."""
+        signed = self.sign * value
+        beat = self.improved(signed, self.best)
+        self.waited = 0 if beat else self.waited + 1
+        self.new_best = signed < self.best and (beat or self.any_gain)
+        if self.new_best:
+            self.best = signed
+        return beat
+
+    @property
+    def best_value(self) -> float:
+        return self.sign * self.best
+
+    @property
+    def stalled(self) -> bool:
+        return self.waited >= self.patience
+
+
 class _Patience(Callback):
-    """Counts epochs without enough improvement of ``monitor``."""
+    """Stops training once ``monitor`` has not improved for ``patience`` epochs (a
+    ``Plateau`` whose rule is ``improved``)."""
 
     monitor = "loss"
 
@@ -52,28 +96,27 @@ class _Patience(Callback):
             raise ValueError(f"{type(self).__name__}: patience must be at least 1, got "
                              f"{patience}")
         self.patience = patience
-        self.best = np.inf
-        self.waited = 0
+        self.rule = Plateau(patience, self.improved)
 
-    def improved(self, value: float) -> bool:
+    @property
+    def best(self) -> float:
+        return self.rule.best
+
+    def improved(self, value: float, best: float) -> bool:
         raise NotImplementedError
 
     def on_train_begin(self, state: TrainingState) -> None:
-        self.best, self.waited = np.inf, 0
+        self.rule = Plateau(self.patience, self.improved)
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
         value = logs.get(self.monitor)
         if value is None:
             raise KeyError(f"{type(self).__name__}: the epoch logs have no {self.monitor!r} "
                            f"(have {sorted(logs)})")
-        if self.improved(value):
-            self.waited = 0
+        if self.rule.update(value):
             self.on_improvement(state, value)
-            self.best = min(self.best, value)
-        else:
-            self.waited += 1
-            if self.waited >= self.patience:
-                state.stop(self.reason())
+        elif self.rule.stalled:
+            state.stop(self.reason())
 
     def on_improvement(self, state: TrainingState, value: float) -> None:
         pass
@@ -90,10 +133,10 @@ class ConvergenceStop(_Patience):
         super().__init__(patience)
         self.tol, self.monitor = tol, monitor
 
-    def improved(self, value: float) -> bool:
-        if not np.isfinite(self.best):
+    def improved(self, value: float, best: float) -> bool:
+        if not np.isfinite(best):
             return True
-        return (self.best - value) / max(abs(self.best), 1e-12) >= self.tol
+        return (best - value) / max(abs(best), 1e-12) >= self.tol
 
     def reason(self) -> str:
         return (f"converged: {self.monitor} improved by less than {self.tol:g} (relative) "
@@ -118,8 +161,8 @@ class EarlyStopping(_Patience):
         self.best_state: dict[str, np.ndarray] | None = None
         self.best_epoch = 0
 
-    def improved(self, value: float) -> bool:
-        return value < self.best - self.min_delta
+    def improved(self, value: float, best: float) -> bool:
+        return value < best - self.min_delta
 
     def on_improvement(self, state: TrainingState, value: float) -> None:
         self.best_epoch = state.epoch

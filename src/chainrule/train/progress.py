@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 
@@ -111,3 +112,14 @@ def _tqdm() -> Any:
     except ImportError:  # pragma: no cover - tqdm is a dependency, but degrade gracefully
         return None
     return tqdm
+
+
+def line_printer(stream: IO[str] | None) -> Callable[[str], None]:
+    """A function that writes one line to ``stream`` and flushes it, so a run's log keeps
+    up with its progress output; with ``stream`` None it writes nothing."""
+    def say(text: str) -> None:
+        if stream is not None:
+            stream.write(text + "\n")
+            stream.flush()
+
+    return say

@@ -25,9 +25,9 @@ from chainrule.creation import default_generator, manual_seed
 from chainrule.nn.recurrent import CharRNN
 from chainrule.serialization import save
 from chainrule.threads import set_num_threads
-from chainrule.train.fit import TrainingDiverged
 from chainrule.train.history import History
-from chainrule.train.progress import Progress
+from chainrule.train.progress import Progress, line_printer
+from chainrule.train.step import check_loss, train_step
 
 
 class Vocabulary:
@@ -167,17 +167,21 @@ def _streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
     return ids[:length * batch_size].reshape(batch_size, length)
 
 
-def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = None
-               ) -> dict[str, Any]:
-    """Train a CharRNN on a text file; write model, metrics, curve and samples."""
-    def say(text: str) -> None:
-        if log is not None:
-            log.write(text + "\n")
-            log.flush()
+@dataclass
+class Corpus:
+    """A text file read for training: its vocabulary, the training streams and the held-out
+    tail (``val_fraction`` of the characters)."""
 
-    from chainrule.optim import Adam, clip_grad_norm_
+    path: Path
+    vocab: Vocabulary
+    ids: np.ndarray
+    streams: np.ndarray
+    val_ids: np.ndarray
 
-    check_config(config)
+
+def load_corpus(config: TextConfig) -> Corpus:
+    """Read and encode the text of ``config.path`` and cut it into ``batch_size`` streams;
+    a file too short for the options is refused."""
     path = Path(config.path)
     text = read_corpus(path)
     # every stream needs seq_len + 1 characters (inputs and next-character targets) after
@@ -187,23 +191,54 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
         raise ValueError(f"train-text: {path} has {len(text):,} characters; need at least "
                          f"{need:,} for --seq-len {config.seq_len} and --batch-size "
                          f"{config.batch_size}")
-    if config.threads is not None:
-        set_num_threads(config.threads)
-    manual_seed(config.seed)
     vocab = Vocabulary(text)
     ids = vocab.encode(text)
     n_val = int(len(ids) * config.val_fraction)
     train_ids, val_ids = ids[:len(ids) - n_val], ids[len(ids) - n_val:]
-    streams = _streams(train_ids, config.batch_size)
-    model = CharRNN(len(vocab), config.embedding, config.hidden, config.layers, config.cell)
-    params = list(model.parameters())
-    optimizer = Adam(params, lr=config.lr)
+    return Corpus(path, vocab, ids, _streams(train_ids, config.batch_size), val_ids)
+
+
+def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = None
+               ) -> dict[str, Any]:
+    """Train a CharRNN on a text file; write model, metrics, curve and samples."""
+    from chainrule.optim import Adam
+
+    say = line_printer(log)
+    check_config(config)
+    corpus = load_corpus(config)
+    if config.threads is not None:
+        set_num_threads(config.threads)
+    manual_seed(config.seed)
+    model = CharRNN(len(corpus.vocab), config.embedding, config.hidden, config.layers,
+                    config.cell)
+    optimizer = Adam(list(model.parameters()), lr=config.lr)
     out_dir = Path(config.out or f"runs/text-{time.strftime('%Y%m%d-%H%M%S')}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    say(f"corpus {path}: {len(ids):,} characters, vocabulary {len(vocab)}; model "
-        f"{config.cell.upper()} {config.layers}x{config.hidden}, "
+    say(f"corpus {corpus.path}: {len(corpus.ids):,} characters, vocabulary "
+        f"{len(corpus.vocab)}; model {config.cell.upper()} {config.layers}x{config.hidden}, "
         f"{model.num_parameters():,} parameters; {config.steps} steps of "
         f"{config.batch_size}x{config.seq_len} characters")
+    started = time.perf_counter()
+    history, samples = _train_steps(model, optimizer, corpus, config, progress)
+    files = {"model": out_dir / "model.safetensors", "curve": out_dir / "loss.png",
+             "metrics": out_dir / "metrics.json", "samples": out_dir / "samples.txt"}
+    save(model, files["model"], {"config": asdict(config), "vocabulary": corpus.vocab.chars})
+    history.save_json(files["metrics"], seconds=time.perf_counter() - started)
+    history.plot(files["curve"], title=f"char-{config.cell} on {corpus.path.name}",
+                 xlabel="step")
+    from chainrule._io import atomic_write
+
+    with atomic_write(files["samples"], "w") as f:
+        f.write("\n".join(samples))
+    return {"history": history, "files": files, "model": model, "vocab": corpus.vocab,
+            "seconds": time.perf_counter() - started}
+
+
+def _train_steps(model: CharRNN, optimizer: Any, corpus: Corpus, config: TextConfig,
+                 progress: bool) -> tuple[History, list[str]]:
+    """``config.steps`` steps of truncated BPTT, sampling every ``sample_every``: the
+    history (one entry per sample) and the samples."""
+    streams, vocab = corpus.streams, corpus.vocab
     history = History()
     reporter = Progress(1, config.steps, enabled=progress)
     reporter.start_epoch(1)
@@ -212,6 +247,7 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
     started = time.perf_counter()
     samples = []
     prime = "\n" if "\n" in vocab.index else ""  # a sample starts a line if the text has lines
+    advice = f"try a lower --lr (now {config.lr})" + ("" if config.clip else " or --clip 5")
     for step in range(1, config.steps + 1):
         if position + config.seq_len + 1 > streams.shape[1]:
             position, state = 0, None  # start the streams over
@@ -220,39 +256,21 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
         logits, state = model(chunk[:, :-1], state)
         state = _detach(state)  # truncated BPTT: the next chunk does not backprop into this
         loss = F.sequence_cross_entropy(logits, chunk[:, 1:])
-        optimizer.zero_grad()
-        loss.backward()
-        if config.clip:  # 0: no clipping
-            clip_grad_norm_(params, config.clip)
-        optimizer.step()
         value = float(loss.data)
-        if not np.isfinite(value):
-            raise TrainingDiverged(f"train-text: the loss became {value} at step {step}; "
-                                   f"try a lower --lr (now {config.lr})"
-                                   + ("" if config.clip else " or --clip 5"))
+        check_loss(value, f"step {step}", advice, prefix="train-text: ")
+        train_step(model, loss, optimizer, clip_grad_norm=config.clip or None)  # 0: no clip
         reporter.batch(step - 1, value)
         if step % config.sample_every == 0 or step == config.steps:
-            val = _validation_loss(model, val_ids, config)
-            logs = {"epoch": step, "loss": value, "val_loss": val,
-                    "time": time.perf_counter() - started}
-            history.append(logs)
+            val = _validation_loss(model, corpus.val_ids, config)
+            history.append({"epoch": step, "loss": value, "val_loss": val,
+                            "time": time.perf_counter() - started})
             text_sample = sample(model, vocab, prime, config.sample_length, config.temperature)
             samples.append(f"--- step {step}, loss {value:.3f}, val_loss {val:.3f} ---\n"
                            f"{text_sample}\n")
             reporter.message(samples[-1])
     reporter.end_epoch({"loss": history["loss"][-1]})
     reporter.close()
-    files = {"model": out_dir / "model.safetensors", "curve": out_dir / "loss.png",
-             "metrics": out_dir / "metrics.json", "samples": out_dir / "samples.txt"}
-    save(model, files["model"], {"config": asdict(config), "vocabulary": vocab.chars})
-    history.save_json(files["metrics"], seconds=time.perf_counter() - started)
-    history.plot(files["curve"], title=f"char-{config.cell} on {path.name}", xlabel="step")
-    from chainrule._io import atomic_write
-
-    with atomic_write(files["samples"], "w") as f:
-        f.write("\n".join(samples))
-    return {"history": history, "files": files, "model": model, "vocab": vocab,
-            "seconds": time.perf_counter() - started}
+    return history, samples
 
 
 def _validation_loss(model: CharRNN, ids: np.ndarray, config: TextConfig) -> float:

@@ -1,4 +1,4 @@
-"""Promises the performance work rests on: dtypes are preserved through a whole training
+"""Invariants the performance work rests on: dtypes are preserved through a whole training
 step, fused nodes equal the generic graph, gradients are never aliased between tensors,
 and the allocator tuning is applied (and can be turned off)."""
 

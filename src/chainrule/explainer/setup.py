@@ -1,4 +1,4 @@
-"""``chainrule explain``: arguments to a model and data, then the derivation.
+"""The example network and data of ``chainrule explain``, from its options.
 
 Which data and which network, from the options given:
 
@@ -10,99 +10,40 @@ Which data and which network, from the options given:
                         unless --layers gives them
 
 The output activation follows the loss (softmax for cross-entropy, sigmoid for bce, the
-hidden activation for mse) unless --activation names one activation per layer.
+hidden activation for mse) unless --activation names one activation per layer. Bad
+options are ValueErrors whose message names the option.
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# every option's default, so that an option given but unused can be refused
-DEFAULTS: dict[str, Any] = {
-    "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
-    "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
-    "steps": 1, "columns": False,
-}
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity",
-                    "softmax")
+from chainrule.nn.activation import activation_names
+
+ACTIVATION_NAMES = activation_names()  # the one registry: nn/activation.py
 OUTPUT_FOR_LOSS = {"cross-entropy": "softmax", "bce": "sigmoid"}
 DEFAULT_SIZES = (2, 3)  # the default example's inputs and outputs
 
 
-def add_explain_parser(sub: Any) -> None:
-    p = sub.add_parser("explain", help="print the backpropagation derivation of a small "
-                                       "network, every number checked",
-                       description="Print the BP derivation (forward values, deltas, dW, db, "
-                                   "the update) for a small network, each gradient checked "
-                                   "against autograd and numerical differentiation. Without "
-                                   "--layers, --x or --csv: a fixed 2-2-3 example (fixed "
-                                   "weights, 2 examples, 3 classes), to which --activation "
-                                   "and --loss apply. --layers alone: random weights on the "
-                                   "default example's data if the sizes fit (2 inputs, 3 "
-                                   "outputs), else on 2 random examples (--weights-seed). "
-                                   "--x/--y or --csv: your examples, random weights, sizes "
-                                   "inputs-2-outputs unless --layers is given.")
-    p.add_argument("--layers", help="layer sizes, e.g. 2,2,3 (random weights, --weights-seed)")
-    p.add_argument("--activation", default=DEFAULTS["activation"],
-                   help="one name for the hidden layers (the output then follows --loss: "
-                        "softmax for cross-entropy, sigmoid for bce, the same name for mse), "
-                        "or one per layer, e.g. elu,softmax; names: "
-                        + ", ".join(ACTIVATION_NAMES))
-    p.add_argument("--loss", default=DEFAULTS["loss"], choices=["mse", "bce", "cross-entropy"])
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    p.add_argument("--l1", type=float, default=DEFAULTS["l1"])
-    p.add_argument("--l2", type=float, default=DEFAULTS["l2"])
-    p.add_argument("--x", help='inputs, rows separated by ";": "0.05,0.1;0.2,0.3"')
-    p.add_argument("--y", help='one-hot targets "1,0,0;0,1,0", class indices "0;1", or '
-                               'values "0.3;0.8" (one output, for mse or bce)')
-    p.add_argument("--csv", help="a CSV file of examples (header row, numeric features, a "
-                                 "label column of classes: one-hot targets, or one 0/1 "
-                                 "output for bce with 2 classes)")
-    p.add_argument("--label-column", default=DEFAULTS["label_column"],
-                   help="the label column of --csv")
-    p.add_argument("--weights-seed", type=int, default=DEFAULTS["weights_seed"],
-                   help="seed of the random weights (and random examples)")
-    p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
-    p.add_argument("--steps", type=int, default=DEFAULTS["steps"],
-                   help="gradient-descent steps to show")
-    p.add_argument("--columns", action="store_true",
-                   help="samples as columns (the W X + b layout of textbook derivations)")
-    p.add_argument("--rnn", action="store_true",
-                   help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
-                        "(takes only --format and --out)")
-    p.add_argument("--out", help="write to this file instead of printing")
+@dataclass
+class ExampleSpec:
+    """What the network and examples of a derivation are made from (the options of
+    ``chainrule explain`` of the same names)."""
+
+    layers: str | None = None  # "2,2,3"
+    activation: str = "sigmoid"  # one name, or one per layer
+    loss: str = "cross-entropy"
+    x: str | None = None  # "0.05,0.1;0.2,0.3"
+    y: str | None = None
+    csv: str | None = None
+    label_column: str = "label"
+    weights_seed: int = 0
 
 
-def _given(args: argparse.Namespace) -> list[str]:
-    """The options (as --names) set to something other than their defaults."""
-    return ["--" + k.replace("_", "-") for k, v in DEFAULTS.items() if getattr(args, k) != v]
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    """Refuse options that would otherwise be silently ignored."""
-    if args.steps < 1:
-        raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
-    if args.rnn and _given(args):
-        raise ValueError(f"explain: --rnn shows a fixed tiny RNN and takes only --format and "
-                         f"--out, not {', '.join(_given(args))}")
-    if args.csv and (args.x or args.y):
-        raise ValueError("explain: give the examples either with --csv or with --x and --y, "
-                         "not both")
-    if args.x and not args.y:
-        raise ValueError("explain: --x needs --y too (the targets, e.g. --y \"0;1\")")
-    if args.y and not args.x:
-        raise ValueError("explain: --y needs --x too (the inputs, e.g. --x \"0.05,0.1;0.2,0.3\")")
-    if args.label_column != DEFAULTS["label_column"] and not args.csv:
-        raise ValueError("explain: --label-column names a column of --csv; give --csv too")
-    if args.weights_seed != DEFAULTS["weights_seed"] and not (args.layers or args.x or args.csv):
-        raise ValueError("explain: the default example has fixed weights; --weights-seed "
-                         "applies with --layers, --x or --csv")
-
-
-def _sizes(text: str) -> list[int]:
+def parse_layers(text: str) -> list[int]:
     """--layers "2,2,3" -> [2, 2, 3]: inputs, hidden sizes, outputs."""
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -115,7 +56,7 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _activation_names(text: str) -> list[str]:
+def activation_names(text: str) -> list[str]:
     """--activation split into known names (leaky-relu is leaky_relu)."""
     names = [name.strip().replace("-", "_").lower() for name in text.split(",")]
     for name in names:
@@ -125,7 +66,7 @@ def _activation_names(text: str) -> list[str]:
     return names
 
 
-def _per_layer(names: list[str], n: int, loss: str) -> list[str]:
+def per_layer(names: list[str], n: int, loss: str) -> list[str]:
     """One activation per layer: one name is the hidden layers' and the output follows the
     loss (softmax for cross-entropy, sigmoid for bce, the same name for mse)."""
     if len(names) == 1:
@@ -156,7 +97,7 @@ def _check_output(output: str, loss: str) -> None:
                          "--loss cross-entropy")
 
 
-def _matrix(text: str, what: str) -> np.ndarray:
+def parse_matrix(text: str, what: str) -> np.ndarray:
     """"0.05,0.1;0.2,0.3" -> a matrix with one row per example."""
     try:
         rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
@@ -225,24 +166,24 @@ def _random_examples(sizes: list[int], loss: str, seed: int) -> tuple[np.ndarray
     return x, y
 
 
-def _examples(args: argparse.Namespace, sizes: list[int] | None
+def _examples(spec: ExampleSpec, sizes: list[int] | None
               ) -> tuple[np.ndarray, np.ndarray, int | None, str, str]:
     """(x, y, classes, where x came from, where y came from) from --csv, --x/--y, or, with
     --layers alone, the default example's data or random examples."""
-    if args.csv:
+    if spec.csv:
         from chainrule.data import load_csv
 
         try:
-            table = load_csv(args.csv, args.label_column)
+            table = load_csv(spec.csv, spec.label_column)
         except ValueError as e:
             hint = ("; name the label column with --label-column"
-                    if f"no column {args.label_column!r}" in str(e) else "")
+                    if f"no column {spec.label_column!r}" in str(e) else "")
             raise ValueError(f"explain: --csv: {e}{hint}") from None
         return (table.X.astype(np.float64), table.y.reshape(-1, 1).astype(np.float64),
-                len(table.classes), f"the features of {args.csv}",
-                f"the labels of {args.csv} (column {args.label_column!r})")
-    if args.x:
-        x, y = _matrix(args.x, "x"), _matrix(args.y, "y")
+                len(table.classes), f"the features of {spec.csv}",
+                f"the labels of {spec.csv} (column {spec.label_column!r})")
+    if spec.x:
+        x, y = parse_matrix(spec.x, "x"), parse_matrix(spec.y, "y")
         if len(x) != len(y):
             raise ValueError(f"explain: --x has {len(x)} examples but --y has {len(y)}")
         return x, y, None, "--x", "--y"
@@ -251,7 +192,7 @@ def _examples(args: argparse.Namespace, sizes: list[int] | None
 
         _, x, y = default_example()
         return x, y, None, "the default example", "the default example"
-    x, y = _random_examples(sizes, args.loss, args.weights_seed)
+    x, y = _random_examples(sizes, spec.loss, spec.weights_seed)
     return x, y, None, "the random examples", "the random examples"
 
 
@@ -282,30 +223,30 @@ def _random_model(sizes: list[int], acts: list[str], seed: int) -> Any:
     return Sequential(*layers)
 
 
-def build(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The model and data the options describe (see the module docstring)."""
+def build(spec: ExampleSpec) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The model and the examples ``spec`` describes (see the module docstring)."""
     from chainrule.explainer import default_example
 
-    names = _activation_names(args.activation)
-    if not (args.layers or args.x or args.csv):
-        return default_example(*_per_layer(names, 2, args.loss))
-    sizes = _sizes(args.layers) if args.layers else None
-    x, y, classes, x_source, y_source = _examples(args, sizes)
+    names = activation_names(spec.activation)
+    if not (spec.layers or spec.x or spec.csv):
+        return default_example(*per_layer(names, 2, spec.loss))
+    sizes = parse_layers(spec.layers) if spec.layers else None
+    x, y, classes, x_source, y_source = _examples(spec, sizes)
     if sizes is None:
-        sizes = [x.shape[1], 2, _outputs(y, args.loss, classes, y_source)]
+        sizes = [x.shape[1], 2, _outputs(y, spec.loss, classes, y_source)]
     if sizes[0] != x.shape[1]:
         raise ValueError(f"explain: --layers starts with {sizes[0]} inputs but {x_source} "
                          f"has {x.shape[1]} features")
-    if args.loss == "cross-entropy" and sizes[-1] < 2:
+    if spec.loss == "cross-entropy" and sizes[-1] < 2:
         raise ValueError("explain: --loss cross-entropy needs one output per class, 2 or more "
                          "(a softmax over 1 output is always 1): end --layers with the number "
                          "of classes, or use --loss bce or mse")
     _check_size(sizes, len(x), x_source)
     y = _targets(y, sizes[-1], y_source)
-    if args.loss == "bce":
+    if spec.loss == "bce":
         _check_bce_targets(y, classes, y_source)
-    acts = _per_layer(names, len(sizes) - 1, args.loss)
-    return _random_model(sizes, acts, args.weights_seed), x, y
+    acts = per_layer(names, len(sizes) - 1, spec.loss)
+    return _random_model(sizes, acts, spec.weights_seed), x, y
 
 
 # explain prints every matrix and checks every gradient entry by central differences
@@ -326,21 +267,3 @@ def _check_size(sizes: list[int], examples: int, source: str) -> None:
         raise ValueError(f"explain: {source} has {examples:,} examples; explain prints every "
                          f"one, so give at most {MAX_EXAMPLES} (a few rows show the derivation "
                          f"as well as many)")
-
-
-def run_explain(args: argparse.Namespace) -> int:
-    from chainrule import explain
-
-    _check_options(args)
-    if args.rnn:
-        from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
-
-        text = render_bptt(derive_bptt(*default_rnn()), args.format)
-    else:
-        model, x, y = build(args)
-        text = explain(model, x, y, args.loss, lr=args.lr, l1=args.l1, l2=args.l2,
-                       columns=args.columns, format=args.format, steps=args.steps)
-    from chainrule._io import write_text_or_print
-
-    write_text_or_print(text, args.out, "explain")
-    return 0 if "FAILED" not in text else 1

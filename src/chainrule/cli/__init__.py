@@ -1,0 +1,126 @@
+"""The ``chainrule`` command: parse arguments, call the library, report.
+
+One module per command (``chainrule.cli.train``, ``evaluate``, ``predict``,
+``train_text``, ``explain``, ``graph``), each with ``add_parser(subparsers)``, which
+registers its ``run(args) -> exit code`` with ``set_defaults(func=run)``. Adding a
+command is one such module and one line in ``COMMANDS``.
+
+Bad input ends with one line on stderr ("chainrule: error: ...") and exit code 2
+(bad options or data) or 1 (training diverged, or the ranks of a distributed run
+ended with different weights); never a traceback. In a distributed run, an error that
+every rank finds alike is printed once, by rank 0, and every rank exits with its code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from chainrule.cli import evaluate, explain, graph, predict, train, train_text
+from chainrule.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError
+
+COMMANDS = (train, evaluate, train_text, explain, graph, predict)  # in the order of --help
+
+__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="chainrule", description="Train neural networks by backpropagation and see how "
+                                      "it works.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    parser.commands = sub.choices
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # argparse would blame the main parser; the command's --help lists them
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    except UsageError as e:
+        if not _another_rank_reports(argv):
+            print(e, file=sys.stderr)
+        return EXIT_USAGE
+    _tune_allocator()
+    return _run(args)
+
+
+def _tune_allocator() -> None:
+    """Keep freed arrays for reuse in this process (chainrule/memory.py says why and what
+    it measured), unless CHAINRULE_MALLOC_TUNING=0 (or false, no, off) asks for glibc's
+    defaults. The library leaves the allocator alone; the command opts in."""
+    setting = os.environ.get("CHAINRULE_MALLOC_TUNING", "1").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return
+    from chainrule.memory import tune_allocator
+
+    tune_allocator()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit code, its errors reported as one line (see the module docstring)."""
+    import numpy as np
+
+    from chainrule.distributed.collectives import DistributedError
+    from chainrule.distributed.context import DistributedUnavailable
+    from chainrule.serialization import ModelFileError
+    from chainrule.train.step import TrainingDiverged
+
+    try:
+        # A diverging run overflows before its loss turns NaN, and numpy would print a
+        # RuntimeWarning per overflow before the one error line. The library checks the
+        # loss and weights itself (TrainingDiverged), so the warnings add nothing here.
+        with np.errstate(all="ignore"):
+            return args.func(args)
+    except TrainingDiverged as e:
+        return _report(e, EXIT_FAILED)
+    except DistributedError as e:
+        # ranks given different data or settings (also a ValueError): bad input; ranks whose
+        # weights differ after training: a failed run, like a diverged one
+        return _report(e, EXIT_USAGE if isinstance(e, ValueError) else EXIT_FAILED)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return EXIT_OK
+    except (ValueError, KeyError, TypeError, OSError, ModelFileError,
+            DistributedUnavailable) as e:
+        return _report(e, EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+
+
+def _another_rank_reports(argv: list[str]) -> bool:
+    """Whether this process is a rank other than 0 of an MPI launch of a --distributed
+    command, whose ranks all parse the same command line: rank 0 reports its errors."""
+    if "--distributed" not in argv:
+        return False
+    from chainrule.distributed import DistributedUnavailable, init
+
+    try:
+        return not init().is_main
+    except DistributedUnavailable:  # several processes but no MPI: each one says so
+        return False
+
+
+def _report(error: Exception, code: int) -> int:
+    """Print "chainrule: error: <error>" and return the exit code ``code``. An error that
+    every rank of a distributed run raised alike (``raised_on_every_rank``) is printed by
+    rank 0 alone; the other ranks exit with the same code."""
+    from chainrule.distributed.collectives import is_raised_on_every_rank
+
+    if is_raised_on_every_rank(error):
+        from chainrule.distributed import init
+
+        if not init().is_main:  # marked errors come from a run that joined already
+            return code
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    print(f"chainrule: error: {message}", file=sys.stderr)
+    return code

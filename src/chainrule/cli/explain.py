@@ -1,0 +1,110 @@
+"""``chainrule explain``: the backpropagation derivation of a small network, every number
+checked; the network and data come from ``chainrule.explainer.setup``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from chainrule.cli.common import EXIT_FAILED, EXIT_OK
+from chainrule.explainer.setup import ACTIVATION_NAMES, ExampleSpec, build
+
+# every option's default, so that an option given but unused can be refused
+DEFAULTS: dict[str, Any] = {
+    "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
+    "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
+    "steps": 1, "columns": False,
+}
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("explain", help="print the backpropagation derivation of a small "
+                                       "network, every number checked",
+                       description="Print the BP derivation (forward values, deltas, dW, db, "
+                                   "the update) for a small network, each gradient checked "
+                                   "against autograd and numerical differentiation. Without "
+                                   "--layers, --x or --csv: a fixed 2-2-3 example (fixed "
+                                   "weights, 2 examples, 3 classes), to which --activation "
+                                   "and --loss apply. --layers alone: random weights on the "
+                                   "default example's data if the sizes fit (2 inputs, 3 "
+                                   "outputs), else on 2 random examples (--weights-seed). "
+                                   "--x/--y or --csv: your examples, random weights, sizes "
+                                   "inputs-2-outputs unless --layers is given.")
+    p.add_argument("--layers", help="layer sizes, e.g. 2,2,3 (random weights, --weights-seed)")
+    p.add_argument("--activation", default=DEFAULTS["activation"],
+                   help="one name for the hidden layers (the output then follows --loss: "
+                        "softmax for cross-entropy, sigmoid for bce, the same name for mse), "
+                        "or one per layer, e.g. elu,softmax; names: "
+                        + ", ".join(ACTIVATION_NAMES))
+    p.add_argument("--loss", default=DEFAULTS["loss"], choices=["mse", "bce", "cross-entropy"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    p.add_argument("--l1", type=float, default=DEFAULTS["l1"])
+    p.add_argument("--l2", type=float, default=DEFAULTS["l2"])
+    p.add_argument("--x", help='inputs, rows separated by ";": "0.05,0.1;0.2,0.3"')
+    p.add_argument("--y", help='one-hot targets "1,0,0;0,1,0", class indices "0;1", or '
+                               'values "0.3;0.8" (one output, for mse or bce)')
+    p.add_argument("--csv", help="a CSV file of examples (header row, numeric features, a "
+                                 "label column of classes: one-hot targets, or one 0/1 "
+                                 "output for bce with 2 classes)")
+    p.add_argument("--label-column", default=DEFAULTS["label_column"],
+                   help="the label column of --csv")
+    p.add_argument("--weights-seed", type=int, default=DEFAULTS["weights_seed"],
+                   help="seed of the random weights (and random examples)")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"],
+                   help="gradient-descent steps to show")
+    p.add_argument("--columns", action="store_true",
+                   help="samples as columns (the W X + b layout of textbook derivations)")
+    p.add_argument("--rnn", action="store_true",
+                   help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
+                        "(takes only --format and --out)")
+    p.add_argument("--out", help="write to this file instead of printing")
+    p.set_defaults(func=run)
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options (as --names) set to something other than their defaults."""
+    return ["--" + k.replace("_", "-") for k, v in DEFAULTS.items() if getattr(args, k) != v]
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that would otherwise be silently ignored."""
+    if args.steps < 1:
+        raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
+    if args.rnn and _given(args):
+        raise ValueError(f"explain: --rnn shows a fixed tiny RNN and takes only --format and "
+                         f"--out, not {', '.join(_given(args))}")
+    if args.csv and (args.x or args.y):
+        raise ValueError("explain: give the examples either with --csv or with --x and --y, "
+                         "not both")
+    if args.x and not args.y:
+        raise ValueError("explain: --x needs --y too (the targets, e.g. --y \"0;1\")")
+    if args.y and not args.x:
+        raise ValueError("explain: --y needs --x too (the inputs, e.g. --x \"0.05,0.1;0.2,0.3\")")
+    if args.label_column != DEFAULTS["label_column"] and not args.csv:
+        raise ValueError("explain: --label-column names a column of --csv; give --csv too")
+    if args.weights_seed != DEFAULTS["weights_seed"] and not (args.layers or args.x or args.csv):
+        raise ValueError("explain: the default example has fixed weights; --weights-seed "
+                         "applies with --layers, --x or --csv")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_options(args)
+    if args.rnn:
+        from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
+
+        bptt = derive_bptt(*default_rnn())
+        text, ok = render_bptt(bptt, args.format), bptt.all_ok
+    else:
+        from chainrule.explainer import derive, render
+
+        spec = ExampleSpec(**{f.name: getattr(args, f.name)
+                              for f in dataclasses.fields(ExampleSpec)})
+        model, x, y = build(spec)
+        derivation = derive(model, x, y, args.loss, args.lr, args.l1, args.l2, args.steps)
+        text, ok = render(derivation, args.format, args.columns), derivation.all_ok
+    from chainrule._io import write_text_or_print
+
+    write_text_or_print(text, args.out, "explain")
+    return EXIT_OK if ok else EXIT_FAILED
