@@ -316,7 +316,7 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     cr.save(model, path)
     before = path.read_bytes()
-    import chainrule.serialization as ser
+    import chainrule.safetensors as ser
 
     def boom(*args, **kwargs):
         raise OSError("disk full")

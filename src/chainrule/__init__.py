@@ -7,6 +7,7 @@ and gradient checking. Activations and losses are in ``chainrule.functional``.
 
 import numpy as _np
 
+from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
     Tensor,
@@ -41,6 +42,7 @@ from chainrule.creation import (
 )
 from chainrule.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.memory import _tune_on_import, allocator_settings, tune_allocator
+from chainrule.nn.serialization import load, register_module, save
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -73,15 +75,7 @@ from chainrule.ops.shape import (
     transpose,
     unsqueeze,
 )
-from chainrule.serialization import (
-    ModelFileError,
-    load,
-    load_file,
-    load_metadata,
-    register_module,
-    save,
-    save_file,
-)
+from chainrule.safetensors import ModelFileError, load_file, load_metadata, save_file
 from chainrule.threads import get_num_threads, set_num_threads
 
 _tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
@@ -90,8 +84,6 @@ float32 = _np.float32
 float64 = _np.float64
 clamp = clip
 cat = concatenate
-
-__version__ = "0.1.0"
 
 
 def explain(model, x, y, loss="cross-entropy", **options):  # noqa: ANN001, ANN003, ANN201
