@@ -40,12 +40,21 @@ class Function:
     a node costs no per-instance dict. Class flags say what ``backward`` reads,
     which is what the in-place modification check guards:
     ``needs_inputs`` (the inputs' values) and ``needs_outputs`` (the output's value).
+    ``name`` is what errors, graph pictures and ``grad_fn`` reprs print: the class name,
+    unless the class sets another (``SigmoidOp`` prints as ``Sigmoid``, the op's name,
+    while ``nn.Sigmoid`` is the Module).
     """
 
     __slots__ = ("inputs", "outputs", "generation", "versions", "saved", "output_hooks",
                  "created_at", "__weakref__")
     needs_inputs: ClassVar[bool] = True
     needs_outputs: ClassVar[bool] = False
+    name: ClassVar[str] = "Function"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
 
     # -- what subclasses write -------------------------------------------------
     def forward(self, *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
@@ -55,10 +64,6 @@ class Function:
         raise NotImplementedError(f"{self.name} has no backward")
 
     # -- the machinery ---------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
     def __repr__(self) -> str:
         return f"<{self.name}>"
 

@@ -32,10 +32,11 @@ def sigmoid_array(x: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=num)
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     """a = 1 / (1 + e^-z);  da/dz = a (1 - a)."""
 
     __slots__ = ()
+    name = "Sigmoid"
     needs_inputs = False
     needs_outputs = True
 
@@ -52,10 +53,11 @@ class Sigmoid(Function):
         return gy * a * (1.0 - a)
 
 
-class Tanh(Function):
+class TanhOp(Function):
     """a = tanh(z);  da/dz = 1 - a**2."""
 
     __slots__ = ()
+    name = "Tanh"
     needs_inputs = False
     needs_outputs = True
 
@@ -72,10 +74,11 @@ class Tanh(Function):
         return gy * (1.0 - a * a)
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     """a = max(z, 0);  da/dz = 1 for z > 0, else 0 (0 at z = 0, as PyTorch)."""
 
     __slots__ = ()
+    name = "ReLU"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, np.zeros((), x.dtype))
@@ -87,10 +90,11 @@ class ReLU(Function):
         return gy * positive.astype(gy.dtype)
 
 
-class LeakyReLU(Function):
+class LeakyReLUOp(Function):
     """a = z for z > 0, else slope * z;  da/dz = 1 for z > 0, else slope."""
 
     __slots__ = ("slope",)
+    name = "LeakyReLU"
 
     def __init__(self, slope: float) -> None:
         self.slope = slope
@@ -103,10 +107,11 @@ class LeakyReLU(Function):
         return gy * np.where(x > 0, 1.0, self.slope).astype(gy.dtype)
 
 
-class ELU(Function):
+class ELUOp(Function):
     """a = z for z > 0, else alpha (e^z - 1);  da/dz = 1 for z > 0, else a + alpha."""
 
     __slots__ = ("alpha",)
+    name = "ELU"
     needs_outputs = True
 
     def __init__(self, alpha: float) -> None:
@@ -121,13 +126,14 @@ class ELU(Function):
         return gy * where(positive, 1.0, self.output() + self.alpha)
 
 
-class Softplus(Function):
+class SoftplusOp(Function):
     """a = log(1 + e^(beta z)) / beta;  da/dz = sigmoid(beta z).
 
     Computed as max(z, 0) + log1p(e^-|beta z|) / beta, which never overflows.
     """
 
     __slots__ = ("beta",)
+    name = "Softplus"
 
     def __init__(self, beta: float) -> None:
         self.beta = beta
@@ -140,7 +146,7 @@ class Softplus(Function):
         return gy * sigmoid(self.inputs[0] * self.beta)
 
 
-class Softmax(Function):
+class SoftmaxOp(Function):
     """a_i = e^(z_i) / sum_j e^(z_j) along ``axis``;  da_i/dz_j = a_i ([i = j] - a_j), so
     the vector-Jacobian product is a * (gy - sum(gy * a)).
 
@@ -149,6 +155,7 @@ class Softmax(Function):
     """
 
     __slots__ = ("axis",)
+    name = "Softmax"
     needs_inputs = False
     needs_outputs = True
 
@@ -170,11 +177,12 @@ def logsumexp_array(x: np.ndarray, axis: int) -> np.ndarray:
     return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxOp(Function):
     """y_i = z_i - log sum_j e^(z_j) along ``axis``;  dy_i/dz_j = [i = j] - softmax_j, so
     the vector-Jacobian product is gy - softmax * sum(gy). Stable for any logits."""
 
     __slots__ = ("axis",)
+    name = "LogSoftmax"
     needs_inputs = False
     needs_outputs = True
 
@@ -188,10 +196,11 @@ class LogSoftmax(Function):
         return gy - self.output().exp() * _sum(gy, self.axis, keepdims=True)
 
 
-class LogSumExp(Function):
+class LogSumExpOp(Function):
     """y = log sum_i e^(z_i) along ``axis``;  dy/dz_i = softmax(z)_i."""
 
     __slots__ = ("axis", "keepdims")
+    name = "LogSumExp"
 
     def __init__(self, axis: int, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
@@ -208,47 +217,47 @@ class LogSumExp(Function):
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x)."""
-    return Sigmoid()(as_tensor(x))
+    return SigmoidOp()(as_tensor(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh()(as_tensor(x))
+    return TanhOp()(as_tensor(x))
 
 
 def relu(x: Tensor) -> Tensor:
     """Rectified linear unit max(x, 0)."""
-    return ReLU()(as_tensor(x))
+    return ReLUOp()(as_tensor(x))
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, else negative_slope * x."""
-    return LeakyReLU(float(negative_slope))(as_tensor(x))
+    return LeakyReLUOp(float(negative_slope))(as_tensor(x))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """Exponential linear unit: x for x > 0, else alpha (e^x - 1)."""
-    return ELU(float(alpha))(as_tensor(x))
+    return ELUOp(float(alpha))(as_tensor(x))
 
 
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     """Smooth ReLU log(1 + e^(beta x)) / beta (beta > 0: checked by F.softplus)."""
-    return Softplus(float(beta))(as_tensor(x))
+    return SoftplusOp(float(beta))(as_tensor(x))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Normalized exponentials along ``axis`` (each slice sums to 1)."""
     x = as_tensor(x)
-    return Softmax(_axis("softmax", axis, x.ndim))(x)
+    return SoftmaxOp(_axis("softmax", axis, x.ndim))(x)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) computed stably along ``axis``."""
     x = as_tensor(x)
-    return LogSoftmax(_axis("log_softmax", axis, x.ndim))(x)
+    return LogSoftmaxOp(_axis("log_softmax", axis, x.ndim))(x)
 
 
 def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) along ``axis``, computed stably."""
     x = as_tensor(x)
-    return LogSumExp(_axis("logsumexp", axis, x.ndim), keepdims)(x)
+    return LogSumExpOp(_axis("logsumexp", axis, x.ndim), keepdims)(x)

@@ -75,7 +75,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     return MatMul()(*operands(a, b))
 
 
-class Linear(Function):
+class LinearOp(Function):
     """Y = X W^T + b, the affine map of a layer (X: (..., in), W: (out, in), b: (out,)).
 
     dL/dX = dL/dY W,  dL/dW = dL/dY^T X (summed over all examples),
@@ -84,6 +84,7 @@ class Linear(Function):
     """
 
     __slots__ = ()
+    name = "Linear"
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         if x.shape[-1] != w.shape[1]:
@@ -127,6 +128,6 @@ def _wrap(array: np.ndarray) -> Tensor:
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with weight stored (out_features, in_features) as in z = W a + b."""
     if bias is None:
-        return Linear()(*operands(x, weight))
+        return LinearOp()(*operands(x, weight))
     x, weight = operands(x, weight)
-    return Linear()(x, weight, bias)
+    return LinearOp()(x, weight, bias)
