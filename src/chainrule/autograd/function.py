@@ -14,6 +14,12 @@ more than numpy; with ``create_graph=True`` the engine turns recording on and th
 backward pass is itself recorded, which is how second and higher derivatives work
 without any extra code per op.
 
+A few hot ops also define ``backward_arrays(*grad_output_arrays) -> arrays``: the same
+derivative on plain numpy arrays (in place where it can, without building a Tensor per
+temporary). The engine calls it instead of ``backward`` when no graph is recorded (the
+usual ``create_graph=False``); ``backward`` stays the definition, used for higher
+derivatives, and a test asserts that the two agree for every op that has both.
+
 Memory: an output holds its creator (``grad_fn``) strongly, the creator holds its
 outputs weakly and its inputs strongly, so the graph has no reference cycles and
 arrays are freed by reference counting as soon as nothing needs them.
@@ -23,7 +29,8 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -62,6 +69,10 @@ class Function:
 
     def backward(self, *gys: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
         raise NotImplementedError(f"{self.name} has no backward")
+
+    # Optional fast path, a method in the ops that have one (see the module docstring):
+    # backward_arrays(*gys: np.ndarray | None) -> np.ndarray | None | tuple[np.ndarray | None]
+    backward_arrays: ClassVar[Callable[..., Any] | None] = None
 
     # -- the machinery ---------------------------------------------------------
     def __repr__(self) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import as_tensor, where
 from chainrule.ops.reductions import sum as _sum
@@ -45,12 +44,14 @@ class SigmoidOp(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         a = self.output()
-        if not mode.grad_enabled:  # the usual case: three passes over plain arrays
-            d = 1.0 - a.data
-            d *= a.data
-            d *= gy.data
-            return Tensor.constant(d)
         return gy * a * (1.0 - a)
+
+    def backward_arrays(self, gy: np.ndarray) -> np.ndarray:
+        a = self.output().data
+        d = 1.0 - a  # three passes over plain arrays
+        d *= a
+        d *= gy
+        return d
 
 
 class TanhOp(Function):
@@ -66,12 +67,14 @@ class TanhOp(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         a = self.output()
-        if not mode.grad_enabled:  # the usual case: three passes over plain arrays
-            d = a.data * a.data
-            np.subtract(1.0, d, out=d)
-            d *= gy.data
-            return Tensor.constant(d)
         return gy * (1.0 - a * a)
+
+    def backward_arrays(self, gy: np.ndarray) -> np.ndarray:
+        a = self.output().data
+        d = a * a  # three passes over plain arrays
+        np.subtract(1.0, d, out=d)
+        d *= gy
+        return d
 
 
 class ReLUOp(Function):
@@ -84,10 +87,10 @@ class ReLUOp(Function):
         return np.maximum(x, np.zeros((), x.dtype))
 
     def backward(self, gy: Tensor) -> Tensor:
-        positive = self.inputs[0].data > 0
-        if not mode.grad_enabled:  # the usual case: g * mask on arrays (3.6x faster than
-            return Tensor.constant(gy.data * positive)  # np.where, measured)
-        return gy * positive.astype(gy.dtype)
+        return gy * (self.inputs[0].data > 0).astype(gy.dtype)
+
+    def backward_arrays(self, gy: np.ndarray) -> np.ndarray:
+        return gy * (self.inputs[0].data > 0)  # g * mask: 3.6x faster than np.where, measured
 
 
 class LeakyReLUOp(Function):
