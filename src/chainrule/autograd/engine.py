@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import Function, _check_finite
+from chainrule.autograd.function import Function, check_finite
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 
@@ -231,7 +231,7 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             if anomaly:
-                _check_finite(fn, gxs, "backward")
+                check_finite(fn, gxs, "backward")
             inputs = fn.inputs
             if len(gxs) != len(inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(gxs)} gradients for "

@@ -83,7 +83,7 @@ class Function:
         ys = self.forward(*[x.data for x in inputs])
         if mode.anomaly:
             self.created_at = _user_frame()
-            _check_finite(self, ys if isinstance(ys, tuple) else (ys,), "forward")
+            check_finite(self, ys if isinstance(ys, tuple) else (ys,), "forward")
         record = False
         if mode.grad_enabled:
             for x in inputs:
@@ -148,7 +148,7 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
-def _check_finite(fn: Function, arrays: tuple, where: str) -> None:
+def check_finite(fn: Function, arrays: tuple, where: str) -> None:
     for i, a in enumerate(arrays):
         if a is None:
             continue

@@ -12,8 +12,9 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.activations import logsumexp_array, sigmoid, sigmoid_array, softmax
+from chainrule.ops.activations import sigmoid, softmax
 from chainrule.ops.elementwise import as_tensor, log, maximum
+from chainrule.ops.kernels import logsumexp_array, sigmoid_array
 from chainrule.ops.reductions import sum as _sum
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -28,22 +28,9 @@ from chainrule.autograd.function import Function
 from chainrule.autograd.mode import enable_grad, mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.activations import relu, sigmoid, tanh
+from chainrule.ops.kernels import sigmoid_into
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import split, stack
-
-
-def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = 1 / (1 + e^-x), computed in place in ``out`` (no temporaries).
-
-    For x below about -88 (float32) e^-x overflows to inf and the result is the
-    correct 0; numpy's overflow warning for that case is silenced.
-    """
-    np.negative(x, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    return np.reciprocal(out, out=out)
-
 
 # -- one step, with ordinary differentiable ops: the oracle of the fused nodes ------------------
 
@@ -372,7 +359,7 @@ class FusedGRU(_FusedRecurrent):
             a = gates[t]
             rz = a[:, :2 * hid]
             np.add(xp[t, :, :2 * hid], hp[:, :2 * hid], out=rz)
-            _sigmoid_into(rz, rz)
+            sigmoid_into(rz, rz)
             r, z = a[:, :hid], a[:, hid:2 * hid]
             hn_all[t] = hp[:, 2 * hid:]
             n = np.tanh(xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:], out=a[:, 2 * hid:])
