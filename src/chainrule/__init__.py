@@ -41,7 +41,7 @@ from chainrule.creation import (
     zeros_like,
 )
 from chainrule.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from chainrule.memory import _tune_on_import, allocator_settings, tune_allocator
+from chainrule.memory import allocator_settings, tune_allocator
 from chainrule.nn.serialization import load, register_module, save
 from chainrule.ops.elementwise import (
     abs,
@@ -77,8 +77,6 @@ from chainrule.ops.shape import (
 )
 from chainrule.safetensors import ModelFileError, load_file, load_metadata, save_file
 from chainrule.threads import get_num_threads, set_num_threads
-
-_tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
 
 float32 = _np.float32
 float64 = _np.float64
