@@ -16,6 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 
 
+def tune_allocator_unless_peer() -> None:
+    """In a benchmark child, tune glibc malloc as the ``chainrule`` command does; a peer's
+    child (CHAINRULE_MALLOC_TUNING=0) neither tunes nor imports chainrule."""
+    if os.environ.get("CHAINRULE_MALLOC_TUNING", "1") != "0":
+        from chainrule.memory import tune_allocator_unless_disabled
+
+        tune_allocator_unless_disabled()
+
+
 def machine() -> str:
     """One line naming the CPU, core count, Python and numpy versions, and today's date."""
     import numpy as np

@@ -50,7 +50,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import ROOT, machine, save_figure, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    ROOT,
+    machine,
+    save_figure,
+    tune_allocator_unless_peer,
+    write_section,
+)
 
 DATA = Path(os.environ.get("CHAINRULE_DATA", ROOT.parent / "shared" / "data"))
 THREADS = 2  # per framework, as the performance benchmarks
@@ -346,6 +352,7 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        tune_allocator_unless_peer()
         print(json.dumps(_child(json.loads(args.child))))
         return 0
     if not args.report_only and not Path(args.path).is_file():

@@ -25,7 +25,7 @@ once torch was imported beside it), and a fresh process gives each library its o
 peak memory. The repetitions are interleaved (rep 1 of every peer, then rep 2, ...)
 so that a slow minute of a shared machine hits every peer alike; each figure is the
 median. Peers run with the default glibc allocator; chainrule's own process applies
-its allocator setting at import, as every user's does (see chainrule/memory.py).
+its allocator setting as the `chainrule` command does (see chainrule/memory.py).
 
 The table is printed and written to docs/benchmarks.md (section "performance"), with a
 bar chart of the ratios to PyTorch in docs/performance.png.
@@ -45,7 +45,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import ROOT, machine, save_figure, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    ROOT,
+    machine,
+    save_figure,
+    tune_allocator_unless_peer,
+    write_section,
+)
 
 BATCHES = (32, 128, 1024)
 MLP_PEERS = ("matmul only", "numpy BP", "chainrule", "torch", "sklearn")
@@ -125,6 +131,8 @@ def child_import(module: str) -> dict:
 
 def _child(spec: dict) -> dict:
     kind = spec.pop("bench")
+    if kind != "import":  # the import timing must not import chainrule first
+        tune_allocator_unless_peer()
     try:
         return {"mlp": child_mlp, "rnn": child_rnn, "ops": child_ops,
                 "import": child_import}[kind](**spec)

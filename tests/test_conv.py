@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradchecked import gradchecks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,9 @@ import chainrule as cr
 import chainrule.functional as F
 import chainrule.nn as nn
 import chainrule.optim as optim
+from chainrule.ops.convolution import Conv, ConvTranspose, ConvWeight
+from chainrule.ops.normalization import BatchNorm
+from chainrule.ops.pooling import MaxPool, WindowScatter, WindowSum
 
 FEW = settings(max_examples=10, deadline=None)
 
@@ -65,6 +69,7 @@ def conv_cases(draw, ndim=2):
                 seed=draw(st.integers(0, 99)))
 
 
+@gradchecks(Conv, ConvTranspose, ConvWeight)
 @FEW
 @given(case=conv_cases())
 def test_conv2d_gradients_and_torch_parity(case):
@@ -95,6 +100,7 @@ def test_conv1d_gradients_and_torch_parity(case, padding):
     check(lambda *t: F.conv1d(*t, *args), x, w)
 
 
+@gradchecks(ConvTranspose, Conv, ConvWeight)
 @FEW
 @given(case=conv_cases(), extra=st.integers(0, 1))
 def test_conv_transpose2d_gradients_and_torch_parity(case, extra):
@@ -146,6 +152,7 @@ def pool_cases(draw):
     return kernel, stride, padding, size, draw(st.integers(0, 99))
 
 
+@gradchecks(MaxPool)
 @FEW
 @given(case=pool_cases(), dilation=st.integers(1, 2))
 def test_max_pool2d_gradients_ties_and_torch_parity(case, dilation):
@@ -178,6 +185,7 @@ def test_max_pool2d_nan_and_minus_infinity_as_torch():
                   lambda t: torch.nn.functional.max_pool2d(t, 2, 1, 1), [minus_inf])
 
 
+@gradchecks(WindowSum, WindowScatter)
 @FEW
 @given(case=pool_cases(), count_include_pad=st.booleans())
 def test_avg_pool2d_gradients_and_torch_parity(case, count_include_pad):
@@ -200,6 +208,7 @@ def test_adaptive_avg_pool2d_gradients_and_torch_parity(size, out):
     check(lambda t: F.adaptive_avg_pool2d(t, out), x)
 
 
+@gradchecks(BatchNorm)
 # -- batch normalization -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 2, 4), (2, 3, 2, 3)])

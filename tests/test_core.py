@@ -9,12 +9,18 @@ import weakref
 
 import numpy as np
 import pytest
+from gradchecked import gradchecks, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import chainrule as cr
 import chainrule.functional as F
+from chainrule.functional import losses
+from chainrule.ops import activations as act
+from chainrule.ops import elementwise as ew
+from chainrule.ops import linalg, reductions
+from chainrule.ops import shape as sh
 
 FAST = settings(max_examples=12, deadline=None)
 
@@ -46,7 +52,9 @@ BINARY = {
 }
 
 
-@pytest.mark.parametrize("name", list(BINARY))
+@pytest.mark.parametrize("name", params(BINARY, {
+    "add": (ew.Add, sh.SumTo), "sub": ew.Sub, "mul": ew.Mul, "div": ew.Div, "pow": ew.Pow,
+    "maximum": ew.Maximum, "minimum": ew.Minimum}))
 @FAST
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
        seed=st.integers(0, 1000))
@@ -80,7 +88,12 @@ UNARY = {
 }
 
 
-@pytest.mark.parametrize("name", list(UNARY))
+@pytest.mark.parametrize("name", params(UNARY, {
+    "neg": ew.Neg, "pow3": ew.PowScalar, "rpow": ew.Pow, "exp": ew.Exp, "log": ew.Log,
+    "sqrt": ew.Sqrt, "abs": ew.Abs, "clip": ew.Clip, "sigmoid": act.SigmoidOp,
+    "tanh": act.TanhOp, "relu": act.ReLUOp, "leaky_relu": act.LeakyReLUOp, "elu": act.ELUOp,
+    "softplus": act.SoftplusOp, "softmax": act.SoftmaxOp, "log_softmax": act.LogSoftmaxOp,
+    "logsumexp": act.LogSumExpOp, "where": ew.Where}))
 @FAST
 @given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 1000))
 def test_unary_ops(name, shape, seed):
@@ -95,7 +108,10 @@ def test_unary_ops(name, shape, seed):
 REDUCTIONS = ["sum", "mean", "max", "min", "var", "std"]
 
 
-@pytest.mark.parametrize("name", REDUCTIONS)
+@pytest.mark.parametrize("name", params(REDUCTIONS, {
+    "sum": reductions.Sum, "mean": reductions.Mean, "max": reductions.Max,
+    "min": reductions.Min, "var": (reductions.Mean, reductions.Sum),
+    "std": (reductions.Mean, reductions.Sum, ew.Sqrt)}))
 @FAST
 @given(shape=array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4), data=st.data())
 def test_reductions(name, shape, data):
@@ -118,6 +134,7 @@ MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
                  ((2, 3, 4), (4,))]
 
 
+@gradchecks(linalg.MatMul)
 @pytest.mark.parametrize("sa, sb", MATMUL_SHAPES)
 def test_matmul_numpy_semantics(sa, sb):
     a, b = leaf(sa, seed=1), leaf(sb, seed=2)
@@ -126,6 +143,7 @@ def test_matmul_numpy_semantics(sa, sb):
     check(lambda a, b: a @ b, a, b)
 
 
+@gradchecks(linalg.MatMul)
 @FAST
 @given(batch=mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3),
        sizes=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
@@ -160,7 +178,13 @@ SHAPE_OPS = {
 }
 
 
-@pytest.mark.parametrize("name", list(SHAPE_OPS))
+@pytest.mark.parametrize("name", params(SHAPE_OPS, {
+    "reshape": sh.Reshape, "T": sh.Transpose, "permute": sh.Transpose,
+    "swapaxes": sh.Transpose, "mT": sh.Transpose, "squeeze_unsqueeze": sh.Reshape,
+    "flatten": sh.Reshape, "broadcast_to": (sh.BroadcastTo, sh.SumTo),
+    "slices": (sh.GetItem, sh.ScatterAdd), "ellipsis": sh.GetItem,
+    "int_array_repeated": (sh.GetItem, sh.ScatterAdd), "mask": sh.GetItem,
+    "concatenate": sh.Concatenate, "stack": sh.Concatenate, "split": sh.Split}))
 def test_shape_ops(name):
     check(SHAPE_OPS[name], leaf((2, 3, 4), seed=3))
 
@@ -169,6 +193,14 @@ def test_repeated_indices_accumulate():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     x[[0, 0, 1]].sum().backward()
     assert x.grad.tolist() == [2.0, 1.0, 0.0]
+
+
+@gradchecks(ew.Cast)
+def test_cast_gradcheck():
+    """Through float32 and back: the float32 rounding needs a larger step than float64's."""
+    x = leaf((2, 3), seed=6)
+    assert cr.gradcheck(lambda t: (t.astype(np.float32) * 2.0).astype(np.float64) * t, [x],
+                        eps=1e-3, atol=1e-3)
 
 
 def test_astype_between_floats():
@@ -199,7 +231,10 @@ LOSSES = {
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("name", params(LOSSES, {
+    "mse": (ew.Sub, ew.Mul), "bce": losses.BinaryCrossEntropy, "bce_logits": losses.BCEWithLogits,
+    "ce_index": losses.CrossEntropy, "ce_prob": losses.CrossEntropy,
+    "ce_options": losses.CrossEntropy, "nll": (act.LogSoftmaxOp, sh.GetItem)}))
 def test_losses(name, reduction):
     check(lambda x: LOSSES[name](x, reduction), leaf((3, 4), seed=4))
 

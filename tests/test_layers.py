@@ -6,10 +6,12 @@ import os
 
 import numpy as np
 import pytest
+from gradchecked import gradchecks
 
 import chainrule as cr
 import chainrule.functional as F
 import chainrule.nn as nn
+from chainrule.ops.linalg import LinearOp
 
 rng = np.random.default_rng(0)
 
@@ -57,6 +59,7 @@ def test_custom_module_needs_super_init():
         Bad()
 
 
+@gradchecks(LinearOp)
 def test_linear_gradcheck_and_torch_parity():
     layer = nn.Linear(3, 2, dtype=np.float64)
     x = cr.tensor(rng.standard_normal((4, 3)), requires_grad=True)
@@ -316,7 +319,7 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     cr.save(model, path)
     before = path.read_bytes()
-    import chainrule.serialization as ser
+    import chainrule.safetensors as ser
 
     def boom(*args, **kwargs):
         raise OSError("disk full")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradchecked import params
 
 import chainrule as cr
 import chainrule.functional as F
 import chainrule.nn as nn
 from chainrule import optim
+from chainrule.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
 
 KINDS = ("RNN", "LSTM", "GRU")
 CELLS = ("RNNCell", "LSTMCell", "GRUCell")
@@ -29,7 +31,10 @@ def initial(kind: str, h0: cr.Tensor):
     return (h0, h0 * 0.5) if kind == "LSTM" else h0
 
 
-@pytest.mark.parametrize("kind", KINDS)
+FUSED = {"RNN": FusedRNN, "LSTM": FusedLSTM, "GRU": FusedGRU}
+
+
+@pytest.mark.parametrize("kind", params(KINDS, FUSED))
 @pytest.mark.parametrize("with_state", [False, True])
 def test_layer_gradcheck(kind, with_state):
     layer = getattr(nn, kind)(2, 3, num_layers=2, dtype=np.float64)
@@ -43,7 +48,7 @@ def test_layer_gradcheck(kind, with_state):
     assert cr.gradcheck(f, [x, h0, *params])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", params(KINDS, FUSED))
 def test_layer_gradgradcheck_through_fused_node(kind):
     """Double backward of the fused node goes through the unrolled graph."""
     layer = getattr(nn, kind)(2, 2, dtype=np.float64)

@@ -9,6 +9,7 @@ from typing import Any as _Any
 
 import numpy as _np
 
+from chainrule._version import __version__
 from chainrule.autograd import (
     Function,
     Tensor,
@@ -42,7 +43,8 @@ from chainrule.creation import (
     zeros_like,
 )
 from chainrule.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from chainrule.memory import _tune_on_import, allocator_settings, tune_allocator
+from chainrule.memory import allocator_settings, tune_allocator
+from chainrule.nn.serialization import load, register_module, save
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -75,25 +77,13 @@ from chainrule.ops.shape import (
     transpose,
     unsqueeze,
 )
-from chainrule.serialization import (
-    ModelFileError,
-    load,
-    load_file,
-    load_metadata,
-    register_module,
-    save,
-    save_file,
-)
+from chainrule.safetensors import ModelFileError, load_file, load_metadata, save_file
 from chainrule.threads import get_num_threads, set_num_threads
-
-_tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
 
 float32 = _np.float32
 float64 = _np.float64
 clamp = clip
 cat = concatenate
-
-__version__ = "0.1.0"
 
 
 def explain(model: _Any, x: _Any, y: _Any, loss: str = "cross-entropy", *, lr: float = 0.5,

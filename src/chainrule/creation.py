@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.tensor import Tensor, _to_array
+from chainrule.autograd.tensor import Tensor, to_array
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 
@@ -28,6 +28,17 @@ def manual_seed(seed: int) -> np.random.Generator:
 def default_generator() -> np.random.Generator:
     """The generator chainrule draws from unless given another one."""
     return _rng
+
+
+def set_default_generator(generator: np.random.Generator) -> np.random.Generator:
+    """Draw from ``generator`` unless given another one; returns the generator it replaces
+    (to put back afterwards, e.g. for a scikit-learn estimator's ``random_state``)."""
+    global _rng
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"set_default_generator: expected a numpy Generator, got "
+                        f"{type(generator).__name__}")
+    previous, _rng = _rng, generator
+    return previous
 
 
 def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -58,7 +69,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     Python floats become float32; numpy arrays keep their dtype unless ``dtype``
     is given; integer and bool data cannot require grad.
     """
-    return _new(_to_array(data, dtype), requires_grad)
+    return _new(to_array(data, dtype), requires_grad)
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:

@@ -10,17 +10,19 @@ sequence 50, hidden 128) took 18.6 ms with glibc's defaults and 10.7 ms with the
 settings below; the tanh RNN 4.5 ms and 2.5 ms. The MLP benchmark, whose arrays are
 smaller, did not change.
 
-What: at ``import chainrule`` we call glibc's ``mallopt`` once to raise
+What: :func:`tune_allocator` calls glibc's ``mallopt`` once to raise
 
 - ``M_MMAP_THRESHOLD`` to 32 MiB (blocks up to that size come from the heap and are reused;
   a whole dataset still gets its own mapping and goes back to the kernel when freed),
 - ``M_TRIM_THRESHOLD`` to 512 MiB (free memory kept for reuse before giving it back),
 - ``M_TOP_PAD`` to 16 MiB (grow the heap in larger steps).
 
-This is process-wide, like any allocator setting; it changes neither results nor peak
-memory, only how much freed memory the process keeps (at most the trim threshold). Set
-the environment variable ``CHAINRULE_MALLOC_TUNING=0`` before importing chainrule to keep
-glibc's defaults, or call :func:`tune_allocator` with other sizes. On systems without
+This is process-wide, like any allocator setting, so it is opt-in: ``import chainrule``
+changes nothing, a program that trains calls ``chainrule.tune_allocator()`` (with other
+sizes if it likes), and the ``chainrule`` command calls
+:func:`tune_allocator_unless_disabled` at startup, which the environment variable
+``CHAINRULE_MALLOC_TUNING=0`` turns off. It changes neither results nor peak memory, only
+how much freed memory the process keeps (at most the trim threshold). On systems without
 glibc (macOS, Windows, musl) nothing is changed.
 """
 
@@ -66,8 +68,11 @@ def allocator_settings() -> dict[str, int]:
     return dict(_applied)
 
 
-def _tune_on_import() -> None:
+def tune_allocator_unless_disabled() -> bool:
+    """``tune_allocator()`` with the default sizes, unless ``CHAINRULE_MALLOC_TUNING`` is
+    0/false/no/off: what the ``chainrule`` command runs at startup. Returns whether the
+    settings were applied."""
     if os.environ.get("CHAINRULE_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no",
                                                                            "off"):
-        return
-    tune_allocator()
+        return False
+    return tune_allocator()

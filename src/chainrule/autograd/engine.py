@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import Function, _check_finite
+from chainrule.autograd.function import Function, check_finite
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 
@@ -132,6 +132,14 @@ def _run_hooks(hooks: list, g: Tensor) -> Tensor:
     return g
 
 
+def _backward_arrays(fn: Function, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
+    """The node's array-level backward (no graph is recorded), its results as Tensors."""
+    gxs = fn.backward_arrays(*[None if g is None else g.data for g in grads])
+    if not isinstance(gxs, tuple):
+        gxs = (gxs,)
+    return tuple(None if g is None else Tensor.constant(g) for g in gxs)
+
+
 def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, create_graph: bool,
          capture: dict[int, int] | None) -> dict[int, Tensor]:
     """Backpropagate ``seeds`` from ``roots``.
@@ -214,13 +222,16 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
             # the ops a backward runs are checked as that node's backward, not one by one
             mode.anomaly = False
             try:
-                gxs = fn.backward(*grads) if len(grads) > 1 else fn.backward(grads[0])
+                if create_graph or fn.backward_arrays is None:
+                    gxs = fn.backward(*grads) if len(grads) > 1 else fn.backward(grads[0])
+                else:
+                    gxs = _backward_arrays(fn, grads)
             finally:
                 mode.anomaly = anomaly
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             if anomaly:
-                _check_finite(fn, gxs, "backward")
+                check_finite(fn, gxs, "backward")
             inputs = fn.inputs
             if len(gxs) != len(inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(gxs)} gradients for "

@@ -14,6 +14,12 @@ more than numpy; with ``create_graph=True`` the engine turns recording on and th
 backward pass is itself recorded, which is how second and higher derivatives work
 without any extra code per op.
 
+A few hot ops also define ``backward_arrays(*grad_output_arrays) -> arrays``: the same
+derivative on plain numpy arrays (in place where it can, without building a Tensor per
+temporary). The engine calls it instead of ``backward`` when no graph is recorded (the
+usual ``create_graph=False``); ``backward`` stays the definition, used for higher
+derivatives, and a test asserts that the two agree for every op that has both.
+
 Memory: an output holds its creator (``grad_fn``) strongly, the creator holds its
 outputs weakly and its inputs strongly, so the graph has no reference cycles and
 arrays are freed by reference counting as soon as nothing needs them.
@@ -23,7 +29,8 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -40,12 +47,21 @@ class Function:
     a node costs no per-instance dict. Class flags say what ``backward`` reads,
     which is what the in-place modification check guards:
     ``needs_inputs`` (the inputs' values) and ``needs_outputs`` (the output's value).
+    ``name`` is what errors, graph pictures and ``grad_fn`` reprs print: the class name,
+    unless the class sets another (``SigmoidOp`` prints as ``Sigmoid``, the op's name,
+    while ``nn.Sigmoid`` is the Module).
     """
 
     __slots__ = ("inputs", "outputs", "generation", "versions", "saved", "output_hooks",
                  "created_at", "__weakref__")
     needs_inputs: ClassVar[bool] = True
     needs_outputs: ClassVar[bool] = False
+    name: ClassVar[str] = "Function"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
 
     # -- what subclasses write -------------------------------------------------
     def forward(self, *xs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
@@ -54,11 +70,11 @@ class Function:
     def backward(self, *gys: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
         raise NotImplementedError(f"{self.name} has no backward")
 
-    # -- the machinery ---------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return type(self).__name__
+    # Optional fast path, a method in the ops that have one (see the module docstring):
+    # backward_arrays(*gys: np.ndarray | None) -> np.ndarray | None | tuple[np.ndarray | None]
+    backward_arrays: ClassVar[Callable[..., Any] | None] = None
 
+    # -- the machinery ---------------------------------------------------------
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
@@ -67,7 +83,7 @@ class Function:
         ys = self.forward(*[x.data for x in inputs])
         if mode.anomaly:
             self.created_at = _user_frame()
-            _check_finite(self, ys if isinstance(ys, tuple) else (ys,), "forward")
+            check_finite(self, ys if isinstance(ys, tuple) else (ys,), "forward")
         record = False
         if mode.grad_enabled:
             for x in inputs:
@@ -132,7 +148,7 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
-def _check_finite(fn: Function, arrays: tuple, where: str) -> None:
+def check_finite(fn: Function, arrays: tuple, where: str) -> None:
     for i, a in enumerate(arrays):
         if a is None:
             continue

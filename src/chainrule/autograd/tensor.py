@@ -52,7 +52,7 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        array = _to_array(data, None)
+        array = to_array(data, None)
         self.data = array
         self.grad: Tensor | None = None
         self.grad_fn: Function | None = None
@@ -310,7 +310,7 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace("x[...] = y")
-        self.data[_index_key(key)] = value.data if isinstance(value, Tensor) else value
+        self.data[index_key(key)] = value.data if isinstance(value, Tensor) else value
         self._version += 1
 
     # -- comparisons (no gradient; results are bool tensors) ----------------------
@@ -517,7 +517,7 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def _index_key(key: Any) -> Any:
+def index_key(key: Any) -> Any:
     """An indexing key with any Tensors in it replaced by their arrays."""
     if isinstance(key, Tensor):
         return key.data
@@ -529,7 +529,7 @@ def _index_key(key: Any) -> Any:
 _FLOAT_DEFAULT = np.float32
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
+def to_array(data: Any, dtype: Any) -> np.ndarray:
     """Convert user data to an array: Python floats become float32 (chainrule's default),
     numpy arrays keep their dtype unless ``dtype`` is given."""
     if isinstance(data, Tensor):

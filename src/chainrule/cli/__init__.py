@@ -49,20 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _another_rank_reports(argv):
             print(e, file=sys.stderr)
         return EXIT_USAGE
-    _tune_allocator()
+    # Keep freed arrays for reuse in this process (chainrule/memory.py says why and what it
+    # measured): the library leaves the allocator alone, the command opts in.
+    from chainrule.memory import tune_allocator_unless_disabled
+
+    tune_allocator_unless_disabled()
     return _run(args)
-
-
-def _tune_allocator() -> None:
-    """Keep freed arrays for reuse in this process (chainrule/memory.py says why and what
-    it measured), unless CHAINRULE_MALLOC_TUNING=0 (or false, no, off) asks for glibc's
-    defaults. The library leaves the allocator alone; the command opts in."""
-    setting = os.environ.get("CHAINRULE_MALLOC_TUNING", "1").strip().lower()
-    if setting in ("0", "false", "no", "off"):
-        return
-    from chainrule.memory import tune_allocator
-
-    tune_allocator()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.activations import logsumexp_array, sigmoid, sigmoid_array, softmax
+from chainrule.ops.activations import sigmoid, softmax
 from chainrule.ops.elementwise import as_tensor, log, maximum
+from chainrule.ops.kernels import logsumexp_array, sigmoid_array
 from chainrule.ops.reductions import sum as _sum
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -111,11 +111,11 @@ class BCEWithLogits(Function):
 
     def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
         x, t = self.inputs
-        if not mode.grad_enabled:  # plain arrays: no graph to record
-            gx = Tensor.constant(gy.data * (sigmoid_array(x.data) - t.data))
-        else:
-            gx = gy * (sigmoid(x) - t)
-        return gx, (-gy * x if t.requires_grad else None)
+        return gy * (sigmoid(x) - t), (-gy * x if t.requires_grad else None)
+
+    def backward_arrays(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        x, t = self.inputs
+        return gy * (sigmoid_array(x.data) - t.data), (-gy * x.data if t.requires_grad else None)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
@@ -147,15 +147,13 @@ def _class_targets(name: str, target: np.ndarray, n: int, classes: int,
 
 
 class CrossEntropy(Function):
-    """Softmax cross-entropy from logits, fused.
+    """L_n = -sum_c K_nc log softmax(x_n)_c, softmax cross-entropy from logits, fused;
+    dL_n/dx_n = softmax(x_n) * sum_c K_nc - K_n (softmax - target when K's rows sum to 1).
 
-    With the target written as a matrix K (one row per example: a one-hot row for
+    K is the target written as a matrix: one row per example, a one-hot row for
     class-index targets, the probabilities for soft targets, times class weights
-    and label smoothing when given), the loss of example n is
-    L_n = -sum_c K_nc log softmax(x_n)_c, and
-    dL_n/dx_n = softmax(x_n) * sum_c K_nc - K_n, which is the familiar
-    softmax - target when the rows of K sum to 1. Averaged over m examples the
-    gradient is (softmax - Y) / m, as in the matrix derivation of backprop.
+    and label smoothing when given. Averaged over m examples the gradient is
+    (softmax - Y) / m, as in the matrix derivation of backprop.
     """
 
     __slots__ = ("coef", "denominator", "reduction", "probs")
@@ -174,14 +172,20 @@ class CrossEntropy(Function):
                           x.dtype)
 
     def backward(self, gy: Tensor) -> Tensor:
+        g = self._upstream(gy)
+        weight_sum = self.coef.sum(axis=1, keepdims=True)
+        return g * (softmax(self.inputs[0], 1) * weight_sum - self.coef)
+
+    def backward_arrays(self, gy: np.ndarray) -> np.ndarray:
+        local = self.probs * self.coef.sum(axis=1, keepdims=True) - self.coef  # forward's softmax
+        return (self._upstream(gy) * local).astype(self.probs.dtype, copy=False)
+
+    def _upstream(self, gy: Any) -> Any:
+        """The gradient of each example's loss (a Tensor or an array): gy spread over the
+        rows, divided by the denominator for 'mean'."""
         if self.reduction == "mean":
             gy = gy * (1.0 / self.denominator)
-        g = gy if self.reduction != "none" else gy.unsqueeze(1)
-        weight_sum = self.coef.sum(axis=1, keepdims=True)
-        if not mode.grad_enabled:  # the usual case: plain arrays, reusing the forward softmax
-            local = self.probs * weight_sum - self.coef
-            return Tensor.constant((g.data * local).astype(self.probs.dtype, copy=False))
-        return g * (softmax(self.inputs[0], 1) * weight_sum - self.coef)
+        return gy if self.reduction != "none" else gy[:, None]
 
     def release(self) -> None:
         super().release()

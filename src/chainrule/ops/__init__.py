@@ -1,1 +1,2 @@
-"""Differentiable operations, grouped by kind: elementwise, reductions, shape, linalg."""
+"""Differentiable operations, grouped by kind: elementwise, activations, reductions, shape,
+linalg, recurrent; kernels.py holds the array kernels and argument helpers they share."""

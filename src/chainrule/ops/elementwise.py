@@ -28,7 +28,7 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = np.asarray(value)
     if like is not None and like.data.dtype.kind == "f":
         if array.dtype != like.data.dtype and array.dtype.kind in "biuf":
             array = array.astype(like.data.dtype)

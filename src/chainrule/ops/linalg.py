@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import operands
 from chainrule.ops.shape import reshape, sum_to, swapaxes
@@ -29,13 +28,17 @@ class MatMul(Function):
         except ValueError:
             raise _shape_error(a, b) from None
 
+    def backward_arrays(self, gy: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        a, b = self.inputs
+        if a.ndim == 2 and b.ndim == 2:  # the usual case: two products on arrays
+            return (gy @ b.data.T if a.requires_grad else None,
+                    a.data.T @ gy if b.requires_grad else None)
+        ga, gb = self.backward(Tensor.constant(gy))  # vectors, batches: the general rule
+        return (None if ga is None else ga.data, None if gb is None else gb.data)
+
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
-        if a.ndim == 2 and b.ndim == 2 and not mode.grad_enabled:  # the usual case: arrays
-            g = gy.data
-            return (_wrap(g @ b.data.T) if a.requires_grad else None,
-                    _wrap(a.data.T @ g) if b.requires_grad else None)
-        if a.ndim == 2 and b.ndim == 2:  # with create_graph, the same as recorded ops
+        if a.ndim == 2 and b.ndim == 2:
             ga = matmul(gy, b.T) if a.requires_grad else None
             gb = matmul(a.T, gy) if b.requires_grad else None
             return ga, gb
@@ -75,15 +78,16 @@ def matmul(a: Any, b: Any) -> Tensor:
     return MatMul()(*operands(a, b))
 
 
-class Linear(Function):
-    """Y = X W^T + b, the affine map of a layer (X: (..., in), W: (out, in), b: (out,)).
+class LinearOp(Function):
+    """Y = X W^T + b, the affine map of a layer (X: (..., in), W: (out, in), b: (out,));
+    dL/dX = dL/dY W,  dL/dW = dL/dY^T X,  dL/db = dL/dY (both summed over all examples).
 
-    dL/dX = dL/dY W,  dL/dW = dL/dY^T X (summed over all examples),
-    dL/db = dL/dY summed over all examples. One node instead of three (matmul,
-    transpose, add) saves two temporaries and Python overhead on every layer.
+    One node instead of three (matmul, transpose, add) saves two temporaries and Python
+    overhead on every layer.
     """
 
     __slots__ = ()
+    name = "Linear"
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         if x.shape[-1] != w.shape[1]:
@@ -94,39 +98,33 @@ class Linear(Function):
             y += b
         return y
 
+    def backward_arrays(self, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, w = self.inputs[0], self.inputs[1]
+        g2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])  # three numpy calls
+        x2 = x.data if x.ndim == 2 else x.data.reshape(-1, x.shape[-1])
+        grads = (gy @ w.data if x.requires_grad else None,
+                 g2.T @ x2 if w.requires_grad else None)
+        if len(self.inputs) == 3:
+            grads += (g2.sum(axis=0) if self.inputs[2].requires_grad else None,)
+        return grads
+
     def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:
         x, w = self.inputs[0], self.inputs[1]
-        has_bias = len(self.inputs) == 3
-        if not mode.grad_enabled:  # the usual case: three numpy calls, no graph nodes
-            g = gy.data
-            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-            x2 = x.data if x.ndim == 2 else x.data.reshape(-1, x.shape[-1])
-            grads = (_wrap(g @ w.data) if x.requires_grad else None,
-                     _wrap(g2.T @ x2) if w.requires_grad else None)
-            if has_bias:
-                grads += (_wrap(g2.sum(axis=0)) if self.inputs[2].requires_grad else None,)
-            return grads
-        # with create_graph: the same formulas as recorded ops, so they can be differentiated
         gx = matmul(gy, w) if x.requires_grad else None
         g2 = gy if gy.ndim == 2 else reshape(gy, (-1, gy.shape[-1]))
         gw = None
         if w.requires_grad:
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = matmul(g2.T, x2)
-        if not has_bias:
+        if len(self.inputs) == 2:
             return gx, gw
         gb = g2.sum(axis=0) if self.inputs[2].requires_grad else None
         return gx, gw, gb
 
 
-def _wrap(array: np.ndarray) -> Tensor:
-    """A gradient array as a Tensor outside any graph."""
-    return Tensor.constant(array)
-
-
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with weight stored (out_features, in_features) as in z = W a + b."""
     if bias is None:
-        return Linear()(*operands(x, weight))
+        return LinearOp()(*operands(x, weight))
     x, weight = operands(x, weight)
-    return Linear()(x, weight, bias)
+    return LinearOp()(x, weight, bias)

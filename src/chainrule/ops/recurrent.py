@@ -11,9 +11,10 @@ with numpy in one loop and backpropagate through time in one loop:
               dW_hh = sum_t dZ_t^T h_{t-1},  dW_ih = sum_t dZ_t^T x_t,
               db = sum_t dZ_t,  dX_t = dZ_t W_ih   (three matrix products after the loop)
 
-so a step costs one small matrix product each way. With ``create_graph=True`` the
-backward instead differentiates the generic unrolled graph, so higher derivatives
-still work; a test asserts the two paths agree.
+so a step costs one small matrix product each way. That loop is the nodes'
+``backward_arrays``, which the engine runs when it records no graph; ``backward``, the
+definition, differentiates the generic unrolled graph, so higher derivatives still work
+with ``create_graph=True``; tests assert the two paths agree.
 """
 
 from __future__ import annotations
@@ -24,25 +25,12 @@ import numpy as np
 
 from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
-from chainrule.autograd.mode import mode
+from chainrule.autograd.mode import enable_grad, mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.activations import relu, sigmoid, tanh
+from chainrule.ops.kernels import sigmoid_into
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import split, stack
-
-
-def _sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = 1 / (1 + e^-x), computed in place in ``out`` (no temporaries).
-
-    For x below about -88 (float32) e^-x overflows to inf and the result is the
-    correct 0; numpy's overflow warning for that case is silenced.
-    """
-    np.negative(x, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    return np.reciprocal(out, out=out)
-
 
 # -- one step, with ordinary differentiable ops: the oracle of the fused nodes ------------------
 
@@ -100,20 +88,22 @@ class _FusedRecurrent(Function):
         """The same computation unrolled with ordinary ops (for double backward)."""
         raise NotImplementedError
 
-    def backward(self, *gys: Tensor | None) -> tuple[Tensor | None, ...]:
-        if mode.grad_enabled:  # create_graph: differentiate the unrolled graph instead
-            return self._generic_backward(gys)
-        arrays = [None if g is None else g.data for g in gys]
-        grads = self.fused_backward(arrays)
-        return tuple(None if g is None or not x.requires_grad else Tensor.constant(g)
+    def backward_arrays(self, *gys: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+        """BPTT in one numpy loop (``fused_backward``): the usual, graph-free backward."""
+        grads = self.fused_backward(list(gys))
+        return tuple(None if g is None or not x.requires_grad else g
                      for g, x in zip(grads, self.inputs, strict=True))
 
-    def _generic_backward(self, gys: tuple) -> tuple[Tensor | None, ...]:
-        outs = self.generic(*self.inputs)
+    def backward(self, *gys: Tensor | None) -> tuple[Tensor | None, ...]:
+        """The definition: differentiate the generic unrolled graph (recorded when the
+        engine records, with create_graph, so higher derivatives work)."""
+        create_graph = mode.grad_enabled
+        with enable_grad():
+            outs = self.generic(*self.inputs)
         pairs = [(o, g) for o, g in zip(outs, gys, strict=True) if g is not None]
         wanted = [i for i, x in enumerate(self.inputs) if x.requires_grad]
         found = grad([o for o, _ in pairs], [self.inputs[i] for i in wanted],
-                     [g for _, g in pairs], create_graph=True, allow_unused=True)
+                     [g for _, g in pairs], create_graph=create_graph, allow_unused=True)
         result: list[Tensor | None] = [None] * len(self.inputs)
         for i, g in zip(wanted, found, strict=True):
             result[i] = g
@@ -263,7 +253,6 @@ class FusedRNN(_FusedRecurrent):
 class FusedLSTM(_FusedRecurrent):
     """LSTM over a whole sequence, gates i, f, g, o:
     c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t), with i, f, o sigmoids, g a tanh.
-
     BPTT per step: dc += dh * o * (1 - tanh(c)^2); the pre-activation gradients are
     di = dc g i (1 - i), df = dc c_{t-1} f (1 - f), dg = dc i (1 - g^2),
     do = dh tanh(c) o (1 - o); then dh = dZ W_hh and dc = dc * f."""
@@ -347,7 +336,6 @@ class FusedGRU(_FusedRecurrent):
     """GRU over a whole sequence, gates r, z, n:
     r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r * hn), h' = (1 - z) n + z h,
     with [xr, xz, xn] = x W_ih^T + b_ih and [hr, hz, hn] = h W_hh^T + b_hh.
-
     BPTT per step: dn = dh (1 - z), dz = dh (h - n), dh_prev = dh z + dHP W_hh where
     dHP = [dr_pre, dz_pre, dn_pre * r] and the input side gets [dr_pre, dz_pre, dn_pre]."""
 
@@ -371,7 +359,7 @@ class FusedGRU(_FusedRecurrent):
             a = gates[t]
             rz = a[:, :2 * hid]
             np.add(xp[t, :, :2 * hid], hp[:, :2 * hid], out=rz)
-            _sigmoid_into(rz, rz)
+            sigmoid_into(rz, rz)
             r, z = a[:, :hid], a[:, hid:2 * hid]
             hn_all[t] = hp[:, 2 * hid:]
             n = np.tanh(xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:], out=a[:, 2 * hid:])

@@ -10,16 +10,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.autograd.tensor import Tensor, _index_key
-
-
-def _axis(name: str, axis: int, ndim: int) -> int:
-    """A possibly negative axis as an index in range(ndim), or a clear error."""
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}: axis {axis} is out of range for a tensor with {ndim} "
-                         f"dimension{'s' if ndim != 1 else ''}")
-    return axis % ndim
-
+from chainrule.autograd.tensor import Tensor, index_key
+from chainrule.ops.kernels import normalize_axis
 
 # -- broadcasting and its adjoint -----------------------------------------------------
 
@@ -152,7 +144,7 @@ def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
-    a, b = _axis("swapaxes", axis1, x.ndim), _axis("swapaxes", axis2, x.ndim)
+    a, b = normalize_axis("swapaxes", axis1, x.ndim), normalize_axis("swapaxes", axis2, x.ndim)
     order = list(range(x.ndim))
     order[a], order[b] = order[b], order[a]
     return permute(x, order)
@@ -162,7 +154,8 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
     """Remove axes of length 1 (all of them, or the given ones, which must have length 1)."""
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
-    axes = {_axis("squeeze", a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
+    axes = {normalize_axis("squeeze", a, x.ndim)
+            for a in ((axis,) if isinstance(axis, int) else axis)}
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, "
@@ -173,7 +166,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of length 1 at position ``axis`` (negative counts from the end of
     the result, as numpy.expand_dims)."""
-    a = _axis("unsqueeze", axis, x.ndim + 1)
+    a = normalize_axis("unsqueeze", axis, x.ndim + 1)
     return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
 
@@ -181,7 +174,8 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge the axes start_axis..end_axis (inclusive) into one."""
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _axis("flatten", start_axis, x.ndim), _axis("flatten", end_axis, x.ndim)
+    s = normalize_axis("flatten", start_axis, x.ndim)
+    e = normalize_axis("flatten", end_axis, x.ndim)
     if s > e:
         raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
     return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
@@ -273,7 +267,7 @@ def _describe_key(key: Any) -> str:
 def getitem(x: Tensor, key: Any) -> Tensor:
     """x[key] with numpy's indexing: ints, slices, None, Ellipsis, integer arrays and
     boolean masks (Tensors allowed in the key)."""
-    key = _index_key(key)
+    key = index_key(key)
     if isinstance(key, list):
         key = np.asarray(key)
     return GetItem(key)(x)
@@ -336,7 +330,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     first = tensors[0]
     if first.ndim == 0:
         raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    a = _axis("concatenate", axis, first.ndim)
+    a = normalize_axis("concatenate", axis, first.ndim)
     for i, t in enumerate(tensors):
         if t.ndim != first.ndim or t.shape[:a] + t.shape[a + 1:] != \
                 first.shape[:a] + first.shape[a + 1:]:
@@ -357,14 +351,14 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         if t.shape != shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape "
                              f"{shape}; all must be equal")
-    a = _axis("stack", axis, len(shape) + 1)
+    a = normalize_axis("stack", axis, len(shape) + 1)
     return concatenate([unsqueeze(t, a) for t in tensors], a)
 
 
 def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0
           ) -> tuple[Tensor, ...]:
     """Cut x along ``axis`` (numpy.split): into N equal parts, or at the given indices."""
-    a = _axis("split", axis, x.ndim)
+    a = normalize_axis("split", axis, x.ndim)
     n = x.shape[a]
     if isinstance(indices_or_sections, int | np.integer):
         k = int(indices_or_sections)

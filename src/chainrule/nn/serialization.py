@@ -1,0 +1,119 @@
+"""Saving and loading models: a network's weights, architecture and metadata in one file.
+
+The file is safetensors (``chainrule.safetensors``: the format, its checksums and
+its errors); this module adds what needs ``nn``: the architecture as JSON, so
+``load`` rebuilds a saved network by layer type without the original script, and
+the registry of the Module classes it can rebuild by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from chainrule._version import __version__
+from chainrule.nn.container import Sequential
+from chainrule.safetensors import ModelFileError, checksums, load_file, save_file
+
+if TYPE_CHECKING:
+    from chainrule.nn.module import Module
+
+# -- the architecture as JSON ----------------------------------------------------------
+
+_REGISTRY: dict[str, type[Module]] = {}
+
+
+def register_module(cls: type[Module]) -> type[Module]:
+    """Make a Module class rebuildable by ``load`` (usable as a class decorator).
+
+    The class must list its constructor arguments in ``config_fields`` (or
+    override ``extra_config``).
+    """
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def _register_builtin() -> None:
+    import chainrule.nn as nn
+
+    for name in nn.__all__:
+        obj = getattr(nn, name)
+        if isinstance(obj, type) and issubclass(obj, nn.Module):
+            _REGISTRY.setdefault(name, obj)
+
+
+def architecture(model: Module) -> dict[str, Any] | None:
+    """The model as a JSON-ready dict, or None if some part cannot be rebuilt by name."""
+    if isinstance(model, Sequential):
+        layers = [architecture(m) for m in model]
+        if any(spec is None for spec in layers):
+            return None
+        return {"type": "Sequential", "layers": layers}
+    # a module with a config rebuilds its own children in its constructor
+    config = model.extra_config()
+    if config is None:
+        return None
+    return {"type": type(model).__name__, "config": config}
+
+
+def build(spec: dict[str, Any]) -> Module:
+    """Rebuild a model from ``architecture(model)``."""
+    if not _REGISTRY:
+        _register_builtin()
+    kind = spec.get("type")
+    if kind == "Sequential":
+        return Sequential(*(build(s) for s in spec.get("layers", [])))
+    cls = _REGISTRY.get(kind)
+    if cls is None:
+        raise ModelFileError(f"the model uses a layer type {kind!r} that chainrule does not "
+                             f"know; register it with chainrule.register_module, or pass an "
+                             f"instance: chainrule.load(path, model=MyModel())")
+    return cls(**spec.get("config", {}))
+
+
+# -- saving and loading ---------------------------------------------------------------
+
+
+def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    """Save ``model``'s parameters and buffers, its architecture and ``metadata`` (JSON).
+
+    The write is atomic: if anything fails, a previous file at ``path`` is intact.
+    """
+    state = OrderedDict((k, np.ascontiguousarray(v).reshape(v.shape))  # keeps 0-d buffers 0-d
+                        for k, v in model.state_dict().items())
+    info = {
+        "format": "chainrule",
+        "chainrule_version": __version__,
+        **checksums(state),
+        "metadata": json.dumps(metadata or {}),
+    }
+    spec = architecture(model)
+    if spec is not None:
+        info["architecture"] = json.dumps(spec)
+    save_file(state, path, info)
+
+
+def load(path: str | os.PathLike, model: Module | None = None) -> Module:
+    """Load a model saved by ``save``.
+
+    Without ``model`` the network is rebuilt from the file's architecture; with it,
+    the weights are loaded into the given instance (which also accepts plain
+    safetensors files, e.g. weights exported from PyTorch with matching names).
+    The saved metadata is available as ``model.metadata``.
+    """
+    arrays, info = load_file(path)
+    if model is None:
+        if info.get("format") != "chainrule":
+            raise ModelFileError(f"{path} is a safetensors file but not a chainrule model; to "
+                                 f"load its weights, pass a model: chainrule.load(path, model)")
+        if "architecture" not in info:
+            raise ModelFileError(f"{path} was saved from a model chainrule cannot rebuild by "
+                                 f"name; pass an instance: chainrule.load(path, model=...)")
+        model = build(json.loads(info["architecture"]))
+    model.load_state_dict(arrays)
+    object.__setattr__(model, "metadata", json.loads(info.get("metadata", "{}")))
+    return model
