@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, clear_grads
 
 
 class Module:
@@ -142,11 +142,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget accumulated gradients (set them to None, or to zeros)."""
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = Tensor.constant(np.zeros_like(p.data))
+        clear_grads(self.parameters(), set_to_none)
 
     def to(self, dtype: Any) -> Module:
         """Cast every floating parameter and buffer to ``dtype`` in place (PyTorch's

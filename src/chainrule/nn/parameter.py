@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from chainrule.autograd.tensor import Tensor
 
@@ -21,3 +24,14 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def clear_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Forget accumulated gradients: set them to None (the default: the next backward
+    allocates fresh ones, and no pass is spent writing zeros) or to zeros; what
+    ``Module.zero_grad`` and ``Optimizer.zero_grad`` both do."""
+    for p in parameters:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            p.grad = Tensor.constant(np.zeros_like(p.data))

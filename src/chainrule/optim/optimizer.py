@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.nn.parameter import clear_grads
 
 
 class Optimizer:
@@ -79,12 +80,8 @@ class Optimizer:
                              f"{group['weight_decay']}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad = Tensor.constant(np.zeros_like(p.data))
+        """Forget the gradients of every parameter this optimizer updates."""
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` recomputes the loss."""

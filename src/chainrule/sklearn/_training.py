@@ -71,12 +71,11 @@ def drawing_from(rng: np.random.Generator) -> Iterator[None]:
     back: a seeded estimator is reproducible and fitting one never advances (or
     reseeds) the generator that ``chainrule.manual_seed`` set.
     """
-    saved = creation._rng
-    creation._rng = rng
+    saved = creation.set_default_generator(rng)
     try:
         yield
     finally:
-        creation._rng = saved
+        creation.set_default_generator(saved)
 
 
 def train_epoch(module: Module, criterion: Callable[[Tensor, Tensor], Tensor], optimizer: object,
