@@ -2,7 +2,8 @@
 
 Bottom to top (a module may import its own layer and the layers below it, never above):
 
-    core        autograd, creation, gradcheck, memory, threads, _io, _version, safetensors
+    core        backend (where matrix products run), autograd, creation, gradcheck, memory,
+                threads, _io, _version, safetensors
     ops         chainrule.ops: the differentiable primitives
     functional  chainrule.functional: argument checks over ops
     nn          chainrule.nn (with nn.serialization, model save/load), chainrule.serialization
@@ -27,6 +28,7 @@ PACKAGE = SRC / "chainrule"
 
 # module-name prefix -> (rank, layer); the longest matching prefix wins
 LAYERS = {
+    "chainrule.backend": (0, "core"),
     "chainrule.autograd": (0, "core"),
     "chainrule.creation": (0, "core"),
     "chainrule.gradcheck": (0, "core"),
@@ -130,8 +132,14 @@ def violations() -> list[tuple[str, str, int]]:
 
 
 def test_every_module_has_a_layer():
+    """Each module matches a prefix of its own in LAYERS: the bare package name (the public
+    namespace, at the top) must not swallow a new module silently."""
     for path in PACKAGE.rglob("*.py"):
-        layer_of(module_name(path))
+        name = module_name(path)
+        layer_of(name)
+        if name != "chainrule":
+            assert any(name == p or name.startswith(p + ".") for p in LAYERS
+                       if p != "chainrule"), f"{name} is in no layer: give it one in LAYERS"
 
 
 def test_layers_import_downwards_only():
