@@ -1,9 +1,16 @@
-"""Test-session plumbing: the ``gradchecks`` mark (see tests/gradchecked.py)."""
+"""Test-session plumbing: the BLAS the products use, and the ``gradchecks`` mark (see
+tests/gradchecked.py)."""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+
+# The suite runs on numpy's BLAS unless told otherwise (CHAINRULE_BLAS=mkl python -m pytest
+# runs it again on MKL): the automatic choice depends on the machine, and a test's result
+# must not. tests/test_backend.py compares the two paths wherever MKL is installed.
+os.environ.setdefault("CHAINRULE_BLAS", "numpy")
 
 import gradchecked
 import pytest

@@ -22,6 +22,7 @@ from chainrule.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.backend import blas_info, set_blas
 from chainrule.creation import (
     arange,
     default_generator,

@@ -74,23 +74,30 @@ class _MKL:
         self.version = _mkl_version()
         _stop_spinning(lib)
 
-    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+               ) -> np.ndarray:
         """a @ b through MKL where the operands allow it, else numpy."""
         gemm = self.gemm.get(a.dtype)
         if gemm is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
-            return np.matmul(a, b)
+            return np.matmul(a, b, out=out)
         m, k = a.shape
         n = b.shape[1]
         if b.shape[0] != k or m * n * k < SMALL_PRODUCT:
-            return np.matmul(a, b)  # numpy raises the shape error, or the product is tiny
+            return np.matmul(a, b, out=out)  # numpy raises the shape error, or it is tiny
         ta, lda = _operand_layout(a)
         tb, ldb = _operand_layout(b)
-        if ta is None or tb is None:
-            return np.matmul(a, b)
-        c = np.empty((m, n), a.dtype)
+        if out is None:
+            out = np.empty((m, n), a.dtype)
+        if ta is None or tb is None or not _writable_result(out, m, n, a.dtype):
+            return np.matmul(a, b, out=out)
         gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0,
-             c.ctypes.data, n)
-        return c
+             out.ctypes.data, n)
+        return out
+
+
+def _writable_result(c: np.ndarray, m: int, n: int, dtype: np.dtype) -> bool:
+    """Whether gemm can write an (m, n) result straight into ``c``."""
+    return c.shape == (m, n) and c.dtype == dtype and c.flags.c_contiguous and c.flags.writeable
 
 
 def _operand_layout(x: np.ndarray) -> tuple[int | None, int]:
@@ -158,18 +165,19 @@ class _State:
 _state = _State()
 
 
-def _numpy_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a, b)
+def _numpy_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.matmul(a, b, out=out)
 
 
-def _first_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _first_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Decide the library on the first product (so ``import chainrule`` stays cheap)."""
     _resolve(os.environ.get("CHAINRULE_BLAS", "auto"), source="CHAINRULE_BLAS")
-    return matmul(a, b)
+    return matmul(a, b, out)
 
 
-matmul: Callable[[np.ndarray, np.ndarray], np.ndarray] = _first_matmul
-"""``a @ b`` on arrays, through the library in use (see the module docstring)."""
+matmul: Callable[..., np.ndarray] = _first_matmul
+"""``matmul(a, b, out=None)``: ``a @ b`` on arrays (numpy.matmul's semantics), through the
+library in use (see the module docstring)."""
 
 
 def set_blas(name: str) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import operands
@@ -24,15 +26,15 @@ class MatMul(Function):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
-            return np.matmul(a, b)
+            return backend.matmul(a, b)
         except ValueError:
             raise _shape_error(a, b) from None
 
     def backward_arrays(self, gy: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         a, b = self.inputs
         if a.ndim == 2 and b.ndim == 2:  # the usual case: two products on arrays
-            return (gy @ b.data.T if a.requires_grad else None,
-                    a.data.T @ gy if b.requires_grad else None)
+            return (backend.matmul(gy, b.data.T) if a.requires_grad else None,
+                    backend.matmul(a.data.T, gy) if b.requires_grad else None)
         ga, gb = self.backward(Tensor.constant(gy))  # vectors, batches: the general rule
         return (None if ga is None else ga.data, None if gb is None else gb.data)
 
@@ -93,7 +95,9 @@ class LinearOp(Function):
         if x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: the input has {x.shape[-1]} features (shape {x.shape}) "
                              f"but the weight {w.shape} expects {w.shape[1]}")
-        y = x @ w.T
+        # one 2-D product over all leading axes (a view for contiguous x)
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+        y = backend.matmul(x2, w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             y += b
         return y
@@ -102,8 +106,8 @@ class LinearOp(Function):
         x, w = self.inputs[0], self.inputs[1]
         g2 = gy if gy.ndim == 2 else gy.reshape(-1, gy.shape[-1])  # three numpy calls
         x2 = x.data if x.ndim == 2 else x.data.reshape(-1, x.shape[-1])
-        grads = (gy @ w.data if x.requires_grad else None,
-                 g2.T @ x2 if w.requires_grad else None)
+        grads = (backend.matmul(g2, w.data).reshape(x.shape) if x.requires_grad else None,
+                 backend.matmul(g2.T, x2) if w.requires_grad else None)
         if len(self.inputs) == 3:
             grads += (g2.sum(axis=0) if self.inputs[2].requires_grad else None,)
         return grads

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
 from chainrule.autograd.mode import enable_grad, mode
@@ -128,7 +129,7 @@ class _FusedRecurrent(Function):
         if bias is not None:
             x_tm[:, n_in] = 1
             w_ih = np.concatenate([w_ih, bias[:, None]], axis=1)
-        return (x_tm @ w_ih.T).reshape(steps, b, w_ih.shape[0]), x_tm
+        return backend.matmul(x_tm, w_ih.T).reshape(steps, b, w_ih.shape[0]), x_tm
 
     def _finish(self, dz_x: np.ndarray, dz_h: np.ndarray, h_prev: np.ndarray,
                 x_tm: np.ndarray, w_ih: np.ndarray, dstates: list[np.ndarray]
@@ -144,17 +145,17 @@ class _FusedRecurrent(Function):
         n_in = w_ih.shape[1]
         # the three big products run only for inputs that need a gradient (usually the
         # data x does not, which saves a quarter of the backward's arithmetic)
-        dx = (gx_flat @ w_ih).reshape(steps, b, w_ih.shape[1]).transpose(1, 0, 2) \
+        dx = backend.matmul(gx_flat, w_ih).reshape(steps, b, w_ih.shape[1]).transpose(1, 0, 2) \
             if x.requires_grad else None
         dw_ih = gb_ih = None
         if self.has_bias:
-            w_and_b = gx_flat.T @ x_tm  # [dW_ih db_ih]: x_tm ends with a ones column
+            w_and_b = backend.matmul(gx_flat.T, x_tm)  # [dW_ih db_ih]: x_tm ends with a ones column
             dw_ih = np.ascontiguousarray(w_and_b[:, :n_in])
             gb_ih = w_and_b[:, n_in].copy()
         elif w_ih_param.requires_grad:
-            dw_ih = gx_flat.T @ x_tm
+            dw_ih = backend.matmul(gx_flat.T, x_tm)
         # explicit shapes, not -1: a batch of 0 has size 0 and -1 cannot be inferred
-        dw_hh = gh_flat.T @ h_prev.reshape(steps * b, h_prev.shape[2]) \
+        dw_hh = backend.matmul(gh_flat.T, h_prev.reshape(steps * b, h_prev.shape[2])) \
             if w_hh_param.requires_grad else None
         grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
         if self.has_bias:
@@ -220,7 +221,7 @@ class FusedRNN(_FusedRecurrent):
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous copy multiplies ~30% faster
         for t in range(xp.shape[0]):
             z = xp[t]
-            z += h @ w_hh_t
+            z += backend.matmul(h, w_hh_t)
             h = np.maximum(z, 0, out=z) if self.relu else np.tanh(z, out=z)
         self.saved = (out, x_tm)
         return _batch_major(out), out[-1].copy()
@@ -239,7 +240,7 @@ class FusedRNN(_FusedRecurrent):
                 np.multiply(dh, h > 0, out=dz[t])
             else:
                 np.multiply(dh, 1.0 - h * h, out=dz[t])
-            dh = dz[t] @ w_hh
+            dh = backend.matmul(dz[t], w_hh)
             if self._cut(t):
                 dh[...] = 0
         return self._finish(dz, dz, _previous(h0, out), x_tm, w_ih, [dh])
@@ -282,7 +283,7 @@ class FusedLSTM(_FusedRecurrent):
         w_hh_t = np.ascontiguousarray(w_hh.T * scale)  # contiguous: multiplies ~30% faster
         for t in range(steps):
             a = gates[t]
-            a += np.matmul(h, w_hh_t, out=recurrent)
+            a += backend.matmul(h, w_hh_t, recurrent)
             np.tanh(a, out=a)
             a *= scale
             a += shift  # now i, f, o are sigmoids and g is a tanh
@@ -319,7 +320,7 @@ class FusedLSTM(_FusedRecurrent):
             np.multiply(dc, a[:, :hid], out=d[:, 2 * hid:3 * hid])  # to g: dc * i
             np.multiply(dh, tanh_c[t], out=d[:, 3 * hid:])  # to o: dh * tanh(c)
             d *= deriv[t]
-            dh = d @ w_hh
+            dh = backend.matmul(d, w_hh)
             dc *= a[:, hid:2 * hid]
             if self._cut(t):
                 dh[...] = 0
@@ -353,7 +354,7 @@ class FusedGRU(_FusedRecurrent):
         h = h0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous copy multiplies ~30% faster
         for t in range(steps):
-            hp = h @ w_hh_t
+            hp = backend.matmul(h, w_hh_t)
             if b_hh is not None:
                 hp += b_hh
             a = gates[t]
@@ -389,7 +390,7 @@ class FusedGRU(_FusedRecurrent):
             dhp[:, :2 * hid] = dx[:, :2 * hid]
             np.multiply(dn_pre, r, out=dhp[:, 2 * hid:])
             dh = dh * z
-            dh += dhp @ w_hh
+            dh += backend.matmul(dhp, w_hh)
             if self._cut(t):
                 dh[...] = 0
         return self._finish(dzx, dzh, hs[:-1], x_tm, w_ih, [dh])
