@@ -1,4 +1,5 @@
-"""The functional API (``import chainrule.functional as F``): activations and losses."""
+"""The functional API (``import chainrule.functional as F``): activations, losses,
+normalization and attention."""
 
 from chainrule.functional.activations import (
     elu,
@@ -11,6 +12,7 @@ from chainrule.functional.activations import (
     softplus,
     tanh,
 )
+from chainrule.functional.attention import scaled_dot_product_attention
 from chainrule.functional.dropout import dropout
 from chainrule.functional.losses import (
     binary_cross_entropy,
@@ -21,6 +23,8 @@ from chainrule.functional.losses import (
     sequence_cross_entropy,
     sequence_mask,
 )
+from chainrule.functional.normalization import layer_norm, rms_norm
+from chainrule.ops.activations import gelu, silu
 from chainrule.ops.linalg import linear
 
 __all__ = [
@@ -28,3 +32,4 @@ __all__ = [
     "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
     "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
 ]
+__all__ += ["gelu", "layer_norm", "rms_norm", "scaled_dot_product_attention", "silu"]

@@ -3,15 +3,18 @@
 from chainrule.nn import init
 from chainrule.nn.activation import (
     ELU,
+    GELU,
     Identity,
     LeakyReLU,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.builders import activation, mlp
 from chainrule.nn.container import Sequential
 from chainrule.nn.layers import Dropout, Flatten
@@ -24,6 +27,7 @@ from chainrule.nn.loss import (
     NLLLoss,
 )
 from chainrule.nn.module import Module
+from chainrule.nn.normalization import LayerNorm, RMSNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.rbf import RBF
 from chainrule.nn.recurrent import (
@@ -42,6 +46,7 @@ from chainrule.nn.regularization import (
     penalized_parameters,
     weight_decay_groups,
 )
+from chainrule.nn.transformer import GPT, TransformerBlock
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CharRNN", "CrossEntropyLoss", "Dropout", "ELU",
@@ -50,3 +55,5 @@ __all__ = [
     "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
     "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
 ]
+__all__ += ["GELU", "GPT", "LayerNorm", "MultiheadAttention", "RMSNorm", "SiLU",
+            "TransformerBlock"]

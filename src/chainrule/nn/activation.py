@@ -109,3 +109,31 @@ class LogSoftmax(Softmax):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.axis)
+
+
+class GELU(Module):
+    """a = z Phi(z), Phi the standard normal CDF (``approximate="tanh"``: the tanh form);
+    f'(z) = Phi(z) + z phi(z)."""
+
+    config_fields = ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """a = z sigmoid(z) (swish);  f'(z) = s (1 + z (1 - s)), s = sigmoid(z)."""
+
+    config_fields = ()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
