@@ -438,8 +438,8 @@ def three_scores(n_features: int, n_outputs: int) -> nn.Module:
                                r"\(lbfgs is not supported\); got \[\]"),
     (MLPClassifier(activation="swish"), "activation must be one of logistic"),
     (MLPClassifier(activation="softmax"), "activation must be one of logistic, relu, sigmoid, "
-                                          "tanh, leaky_relu, elu, identity, softplus; got "
-                                          "'softmax'"),
+                                          "tanh, leaky_relu, elu, identity, softplus, gelu, "
+                                          "silu; got 'softmax'"),
     (MLPClassifier(max_iter=0), "max_iter must be a positive integer"),
     (MLPClassifier(batch_size=-3), "batch_size must be 'auto' or a positive integer"),
     (MLPClassifier(hidden_layer_sizes=(10, 0)),

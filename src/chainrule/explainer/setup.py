@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.nn.activation import activation_names
+from chainrule.explainer.derivation import explainable
 
-ACTIVATION_NAMES = activation_names()  # the one registry: nn/activation.py
+# the activations of the one registry (nn/activation.py) that the explainer derives
+ACTIVATION_NAMES = tuple(cls.name for cls in explainable())
 OUTPUT_FOR_LOSS = {"cross-entropy": "softmax", "bce": "sigmoid"}
 DEFAULT_SIZES = (2, 3)  # the default example's inputs and outputs
 

@@ -1,4 +1,5 @@
-"""The functional API (``import chainrule.functional as F``): activations and losses."""
+"""The functional API (``import chainrule.functional as F``): activations, losses,
+normalization and attention."""
 
 from chainrule.functional.activations import (
     elu,
@@ -11,6 +12,7 @@ from chainrule.functional.activations import (
     softplus,
     tanh,
 )
+from chainrule.functional.attention import scaled_dot_product_attention
 from chainrule.functional.convolution import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -30,7 +32,8 @@ from chainrule.functional.losses import (
     sequence_cross_entropy,
     sequence_mask,
 )
-from chainrule.functional.normalization import batch_norm
+from chainrule.functional.normalization import batch_norm, layer_norm, rms_norm
+from chainrule.ops.activations import gelu, silu
 from chainrule.ops.linalg import linear
 
 __all__ = [
@@ -42,3 +45,4 @@ __all__ += [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv1d", "conv2d", "conv_transpose2d",
     "dropout2d", "max_pool2d",
 ]
+__all__ += ["gelu", "layer_norm", "rms_norm", "scaled_dot_product_attention", "silu"]

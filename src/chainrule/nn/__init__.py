@@ -3,15 +3,18 @@
 from chainrule.nn import init
 from chainrule.nn.activation import (
     ELU,
+    GELU,
     Identity,
     LeakyReLU,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.builders import activation, mlp
 from chainrule.nn.container import Sequential
@@ -26,6 +29,7 @@ from chainrule.nn.loss import (
     NLLLoss,
 )
 from chainrule.nn.module import Module
+from chainrule.nn.normalization import LayerNorm, RMSNorm
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.rbf import RBF
@@ -45,6 +49,7 @@ from chainrule.nn.regularization import (
     penalized_parameters,
     weight_decay_groups,
 )
+from chainrule.nn.transformer import GPT, TransformerBlock
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CharRNN", "CrossEntropyLoss", "Dropout", "ELU",
@@ -57,3 +62,5 @@ __all__ += [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d",
     "ConvTranspose2d", "Dropout2d", "MaxPool2d",
 ]
+__all__ += ["GELU", "GPT", "LayerNorm", "MultiheadAttention", "RMSNorm", "SiLU",
+            "TransformerBlock"]

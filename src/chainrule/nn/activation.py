@@ -18,6 +18,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn.module import Module
+from chainrule.ops.activations import normal_cdf_array
 
 # f'(z) elementwise from z, a = f(z) and the activation's parameter p (None if it has none)
 Derivative = Callable[[np.ndarray, np.ndarray, "float | None"], np.ndarray]
@@ -190,9 +191,53 @@ class LogSoftmax(Softmax):
         return F.log_softmax(x, self.axis)
 
 
+class GELU(Activation):
+    """a = z Phi(z), Phi the standard normal CDF (``approximate="tanh"``: its tanh form);
+    f'(z) = Phi(z) + z phi(z), phi(z) = e^(-z^2/2) / sqrt(2 pi) (the exact form's: the
+    explainer derives GELU(approximate="none"))."""
+
+    name, gain = "gelu", "relu"
+    function = staticmethod(F.gelu)
+    derivative = staticmethod(lambda z, a, p: normal_cdf_array(z)
+                              + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi))
+    derivative_text = "Phi(Z) + Z phi(Z)"
+    derivative_latex = r"\Phi(Z) + Z \odot \phi(Z)"
+    config_fields = ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class SiLU(Activation):
+    """a = z sigmoid(z) (swish);  f'(z) = s (1 + z (1 - s)), s = sigmoid(z)."""
+
+    name, gain = "silu", "relu"
+    function = staticmethod(F.silu)
+    derivative = staticmethod(lambda z, a, p: _sigmoid(z) * (1 + z * (1 - _sigmoid(z))))
+    derivative_text = "s (1 + Z (1 - s)), s = sigmoid(Z)"
+    derivative_latex = r"\sigma(Z) \odot (1 + Z \odot (1 - \sigma(Z)))"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
 # the activations by name, in the order messages list them
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (ReLU, Sigmoid, Tanh, LeakyReLU, ELU, Identity, Softmax, Softplus)
+    cls.name: cls for cls in (ReLU, Sigmoid, Tanh, LeakyReLU, ELU, Identity, Softmax, Softplus,
+                               GELU, SiLU)
 }
 
 

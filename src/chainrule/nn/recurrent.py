@@ -25,6 +25,7 @@ import numpy as np
 
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn import init
+from chainrule.nn.checks import positive_int
 from chainrule.nn.linear import Linear, cast_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
@@ -40,14 +41,6 @@ from chainrule.ops.recurrent import (
 from chainrule.ops.shape import stack
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-
-
-def _positive_int(owner: str, name: str, value: Any, alternative: str = "") -> int:
-    """``value`` as an int, refusing anything but a positive int (bool, float, str...)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int{alternative}, got "
-                         f"{value!r} ({type(value).__name__})")
-    return int(value)
 
 
 def _check_state(owner: str, what: str, value: Any, shape: tuple[int, ...], layout: str,
@@ -85,8 +78,8 @@ class _CellBase(Module):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        input_size = _positive_int(name, "input_size", input_size)
-        hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        input_size = positive_int(name, "input_size", input_size)
+        hidden_size = positive_int(name, "hidden_size", hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         g = _GATES[self.kind] * hidden_size
         self.weight_ih = Parameter(np.empty((g, input_size), dtype))
@@ -198,9 +191,9 @@ class _RecurrentBase(Module):
                  dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        input_size = _positive_int(name, "input_size", input_size)
-        hidden_size = _positive_int(name, "hidden_size", hidden_size)
-        num_layers = _positive_int(name, "num_layers", num_layers)
+        input_size = positive_int(name, "input_size", input_size)
+        hidden_size = positive_int(name, "hidden_size", hidden_size)
+        num_layers = positive_int(name, "num_layers", num_layers)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"{type(self).__name__}: nonlinearity must be 'tanh' or 'relu', "
                              f"got {nonlinearity!r}")
@@ -268,7 +261,7 @@ class _RecurrentBase(Module):
 
     def forward(self, x: Any, state: Any = None, truncate: int | None = None) -> tuple:
         if truncate is not None:
-            truncate = _positive_int(type(self).__name__, "truncate", truncate,
+            truncate = positive_int(type(self).__name__, "truncate", truncate,
                                      " (detach the carried state every k steps) or None")
         x = self._check(x)
         states = self._initial_states(x, state)
@@ -349,8 +342,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32) -> None:
         super().__init__()
-        num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
-        embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
+        num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
         init.normal_(self.weight)
