@@ -3,6 +3,10 @@
 The top level holds the autograd core: ``Tensor`` and its factories, the
 differentiable ops as functions, ``backward``/``grad``, the grad-mode switches
 and gradient checking. Activations and losses are in ``chainrule.functional``.
+
+The subpackages (``nn``, ``optim``, ``data``, ``train``, ``functional``, ``viz``,
+``distributed``) are attributes too, as ``torch.nn`` is, but imported on first
+use, so ``import chainrule`` stays fast.
 """
 
 import numpy as _np
@@ -41,6 +45,7 @@ from chainrule.creation import (
 )
 from chainrule.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from chainrule.memory import _tune_on_import, allocator_settings, tune_allocator
+from chainrule.ops.activations import logsumexp
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -59,7 +64,7 @@ from chainrule.ops.elementwise import (
     where,
 )
 from chainrule.ops.linalg import matmul
-from chainrule.ops.reductions import max, mean, min, std, sum, var
+from chainrule.ops.reductions import argmax, argmin, max, mean, min, std, sum, var
 from chainrule.ops.shape import (
     broadcast_to,
     concatenate,
@@ -69,6 +74,7 @@ from chainrule.ops.shape import (
     split,
     squeeze,
     stack,
+    sum_to,
     swapaxes,
     transpose,
     unsqueeze,
@@ -86,8 +92,12 @@ from chainrule.threads import get_num_threads, set_num_threads
 
 _tune_on_import()  # keep freed arrays for reuse: see chainrule/memory.py for the measurements
 
+float16 = _np.float16
 float32 = _np.float32
 float64 = _np.float64
+int32 = _np.int32
+int64 = _np.int64
+bool_ = _np.bool_
 clamp = clip
 cat = concatenate
 
@@ -99,3 +109,29 @@ def explain(model, x, y, loss="cross-entropy", **options):  # noqa: ANN001, ANN0
     from chainrule.explain import explain as _explain
 
     return _explain(model, x, y, loss, **options)
+
+
+class inference_mode(set_grad_enabled):  # noqa: N801  (PyTorch's name)
+    """``with chainrule.inference_mode():`` (also a decorator): PyTorch's name for running
+    without recording the graph; here the same as ``no_grad()``. ``inference_mode(False)``
+    records again."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(not mode)
+
+
+_LAZY_SUBPACKAGES = ("data", "distributed", "functional", "nn", "optim", "train", "viz")
+
+
+def __getattr__(name: str):  # noqa: ANN202  (PEP 562: a module or an AttributeError)
+    # Imported on first use: `chainrule.nn` works after a bare `import chainrule`, and
+    # programs that use only the core do not pay for importing every layer and loader.
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"chainrule.{name}")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))

@@ -100,9 +100,14 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        """Number of elements (numpy's meaning of ``size``)."""
-        return self.data.size
+    def size(self) -> _Size:
+        """Number of elements (numpy's ``t.size``), also callable as PyTorch's ``t.size()``
+        (the shape) and ``t.size(d)`` (the length of axis d)."""
+        return _Size(self.data.shape)
+
+    def dim(self) -> int:
+        """Number of axes (PyTorch's name for ``ndim``)."""
+        return self.data.ndim
 
     def numel(self) -> int:
         return self.data.size
@@ -343,11 +348,13 @@ class Tensor:
     def all(self) -> bool:
         return bool(self.data.all())
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor.constant(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor.constant(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # -- differentiable operators and methods (defined in chainrule.ops) -----------
     def __add__(self, other: Any) -> Tensor:
@@ -433,29 +440,31 @@ class Tensor:
     def relu(self) -> Tensor:
         return _act.relu(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _act.softmax(self, axis)
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _act.softmax(self, axis, dim=dim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _act.log_softmax(self, axis)
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _act.log_softmax(self, axis, dim=dim)
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.sum(self, axis, keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.sum(self, axis, keepdims, **torch_names)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.mean(self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.mean(self, axis, keepdims, **torch_names)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.max(self, axis, keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.max(self, axis, keepdims, **torch_names)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.min(self, axis, keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.min(self, axis, keepdims, **torch_names)
 
-    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _red.var(self, axis, ddof, keepdims)
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False,
+            **torch_names: Any) -> Tensor:
+        return _red.var(self, axis, ddof, keepdims, **torch_names)
 
-    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _red.std(self, axis, ddof, keepdims)
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False,
+            **torch_names: Any) -> Tensor:
+        return _red.std(self, axis, ddof, keepdims, **torch_names)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _sh.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -463,8 +472,8 @@ class Tensor:
     def view(self, *shape: Any) -> Tensor:
         return self.reshape(*shape)
 
-    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        return _sh.flatten(self, start_axis, end_axis)
+    def flatten(self, start_axis: int = 0, end_axis: int = -1, **torch_names: Any) -> Tensor:
+        return _sh.flatten(self, start_axis, end_axis, **torch_names)
 
     def transpose(self, *axes: Any) -> Tensor:
         """numpy semantics: no argument reverses the axes; otherwise a permutation,
@@ -490,11 +499,11 @@ class Tensor:
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _sh.swapaxes(self, axis1, axis2)
 
-    def squeeze(self, axis: Axis = None) -> Tensor:
-        return _sh.squeeze(self, axis)
+    def squeeze(self, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+        return _sh.squeeze(self, axis, dim=dim)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _sh.unsqueeze(self, axis)
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _sh.unsqueeze(self, axis, dim=dim)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return _sh.broadcast_to(self, tuple(shape))
@@ -511,6 +520,71 @@ class Tensor:
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    # -- PyTorch's conversions and shape names ----------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``t.to(dtype)``, ``t.to("cpu")``, ``t.to(other)`` (its dtype),
+        ``t.to(device=..., dtype=...)``; differentiable like ``astype``. chainrule runs on
+        the CPU only, so any other device is refused."""
+        dtype = to_arguments("Tensor.to", args, kwargs)
+        return self if dtype is None else self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def ravel(self) -> Tensor:
+        """The elements as a 1-D tensor (numpy.ravel, torch.ravel); differentiable."""
+        return _sh.reshape(self, -1)
+
+
+class _Size(int):
+    """What ``t.size`` returns: the element count (numpy's meaning, an int), callable as
+    PyTorch's ``t.size()`` (the shape tuple) and ``t.size(d)`` (the length of axis d)."""
+
+    def __new__(cls, shape: tuple[int, ...]) -> _Size:
+        self = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor with "
+                             f"{len(self.shape)} dimensions")
+        return self.shape[dim]
+
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
+
+
+def to_arguments(name: str, args: tuple, kwargs: dict) -> np.dtype | None:
+    """The dtype asked for by PyTorch-style ``to(...)`` arguments (None: keep it).
+
+    Accepts a dtype, a device string ("cpu", or "cuda" etc., which is refused: chainrule
+    runs on the CPU only), a tensor (meaning its dtype), and the keywords ``device``,
+    ``dtype``, ``copy`` and ``non_blocking`` (the last two change nothing here).
+    """
+    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking"}
+    if unknown:
+        raise TypeError(f"{name}: unexpected keyword argument(s) {sorted(unknown)}")
+    dtype, items = kwargs.get("dtype"), [*args]
+    if kwargs.get("device") is not None:
+        items.append(kwargs["device"])
+    for item in items:
+        if isinstance(item, Tensor):
+            dtype = item.dtype
+        elif isinstance(item, str) and item.split(":")[0] in _DEVICES:
+            if item.split(":")[0] != "cpu":
+                raise RuntimeError(f"{name}({item!r}): chainrule runs on the CPU only (numpy); "
+                                   f"use 'cpu' or leave the device out")
+        else:
+            try:
+                dtype = np.dtype(item)
+            except TypeError:
+                raise TypeError(f"{name}: expected a dtype, a device ('cpu') or a tensor, got "
+                                f"{item!r}") from None
+    return None if dtype is None else np.dtype(dtype)
 
 
 def _raw(x: Any) -> Any:

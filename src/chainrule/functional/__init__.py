@@ -22,9 +22,11 @@ from chainrule.functional.losses import (
     sequence_mask,
 )
 from chainrule.ops.linalg import linear
+from chainrule.ops.shape import sum_to
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
     "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
+    "sum_to",
 ]

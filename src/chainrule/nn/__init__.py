@@ -13,7 +13,13 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.builders import activation, mlp
-from chainrule.nn.container import Sequential
+from chainrule.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from chainrule.nn.layers import Dropout, Flatten
 from chainrule.nn.linear import Linear
 from chainrule.nn.loss import (
@@ -49,4 +55,5 @@ __all__ = [
     "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF", "RNN",
     "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
     "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
+    "ModuleDict", "ModuleList", "ParameterDict", "ParameterList",
 ]

@@ -15,7 +15,7 @@ from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import as_tensor, where
 from chainrule.ops.reductions import sum as _sum
-from chainrule.ops.shape import _axis
+from chainrule.ops.shape import _axis, pick_axis, pick_keepdims
 
 
 def sigmoid_array(x: np.ndarray) -> np.ndarray:
@@ -236,19 +236,21 @@ def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     return Softplus(float(beta))(as_tensor(x))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Normalized exponentials along ``axis`` (each slice sums to 1)."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("softmax", axis, dim, -1)
     return Softmax(_axis("softmax", axis, x.ndim))(x)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along ``axis``."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("log_softmax", axis, dim, -1)
     return LogSoftmax(_axis("log_softmax", axis, x.ndim))(x)
 
 
-def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False, *, dim: int | None = None,
+              keepdim: bool | None = None) -> Tensor:
     """log(sum(exp(x))) along ``axis``, computed stably."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("logsumexp", axis, dim, -1)
+    keepdims = pick_keepdims("logsumexp", keepdims, keepdim)
     return LogSumExp(_axis("logsumexp", axis, x.ndim), keepdims)(x)

@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.shape import broadcast_to, reshape
+from chainrule.ops.shape import broadcast_to, pick_axis, pick_keepdims, reshape
 
 Axis = int | Sequence[int] | None
 
@@ -118,37 +118,50 @@ class Min(_Extreme):
     reduce = np.minimum
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Sum over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("sum", axis, dim), pick_keepdims("sum", keepdims, keepdim)
     return Sum(_normalize("sum", axis, x.ndim), keepdims)(x)
 
 
-def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+         keepdim: bool | None = None) -> Tensor:
     """Arithmetic mean over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("mean", axis, dim), pick_keepdims("mean", keepdims, keepdim)
     axes = _normalize("mean", axis, x.ndim)
     if x.data.size == 0:
         raise ValueError("mean: the tensor is empty")
     return Mean(axes, keepdims)(x)
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Largest value over ``axis`` (numpy.amax; use ``argmax`` for positions)."""
+    axis, keepdims = pick_axis("max", axis, dim), pick_keepdims("max", keepdims, keepdim)
     return Max(_normalize("max", axis, x.ndim), keepdims)(x)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Smallest value over ``axis`` (numpy.amin; use ``argmin`` for positions)."""
+    axis, keepdims = pick_axis("min", axis, dim), pick_keepdims("min", keepdims, keepdim)
     return Min(_normalize("min", axis, x.ndim), keepdims)(x)
 
 
-def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
+        dim: Axis = None, keepdim: bool | None = None, correction: int | None = None
+        ) -> Tensor:
     """Variance over ``axis``: sum((x - mean)**2) / (n - ddof).
 
     ``ddof=0`` (numpy's default) is the population variance; PyTorch's ``var``
     defaults to the unbiased ``ddof=1``. Composed of mean, sub, mul and sum, so its
     gradient 2 (x - mean) / (n - ddof) and every higher derivative come from the
-    chain rule.
+    chain rule. PyTorch's names are accepted: ``dim``, ``keepdim`` and ``correction``
+    (for ddof).
     """
+    axis, keepdims = pick_axis("var", axis, dim), pick_keepdims("var", keepdims, keepdim)
+    ddof = _pick_ddof("var", ddof, correction)
     axes = _normalize("var", axis, x.ndim)
     n = x.data.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
     if n - ddof <= 0:
@@ -158,6 +171,47 @@ def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> 
     return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
 
 
-def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Standard deviation: sqrt(var(x, axis, ddof))."""
-    return var(x, axis, ddof, keepdims).sqrt()
+def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
+        dim: Axis = None, keepdim: bool | None = None, correction: int | None = None
+        ) -> Tensor:
+    """Standard deviation: sqrt(var(x, axis, ddof)) (PyTorch's names accepted, as var)."""
+    axis, keepdims = pick_axis("std", axis, dim), pick_keepdims("std", keepdims, keepdim)
+    return var(x, axis, _pick_ddof("std", ddof, correction), keepdims).sqrt()
+
+
+def _pick_ddof(name: str, ddof: int, correction: int | None) -> int:
+    """numpy's ``ddof`` or PyTorch's ``correction`` (synonyms), refusing both."""
+    if correction is None:
+        return ddof
+    if ddof:
+        raise TypeError(f"{name}: got both ddof and correction; they are synonyms (numpy's "
+                        f"and PyTorch's name): pass one")
+    return int(correction)
+
+
+# -- positions of extremes (no gradient: an index is piecewise constant) ----------------
+
+
+def _arg_extreme(name: str, x: Tensor, axis: int | None, keepdims: bool) -> Tensor:
+    if x.data.size == 0:
+        raise ValueError(f"{name}: the tensor is empty")
+    if axis is not None:
+        _normalize(name, axis, x.ndim)  # the range check, with its clear error
+    pick = x.data.argmax if name == "argmax" else x.data.argmin
+    return Tensor.constant(np.asarray(pick(axis=axis, keepdims=keepdims)))
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Index of the largest value along ``axis`` (of the flattened tensor when None), the
+    first one among ties; an int64 tensor outside the graph."""
+    return _arg_extreme("argmax", x, pick_axis("argmax", axis, dim),
+                        pick_keepdims("argmax", keepdims, keepdim))
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Index of the smallest value along ``axis`` (of the flattened tensor when None), the
+    first one among ties; an int64 tensor outside the graph."""
+    return _arg_extreme("argmin", x, pick_axis("argmin", axis, dim),
+                        pick_keepdims("argmin", keepdims, keepdim))

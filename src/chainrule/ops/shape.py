@@ -158,8 +158,10 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     return permute(x, order)
 
 
-def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
+def squeeze(x: Tensor, axis: int | Sequence[int] | None = None, *,
+            dim: int | Sequence[int] | None = None) -> Tensor:
     """Remove axes of length 1 (all of them, or the given ones, which must have length 1)."""
+    axis = pick_axis("squeeze", axis, dim)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
     axes = {_axis("squeeze", a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
@@ -170,15 +172,21 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Insert an axis of length 1 at position ``axis`` (negative counts from the end of
     the result, as numpy.expand_dims)."""
+    axis = pick_axis("unsqueeze", axis, dim)
+    if axis is None:
+        raise TypeError("unsqueeze: give the position of the new axis (axis= or dim=)")
     a = _axis("unsqueeze", axis, x.ndim + 1)
     return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
 
-def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge the axes start_axis..end_axis (inclusive) into one."""
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1, *, start_dim: int | None = None,
+            end_dim: int | None = None) -> Tensor:
+    """Merge the axes start_axis..end_axis (inclusive) into one (PyTorch: start_dim, end_dim)."""
+    start_axis = pick_axis("flatten", start_axis, start_dim, 0)
+    end_axis = pick_axis("flatten", end_axis, end_dim, -1)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = _axis("flatten", start_axis, x.ndim), _axis("flatten", end_axis, x.ndim)
@@ -325,8 +333,9 @@ class Split(Function):
         return concatenate(parts, self.axis)
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (numpy.concatenate)."""
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (numpy.concatenate, torch.cat)."""
+    axis = pick_axis("concatenate", axis, dim, 0)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
@@ -347,8 +356,9 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concatenate(a)(*tensors)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join equally shaped tensors along a new axis (numpy.stack)."""
+    axis = pick_axis("stack", axis, dim, 0)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: need at least one tensor")
@@ -361,9 +371,18 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return concatenate([unsqueeze(t, a) for t in tensors], a)
 
 
-def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0
-          ) -> tuple[Tensor, ...]:
-    """Cut x along ``axis`` (numpy.split): into N equal parts, or at the given indices."""
+def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0, *,
+          dim: int | None = None) -> tuple[Tensor, ...]:
+    """Cut x along ``axis`` (numpy.split): into N equal parts, or at the given indices.
+
+    PyTorch's ``split`` means something else by the same numbers (chunk sizes), so
+    ``dim=`` is refused here rather than silently cutting differently; PyTorch's
+    meaning is ``x.split(size, dim)`` (the Tensor method) and ``chunk``.
+    """
+    if dim is not None:
+        raise TypeError("split: chainrule.split follows numpy.split (a number of equal parts "
+                        "or cut indices, along axis=); for PyTorch's split into pieces of "
+                        "given sizes use x.split(size_or_sizes, dim=...) or chunk(x, n, dim)")
     a = _axis("split", axis, x.ndim)
     n = x.shape[a]
     if isinstance(indices_or_sections, int | np.integer):
@@ -375,3 +394,30 @@ def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0
     else:
         bounds = [int(b) for b in indices_or_sections]
     return Split(bounds, a)(x)
+
+
+# -- PyTorch's argument names ------------------------------------------------------------
+
+
+def pick_axis(name: str, axis: Any, dim: Any, default: Any = None) -> Any:
+    """numpy's ``axis`` or PyTorch's ``dim`` (synonyms): whichever was given, refusing both.
+
+    ``default`` is the signature's default for ``axis``: an ``axis`` still at its
+    default counts as not given.
+    """
+    if dim is None:
+        return axis
+    if axis is not None and axis != default:
+        raise TypeError(f"{name}: got both axis={axis!r} and dim={dim!r}; they are synonyms "
+                        f"(numpy's and PyTorch's name): pass one")
+    return dim
+
+
+def pick_keepdims(name: str, keepdims: bool, keepdim: bool | None) -> bool:
+    """numpy's ``keepdims`` or PyTorch's ``keepdim`` (synonyms), refusing both."""
+    if keepdim is None:
+        return bool(keepdims)
+    if keepdims:
+        raise TypeError(f"{name}: got both keepdims and keepdim; they are synonyms (numpy's "
+                        f"and PyTorch's name): pass one")
+    return bool(keepdim)
