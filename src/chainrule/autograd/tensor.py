@@ -536,6 +536,176 @@ class Tensor:
         """The elements as a 1-D tensor (numpy.ravel, torch.ravel); differentiable."""
         return _sh.reshape(self, -1)
 
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0
+              ) -> tuple[Tensor, ...]:
+        """PyTorch's ``split``: pieces of the given size (or sizes) along ``dim``
+        (``chainrule.split`` is numpy's, by number of parts or cut indices)."""
+        return _sh.split_sizes(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sh.chunk(self, chunks, dim)
+
+    # -- more elementwise functions (chainrule.ops.elementwise) -------------------------
+    def sin(self) -> Tensor:
+        return _ew.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ew.cos(self)
+
+    def tan(self) -> Tensor:
+        return _ew.tan(self)
+
+    def arcsin(self) -> Tensor:
+        return _ew.arcsin(self)
+
+    def arccos(self) -> Tensor:
+        return _ew.arccos(self)
+
+    def arctan(self) -> Tensor:
+        return _ew.arctan(self)
+
+    asin, acos, atan = arcsin, arccos, arctan
+
+    def sinh(self) -> Tensor:
+        return _ew.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _ew.cosh(self)
+
+    def log1p(self) -> Tensor:
+        return _ew.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ew.expm1(self)
+
+    def log2(self) -> Tensor:
+        return _ew.log2(self)
+
+    def log10(self) -> Tensor:
+        return _ew.log10(self)
+
+    def sign(self) -> Tensor:
+        return _ew.sign(self)
+
+    def floor(self) -> Tensor:
+        return _ew.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ew.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _ew.round(self, decimals)
+
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        return _ew.round(self, ndigits or 0)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _ew.remainder(self, other)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ew.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ew.remainder(other, self)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _ew.logaddexp(self, other)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _sh.masked_fill(self, mask, value)
+
+    # -- more reductions and scans (chainrule.ops.reductions) ----------------------------
+    def logsumexp(self, axis: int = -1, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _act.logsumexp(self, axis, keepdims, **torch_names)
+
+    def prod(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.prod(self, axis, keepdims, **torch_names)
+
+    def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _red.cumsum(self, axis, dim=dim)
+
+    def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _red.cumprod(self, axis, dim=dim)
+
+    # -- more shape ops (chainrule.ops.shape) ----------------------------------------------
+    def flip(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and not isinstance(dims[0], int):
+            dims = tuple(dims[0])
+        return _sh.flip(self, dims or None)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
+             ) -> Tensor:
+        return _sh.roll(self, shifts, dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``repeat``: the whole tensor ``sizes[d]`` times along axis d (numpy's
+        ``tile``; numpy's elementwise ``repeat`` is ``repeat_interleave``)."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repetition count(s) for a tensor with "
+                             f"{self.ndim} axes; give one per axis (or more)")
+        return _sh.tile(self, sizes)
+
+    def tile(self, *reps: Any) -> Tensor:
+        if len(reps) == 1 and not isinstance(reps[0], int):
+            reps = tuple(reps[0])
+        return _sh.tile(self, reps)
+
+    def repeat_interleave(self, repeats: Any, dim: int | None = None) -> Tensor:
+        return _sh.repeat(self, repeats, dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps an axis's length."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        return _sh.broadcast_to(self, shape)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _sh.gather(self, dim, index)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _sh.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _sh.index_select(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = True) -> Any:
+        """(values, indices) along ``dim``, as torch.sort (the values are differentiable)."""
+        return _sh.sort(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
+        return _sh.argsort(self, dim, descending)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _sh.topk(self, k, dim, largest, sorted)
+
+    # -- more linear algebra (chainrule.ops.linalg) -----------------------------------------
+    def dot(self, other: Any) -> Tensor:
+        return _la.dot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return _la.outer(self, other)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1, **torch_names: Any
+                 ) -> Tensor:
+        return _la.diagonal(self, offset, axis1, axis2, **torch_names)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _la.diag(self, diagonal)
+
+    def trace(self) -> Tensor:
+        return _la.trace(self)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _la.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _la.triu(self, diagonal)
+
 
 class _Size(int):
     """What ``t.size`` returns: the element count (numpy's meaning, an int), callable as

@@ -23,10 +23,11 @@ from chainrule.functional.losses import (
 )
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import sum_to
+from chainrule.ops.shape import torch_pad as pad
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
     "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
-    "sum_to",
+    "pad", "sum_to",
 ]

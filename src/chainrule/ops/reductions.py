@@ -215,3 +215,122 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
     first one among ties; an int64 tensor outside the graph."""
     return _arg_extreme("argmin", x, pick_axis("argmin", axis, dim),
                         pick_keepdims("argmin", keepdims, keepdim))
+
+
+# -- products and running sums and products ------------------------------------------------
+
+
+def _one_hot_stack(x: Tensor) -> Tensor:
+    """For x of shape (..., n): shape (..., n, n) whose row i is x with entry i set to 1, so a
+    product along the last axis leaves out exactly entry i (what a gradient of a product
+    needs where some entry is 0, and y / x_i would be 0 / 0)."""
+    from chainrule.ops.elementwise import where
+
+    n = x.shape[-1]
+    return where(np.eye(n, dtype=bool), 1.0, x.unsqueeze(-2))
+
+
+class Prod(Function):
+    """y = prod of x over ``axes``;  dy/dx_i = prod_{j != i} x_j, the product of the others.
+
+    With no zero in x that is y / x_i. Where x has zeros it is formed directly, as the
+    product of x with entry i replaced by 1 (an n x n stack per slice of n entries).
+    """
+
+    __slots__ = ("axes", "keepdims")
+    needs_outputs = True
+
+    def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        g = _expand(gy, x.shape, self.axes)
+        if x.data.all():
+            return g * _expand(self.output(), x.shape, self.axes) / x
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        kept = tuple(a for a in range(x.ndim) if a not in axes)
+        moved = x.permute(kept + axes)
+        flat = reshape(moved, moved.shape[:len(kept)] + (-1,))
+        others = prod(_one_hot_stack(flat), -1)
+        return g * reshape(others, moved.shape).permute(tuple(np.argsort(kept + axes)))
+
+
+class Cumsum(Function):
+    """y_k = sum_{j <= k} x_j along ``axis``;  dL/dx_j = sum_{k >= j} gy_k: a running sum of
+    gy from the end (flip, cumsum, flip)."""
+
+    __slots__ = ("axis",)
+    needs_inputs = False
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cumsum(x, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from chainrule.ops.shape import flip
+
+        return flip(cumsum(flip(gy, self.axis), self.axis), self.axis)
+
+
+class Cumprod(Function):
+    """y_k = prod_{j <= k} x_j along ``axis``;  dy_k/dx_j = [j <= k] prod_{i <= k, i != j} x_i.
+
+    With no zero in x, dL/dx_j = (sum_{k >= j} gy_k y_k) / x_j. Where x has zeros the
+    products leaving x_j out are formed directly: the running product of x with entry j
+    replaced by 1 (an n x n stack per slice of n entries).
+    """
+
+    __slots__ = ("axis",)
+    needs_outputs = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cumprod(x, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from chainrule.ops.elementwise import where
+        from chainrule.ops.shape import flip
+
+        x, a = self.inputs[0], self.axis
+        if x.data.all():
+            return flip(cumsum(flip(gy * self.output(), a), a), a) / x
+        xt, gt = x.swapaxes(a, -1), gy.swapaxes(a, -1)
+        n = xt.shape[-1]
+        running = cumprod(_one_hot_stack(xt), -1)  # [..., j, k]: prod_{i <= k, i != j} x_i
+        later = np.triu(np.ones((n, n), dtype=bool))  # k >= j
+        g = sum(where(later, running, 0.0) * gt.unsqueeze(-2), -1)
+        return g.swapaxes(a, -1)
+
+
+def prod(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Product over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("prod", axis, dim), pick_keepdims("prod", keepdims, keepdim)
+    return Prod(_normalize("prod", axis, x.ndim), keepdims)(x)
+
+
+def _scan_axis(name: str, x: Tensor, axis: int | None) -> tuple[Tensor, int]:
+    if axis is None:  # numpy's rule: over the flattened tensor
+        return reshape(x, -1), 0
+    (a,) = _normalize(name, axis, x.ndim)
+    return x, a
+
+
+def cumsum(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Running sum along ``axis`` (numpy: the flattened tensor when None; torch: dim=)."""
+    x, a = _scan_axis("cumsum", x, pick_axis("cumsum", axis, dim))
+    return Cumsum(a)(x)
+
+
+def cumprod(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Running product along ``axis`` (numpy: the flattened tensor when None; torch: dim=)."""
+    x, a = _scan_axis("cumprod", x, pick_axis("cumprod", axis, dim))
+    return Cumprod(a)(x)
