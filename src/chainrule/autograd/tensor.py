@@ -48,8 +48,6 @@ class Tensor:
 
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_out_index",
                  "_hooks", "_retains_grad", "__weakref__")
-    # numpy defers binary operators with an ndarray on the left to us (ndarray * Tensor).
-    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         array = _to_array(data, None)
@@ -134,9 +132,23 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self._requires_grad:  # as PyTorch: a silent array would lose the gradient
+            raise RuntimeError("this tensor requires grad, so it cannot become a numpy array "
+                               "(its gradient would be lost); use t.detach().numpy() for its "
+                               "values, or chainrule's ops (cr.stack, cr.tensor, ...) to keep "
+                               "the graph")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
+
+    # numpy's dispatch protocols: np.exp(t), np.sum(t), ndarray * t, np.dot(W, t) run
+    # chainrule's differentiable ops (the tables are in chainrule/ops/numpy_api.py)
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict
+                           ) -> Any:
+        return _numpy_api.array_function(func, types, args, kwargs)
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
@@ -798,5 +810,6 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 from chainrule.ops import activations as _act  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _la  # noqa: E402
+from chainrule.ops import numpy_api as _numpy_api  # noqa: E402
 from chainrule.ops import reductions as _red  # noqa: E402
 from chainrule.ops import shape as _sh  # noqa: E402
