@@ -48,8 +48,6 @@ class Tensor:
 
     __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_out_index",
                  "_hooks", "_retains_grad", "__weakref__")
-    # numpy defers binary operators with an ndarray on the left to us (ndarray * Tensor).
-    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         array = to_array(data, None)
@@ -100,9 +98,14 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        """Number of elements (numpy's meaning of ``size``)."""
-        return self.data.size
+    def size(self) -> _Size:
+        """Number of elements (numpy's ``t.size``), also callable as PyTorch's ``t.size()``
+        (the shape) and ``t.size(d)`` (the length of axis d)."""
+        return _Size(self.data.shape)
+
+    def dim(self) -> int:
+        """Number of axes (PyTorch's name for ``ndim``)."""
+        return self.data.ndim
 
     def numel(self) -> int:
         return self.data.size
@@ -129,9 +132,23 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self._requires_grad:  # as PyTorch: a silent array would lose the gradient
+            raise RuntimeError("this tensor requires grad, so it cannot become a numpy array "
+                               "(its gradient would be lost); use t.detach().numpy() for its "
+                               "values, or chainrule's ops (cr.stack, cr.tensor, ...) to keep "
+                               "the graph")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
+
+    # numpy's dispatch protocols: np.exp(t), np.sum(t), ndarray * t, np.dot(W, t) run
+    # chainrule's differentiable ops (the tables are in chainrule/ops/numpy_api.py)
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict
+                           ) -> Any:
+        return _numpy_api.array_function(func, types, args, kwargs)
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
@@ -343,11 +360,13 @@ class Tensor:
     def all(self) -> bool:
         return bool(self.data.all())
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor.constant(np.asarray(self.data.argmax(axis=axis, keepdims=keepdims)))
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor.constant(np.asarray(self.data.argmin(axis=axis, keepdims=keepdims)))
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # -- differentiable operators and methods (defined in chainrule.ops) -----------
     def __add__(self, other: Any) -> Tensor:
@@ -433,29 +452,31 @@ class Tensor:
     def relu(self) -> Tensor:
         return _act.relu(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _act.softmax(self, axis)
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _act.softmax(self, axis, dim=dim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _act.log_softmax(self, axis)
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _act.log_softmax(self, axis, dim=dim)
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.sum(self, axis, keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.sum(self, axis, keepdims, **torch_names)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.mean(self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.mean(self, axis, keepdims, **torch_names)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.max(self, axis, keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.max(self, axis, keepdims, **torch_names)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _red.min(self, axis, keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.min(self, axis, keepdims, **torch_names)
 
-    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _red.var(self, axis, ddof, keepdims)
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False,
+            **torch_names: Any) -> Tensor:
+        return _red.var(self, axis, ddof, keepdims, **torch_names)
 
-    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _red.std(self, axis, ddof, keepdims)
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False,
+            **torch_names: Any) -> Tensor:
+        return _red.std(self, axis, ddof, keepdims, **torch_names)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _sh.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -463,8 +484,8 @@ class Tensor:
     def view(self, *shape: Any) -> Tensor:
         return self.reshape(*shape)
 
-    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        return _sh.flatten(self, start_axis, end_axis)
+    def flatten(self, start_axis: int = 0, end_axis: int = -1, **torch_names: Any) -> Tensor:
+        return _sh.flatten(self, start_axis, end_axis, **torch_names)
 
     def transpose(self, *axes: Any) -> Tensor:
         """numpy semantics: no argument reverses the axes; otherwise a permutation,
@@ -490,11 +511,11 @@ class Tensor:
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return _sh.swapaxes(self, axis1, axis2)
 
-    def squeeze(self, axis: Axis = None) -> Tensor:
-        return _sh.squeeze(self, axis)
+    def squeeze(self, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+        return _sh.squeeze(self, axis, dim=dim)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _sh.unsqueeze(self, axis)
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _sh.unsqueeze(self, axis, dim=dim)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return _sh.broadcast_to(self, tuple(shape))
@@ -511,6 +532,241 @@ class Tensor:
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    # -- PyTorch's conversions and shape names ----------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's ``to``: ``t.to(dtype)``, ``t.to("cpu")``, ``t.to(other)`` (its dtype),
+        ``t.to(device=..., dtype=...)``; differentiable like ``astype``. chainrule runs on
+        the CPU only, so any other device is refused."""
+        dtype = to_arguments("Tensor.to", args, kwargs)
+        return self if dtype is None else self.astype(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def ravel(self) -> Tensor:
+        """The elements as a 1-D tensor (numpy.ravel, torch.ravel); differentiable."""
+        return _sh.reshape(self, -1)
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0
+              ) -> tuple[Tensor, ...]:
+        """PyTorch's ``split``: pieces of the given size (or sizes) along ``dim``
+        (``chainrule.split`` is numpy's, by number of parts or cut indices)."""
+        return _sh.split_sizes(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sh.chunk(self, chunks, dim)
+
+    # -- more elementwise functions (chainrule.ops.elementwise) -------------------------
+    def sin(self) -> Tensor:
+        return _ew.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ew.cos(self)
+
+    def tan(self) -> Tensor:
+        return _ew.tan(self)
+
+    def arcsin(self) -> Tensor:
+        return _ew.arcsin(self)
+
+    def arccos(self) -> Tensor:
+        return _ew.arccos(self)
+
+    def arctan(self) -> Tensor:
+        return _ew.arctan(self)
+
+    asin, acos, atan = arcsin, arccos, arctan
+
+    def sinh(self) -> Tensor:
+        return _ew.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _ew.cosh(self)
+
+    def log1p(self) -> Tensor:
+        return _ew.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ew.expm1(self)
+
+    def log2(self) -> Tensor:
+        return _ew.log2(self)
+
+    def log10(self) -> Tensor:
+        return _ew.log10(self)
+
+    def sign(self) -> Tensor:
+        return _ew.sign(self)
+
+    def floor(self) -> Tensor:
+        return _ew.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ew.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _ew.round(self, decimals)
+
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        return _ew.round(self, ndigits or 0)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _ew.remainder(self, other)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ew.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ew.remainder(other, self)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _ew.logaddexp(self, other)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _sh.masked_fill(self, mask, value)
+
+    # -- more reductions and scans (chainrule.ops.reductions) ----------------------------
+    def logsumexp(self, axis: int = -1, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _act.logsumexp(self, axis, keepdims, **torch_names)
+
+    def prod(self, axis: Axis = None, keepdims: bool = False, **torch_names: Any) -> Tensor:
+        return _red.prod(self, axis, keepdims, **torch_names)
+
+    def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _red.cumsum(self, axis, dim=dim)
+
+    def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _red.cumprod(self, axis, dim=dim)
+
+    # -- more shape ops (chainrule.ops.shape) ----------------------------------------------
+    def flip(self, *dims: Any) -> Tensor:
+        if len(dims) == 1 and not isinstance(dims[0], int):
+            dims = tuple(dims[0])
+        return _sh.flip(self, dims or None)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
+             ) -> Tensor:
+        return _sh.roll(self, shifts, dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``repeat``: the whole tensor ``sizes[d]`` times along axis d (numpy's
+        ``tile``; numpy's elementwise ``repeat`` is ``repeat_interleave``)."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repetition count(s) for a tensor with "
+                             f"{self.ndim} axes; give one per axis (or more)")
+        return _sh.tile(self, sizes)
+
+    def tile(self, *reps: Any) -> Tensor:
+        if len(reps) == 1 and not isinstance(reps[0], int):
+            reps = tuple(reps[0])
+        return _sh.tile(self, reps)
+
+    def repeat_interleave(self, repeats: Any, dim: int | None = None) -> Tensor:
+        return _sh.repeat(self, repeats, dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps an axis's length."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        return _sh.broadcast_to(self, shape)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _sh.gather(self, dim, index)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _sh.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _sh.index_select(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = True) -> Any:
+        """(values, indices) along ``dim``, as torch.sort (the values are differentiable)."""
+        return _sh.sort(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
+        return _sh.argsort(self, dim, descending)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _sh.topk(self, k, dim, largest, sorted)
+
+    # -- more linear algebra (chainrule.ops.linalg) -----------------------------------------
+    def dot(self, other: Any) -> Tensor:
+        return _la.dot(self, other)
+
+    def outer(self, other: Any) -> Tensor:
+        return _la.outer(self, other)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1, **torch_names: Any
+                 ) -> Tensor:
+        return _la.diagonal(self, offset, axis1, axis2, **torch_names)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _la.diag(self, diagonal)
+
+    def trace(self) -> Tensor:
+        return _la.trace(self)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _la.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _la.triu(self, diagonal)
+
+
+class _Size(int):
+    """What ``t.size`` returns: the element count (numpy's meaning, an int), callable as
+    PyTorch's ``t.size()`` (the shape tuple) and ``t.size(d)`` (the length of axis d)."""
+
+    def __new__(cls, shape: tuple[int, ...]) -> _Size:
+        self = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor with "
+                             f"{len(self.shape)} dimensions")
+        return self.shape[dim]
+
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
+
+
+def to_arguments(name: str, args: tuple, kwargs: dict) -> np.dtype | None:
+    """The dtype asked for by PyTorch-style ``to(...)`` arguments (None: keep it).
+
+    Accepts a dtype, a device string ("cpu", or "cuda" etc., which is refused: chainrule
+    runs on the CPU only), a tensor (meaning its dtype), and the keywords ``device``,
+    ``dtype``, ``copy`` and ``non_blocking`` (the last two change nothing here).
+    """
+    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking"}
+    if unknown:
+        raise TypeError(f"{name}: unexpected keyword argument(s) {sorted(unknown)}")
+    dtype, items = kwargs.get("dtype"), [*args]
+    if kwargs.get("device") is not None:
+        items.append(kwargs["device"])
+    for item in items:
+        if isinstance(item, Tensor):
+            dtype = item.dtype
+        elif isinstance(item, str) and item.split(":")[0] in _DEVICES:
+            if item.split(":")[0] != "cpu":
+                raise RuntimeError(f"{name}({item!r}): chainrule runs on the CPU only (numpy); "
+                                   f"use 'cpu' or leave the device out")
+        else:
+            try:
+                dtype = np.dtype(item)
+            except TypeError:
+                raise TypeError(f"{name}: expected a dtype, a device ('cpu') or a tensor, got "
+                                f"{item!r}") from None
+    return None if dtype is None else np.dtype(dtype)
 
 
 def _raw(x: Any) -> Any:
@@ -554,5 +810,6 @@ def to_array(data: Any, dtype: Any) -> np.ndarray:
 from chainrule.ops import activations as _act  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _la  # noqa: E402
+from chainrule.ops import numpy_api as _numpy_api  # noqa: E402
 from chainrule.ops import reductions as _red  # noqa: E402
 from chainrule.ops import shape as _sh  # noqa: E402

@@ -35,11 +35,14 @@ from chainrule.functional.losses import (
 from chainrule.functional.normalization import batch_norm, layer_norm, rms_norm
 from chainrule.ops.activations import gelu, silu
 from chainrule.ops.linalg import linear
+from chainrule.ops.shape import sum_to
+from chainrule.ops.shape import torch_pad as pad
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "elu", "leaky_relu", "linear", "log_softmax", "logsumexp", "mse_loss", "nll_loss", "relu",
     "sequence_cross_entropy", "sequence_mask", "sigmoid", "softmax", "softplus", "tanh",
+    "pad", "sum_to",
 ]
 __all__ += [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv1d", "conv2d", "conv_transpose2d",

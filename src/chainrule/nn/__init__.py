@@ -17,7 +17,13 @@ from chainrule.nn.activation import (
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.builders import activation, mlp
-from chainrule.nn.container import Sequential
+from chainrule.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from chainrule.nn.layers import Dropout, Dropout2d, Flatten
 from chainrule.nn.linear import Linear
@@ -57,6 +63,7 @@ __all__ = [
     "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF", "RNN",
     "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
     "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
+    "ModuleDict", "ModuleList", "ParameterDict", "ParameterList",
 ]
 __all__ += [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.mode import no_grad
-from chainrule.autograd.tensor import Tensor
+from chainrule.autograd.tensor import Tensor, to_arguments
 from chainrule.nn.parameter import Parameter, clear_grads
 
 
@@ -40,6 +40,14 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before "
                                f"assigning attributes")
+        if name in self._buffers and not isinstance(value, Parameter | Module):
+            # a registered buffer stays one (BatchNorm's `self.running_mean = new`), as in PyTorch
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign a "
+                                f"{type(value).__name__} to buffer {name!r} (a Tensor or None "
+                                f"expected)")
+            self._buffers[name] = value
+            return
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -64,10 +72,28 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value: Tensor | None) -> None:
-        """A Tensor that belongs to the state (saved, loaded) but is not trained."""
-        self.__dict__.pop(name, None)
+    def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
+        """A Tensor that belongs to the state but is not trained (running statistics, say).
+
+        It is in ``state_dict()`` and saved files unless ``persistent=False``, is cast by
+        ``to(dtype)``, and assigning to the name later replaces the buffer (PyTorch's rules).
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without "
+                           f"'.', got {name!r}")
+        if name in self._parameters or name in self._modules or \
+                (name in self.__dict__ and name not in self._buffers):
+            raise KeyError(f"register_buffer: {type(self).__name__} already has an attribute "
+                           f"{name!r}")
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got a "
+                            f"{type(value).__name__} (wrap an array with chainrule.tensor)")
         self._buffers[name] = value
+        transient = self.__dict__.setdefault("_non_persistent_buffers", set())
+        if persistent:
+            transient.discard(name)
+        else:
+            transient.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         self._modules[name] = module
@@ -98,10 +124,19 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every descendant, depth first; a module
+        reachable twice is listed once unless ``remove_duplicate=False`` (PyTorch's)."""
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self.named_children():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                       remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -111,7 +146,7 @@ class Module:
                          ) -> Iterator[tuple[str, Parameter]]:
         """(name, parameter) pairs, each parameter once even if shared between layers."""
         seen: set[int] = set()
-        tree = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        tree = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for mod_name, m in tree:
             for name, p in m._parameters.items():
                 if p is None or id(p) in seen:
@@ -123,10 +158,24 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
-        for mod_name, m in self.named_modules():
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, Tensor]]:
+        tree = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for mod_name, m in tree:
             for name, b in m._buffers.items():
                 if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def _persistent_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """The buffers that belong in state_dict (not those registered persistent=False)."""
+        for mod_name, m in self.named_modules():
+            transient = m.__dict__.get("_non_persistent_buffers", ())
+            for name, b in m._buffers.items():
+                if b is not None and name not in transient:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
     def num_parameters(self, trainable_only: bool = False) -> int:
@@ -144,10 +193,16 @@ class Module:
         """Forget accumulated gradients (set them to None, or to zeros)."""
         clear_grads(self.parameters(), set_to_none)
 
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast every floating parameter and buffer to ``dtype`` in place (PyTorch's
-        ``module.to(dtype)``); gradients are dropped, since they no longer match."""
-        dtype = np.dtype(dtype)
+        ``module.to(dtype)``); gradients are dropped, since they no longer match.
+
+        As in PyTorch, ``to("cpu")``, ``to(device="cpu", dtype=...)`` and ``to(tensor)``
+        work too; chainrule runs on the CPU only, so other devices are refused.
+        """
+        dtype = to_arguments(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
                             f"got dtype {dtype}")
@@ -169,12 +224,18 @@ class Module:
 
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Every parameter and buffer by name, as arrays (shared with the model, not copied)."""
+        """Every parameter and buffer by name, as arrays (shared with the model, not copied),
+        in PyTorch's order: each module's parameters, then its buffers, then its children's.
+        Buffers registered with ``persistent=False`` are left out."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
-        for name, p in self.named_parameters():
-            state[name] = p.data
-        for name, b in self.named_buffers():
-            state[name] = b.data
+        params = dict(self.named_parameters())
+        buffers = dict(self._persistent_buffers())
+        for mod_name, m in self.named_modules():
+            for table, found in ((m._parameters, params), (m._buffers, buffers)):
+                for name in table:
+                    key = f"{mod_name}.{name}" if mod_name else name
+                    if key in found:
+                        state[key] = found[key].data
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
@@ -185,7 +246,7 @@ class Module:
         never shares memory with ``state``).
         """
         own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+        own.update(self._persistent_buffers())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):

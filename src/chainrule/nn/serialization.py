@@ -78,27 +78,36 @@ def build(spec: dict[str, Any]) -> Module:
 # -- saving and loading ---------------------------------------------------------------
 
 
-def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+def save(model: Module | dict[str, Any], path: str | os.PathLike,
+         metadata: dict[str, Any] | None = None) -> None:
     """Save ``model``'s parameters and buffers, its architecture and ``metadata`` (JSON).
 
-    The write is atomic: if anything fails, a previous file at ``path`` is intact.
+    ``model`` may also be a state dict (``model.state_dict()``, as people write with
+    ``torch.save``): then only the weights are saved, and ``load(path)`` returns them
+    as a dict for ``model.load_state_dict``. The write is atomic: if anything fails, a
+    previous file at ``path`` is intact.
     """
-    state = OrderedDict((k, np.ascontiguousarray(v).reshape(v.shape))  # keeps 0-d buffers 0-d
-                        for k, v in model.state_dict().items())
+    weights_only = isinstance(model, dict)
+    items = (model if weights_only else model.state_dict()).items()
+    state = OrderedDict((k, np.ascontiguousarray(a).reshape(a.shape))  # keeps 0-d buffers 0-d
+                        for k, a in ((k, np.asarray(getattr(v, "data", v))) for k, v in items))
     info = {
         "format": "chainrule",
         "chainrule_version": __version__,
         **checksums(state),
         "metadata": json.dumps(metadata or {}),
     }
-    spec = architecture(model)
+    spec = None if weights_only else architecture(model)
+    if weights_only:
+        info["content"] = "state_dict"
     if spec is not None:
         info["architecture"] = json.dumps(spec)
     save_file(state, path, info)
 
 
-def load(path: str | os.PathLike, model: Module | None = None) -> Module:
-    """Load a model saved by ``save``.
+def load(path: str | os.PathLike, model: Module | None = None
+         ) -> Module | OrderedDict[str, np.ndarray]:
+    """Load a model saved by ``save`` (or, for a saved state dict, return that dict).
 
     Without ``model`` the network is rebuilt from the file's architecture; with it,
     the weights are loaded into the given instance (which also accepts plain
@@ -106,6 +115,8 @@ def load(path: str | os.PathLike, model: Module | None = None) -> Module:
     The saved metadata is available as ``model.metadata``.
     """
     arrays, info = load_file(path)
+    if model is None and info.get("content") == "state_dict":
+        return arrays
     if model is None:
         if info.get("format") != "chainrule":
             raise ModelFileError(f"{path} is a safetensors file but not a chainrule model; to "

@@ -18,6 +18,7 @@ from chainrule.ops.elementwise import as_tensor, where
 from chainrule.ops.elementwise import exp as _exp
 from chainrule.ops.kernels import logsumexp_array, normalize_axis, sigmoid_array
 from chainrule.ops.reductions import sum as _sum
+from chainrule.ops.shape import pick_axis, pick_keepdims
 
 
 class SigmoidOp(Function):
@@ -232,21 +233,23 @@ def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     return SoftplusOp(float(beta))(as_tensor(x))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Normalized exponentials along ``axis`` (each slice sums to 1)."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("softmax", axis, dim, -1)
     return SoftmaxOp(normalize_axis("softmax", axis, x.ndim))(x)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along ``axis``."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("log_softmax", axis, dim, -1)
     return LogSoftmaxOp(normalize_axis("log_softmax", axis, x.ndim))(x)
 
 
-def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False, *, dim: int | None = None,
+              keepdim: bool | None = None) -> Tensor:
     """log(sum(exp(x))) along ``axis``, computed stably."""
-    x = as_tensor(x)
+    x, axis = as_tensor(x), pick_axis("logsumexp", axis, dim, -1)
+    keepdims = pick_keepdims("logsumexp", keepdims, keepdim)
     return LogSumExpOp(normalize_axis("logsumexp", axis, x.ndim), keepdims)(x)
 
 

@@ -422,3 +422,320 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if dtype.kind != "f":
         return Tensor.constant(x.data.astype(dtype))
     return Cast(dtype)(x)
+
+
+# -- trigonometric and hyperbolic functions ------------------------------------------------
+
+
+class _Unary(Function):
+    """An elementwise op y = f(x) computed by one numpy ufunc."""
+
+    __slots__ = ()
+    ufunc: np.ufunc
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.ufunc(x)
+
+
+class Sin(_Unary):
+    """y = sin(x);  dy/dx = cos(x)."""
+
+    __slots__ = ()
+    ufunc = np.sin
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * cos(self.inputs[0])
+
+
+class Cos(_Unary):
+    """y = cos(x);  dy/dx = -sin(x)."""
+
+    __slots__ = ()
+    ufunc = np.cos
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * -sin(self.inputs[0])
+
+
+class Tan(_Unary):
+    """y = tan(x);  dy/dx = 1 + tan(x)**2 = 1 + y**2."""
+
+    __slots__ = ()
+    ufunc = np.tan
+    needs_inputs = False
+    needs_outputs = True
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output()
+        return gy * (1.0 + y * y)
+
+
+class Arcsin(_Unary):
+    """y = arcsin(x) for |x| <= 1;  dy/dx = 1 / sqrt(1 - x**2)."""
+
+    __slots__ = ()
+    ufunc = np.arcsin
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return gy / sqrt(1.0 - x * x)
+
+
+class Arccos(_Unary):
+    """y = arccos(x) for |x| <= 1;  dy/dx = -1 / sqrt(1 - x**2)."""
+
+    __slots__ = ()
+    ufunc = np.arccos
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return -gy / sqrt(1.0 - x * x)
+
+
+class Arctan(_Unary):
+    """y = arctan(x);  dy/dx = 1 / (1 + x**2)."""
+
+    __slots__ = ()
+    ufunc = np.arctan
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return gy / (1.0 + x * x)
+
+
+class Sinh(_Unary):
+    """y = sinh(x);  dy/dx = cosh(x)."""
+
+    __slots__ = ()
+    ufunc = np.sinh
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * cosh(self.inputs[0])
+
+
+class Cosh(_Unary):
+    """y = cosh(x);  dy/dx = sinh(x)."""
+
+    __slots__ = ()
+    ufunc = np.cosh
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * sinh(self.inputs[0])
+
+
+# -- logarithms and exponentials accurate near zero, other bases --------------------------
+
+
+class Log1p(_Unary):
+    """y = log(1 + x), accurate for tiny x;  dy/dx = 1 / (1 + x)."""
+
+    __slots__ = ()
+    ufunc = np.log1p
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / (self.inputs[0] + 1.0)
+
+
+class Expm1(_Unary):
+    """y = e**x - 1, accurate for tiny x;  dy/dx = e**x = y + 1."""
+
+    __slots__ = ()
+    ufunc = np.expm1
+    needs_inputs = False
+    needs_outputs = True
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * (self.output() + 1.0)
+
+
+class Log2(_Unary):
+    """y = log2(x);  dy/dx = 1 / (x ln 2)."""
+
+    __slots__ = ()
+    ufunc = np.log2
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / (self.inputs[0] * float(np.log(2.0)))
+
+
+class Log10(_Unary):
+    """y = log10(x);  dy/dx = 1 / (x ln 10)."""
+
+    __slots__ = ()
+    ufunc = np.log10
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy / (self.inputs[0] * float(np.log(10.0)))
+
+
+class LogAddExp(_Binary):
+    """y = log(e**a + e**b), computed without overflow;  dy/da = e**(a - y) (= sigmoid(a - b)),
+    dy/db = e**(b - y)."""
+
+    __slots__ = ()
+    ufunc = np.logaddexp
+    needs_outputs = True
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        y = self.output()
+        ga = sum_to(gy * exp(a - y), a.shape) if a.requires_grad else None
+        gb = sum_to(gy * exp(b - y), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+# -- piecewise constant functions: zero gradient ------------------------------------------
+
+
+class _Step(_Unary):
+    """A piecewise constant y = f(x) (sign, floor, ceil, round);  dy/dx = 0 wherever it is
+    defined, and 0 is also what PyTorch returns at the jumps. The node is recorded, so the
+    gradient that flows back is zeros rather than nothing."""
+
+    __slots__ = ()
+    needs_inputs = False
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return Tensor.constant(np.zeros(gy.shape, gy.dtype))
+
+
+class Sign(_Step):
+    """y = sign(x) in {-1, 0, 1};  dy/dx = 0."""
+
+    __slots__ = ()
+    ufunc = np.sign
+
+
+class Floor(_Step):
+    """y = floor(x), the largest integer <= x;  dy/dx = 0."""
+
+    __slots__ = ()
+    ufunc = np.floor
+
+
+class Ceil(_Step):
+    """y = ceil(x), the smallest integer >= x;  dy/dx = 0."""
+
+    __slots__ = ()
+    ufunc = np.ceil
+
+
+class Round(_Step):
+    """y = x rounded to ``decimals`` places, halves to even (numpy and PyTorch);  dy/dx = 0."""
+
+    __slots__ = ("decimals",)
+
+    def __init__(self, decimals: int) -> None:
+        self.decimals = decimals
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.round(x, self.decimals)
+
+
+class Remainder(_Binary):
+    """y = a - floor(a / b) b, with the sign of b (Python's %, numpy.remainder, torch.remainder);
+    dy/da = 1, dy/db = -floor(a / b)."""
+
+    __slots__ = ()
+    ufunc = np.remainder
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        ga = sum_to(gy, a.shape) if a.requires_grad else None
+        gb = None
+        if b.requires_grad:
+            gb = sum_to(gy * -np.floor_divide(a.data, b.data).astype(gy.dtype), b.shape)
+        return ga, gb
+
+
+def sin(x: Any) -> Tensor:
+    """Sine elementwise (radians)."""
+    return Sin()(as_tensor(x))
+
+
+def cos(x: Any) -> Tensor:
+    """Cosine elementwise (radians)."""
+    return Cos()(as_tensor(x))
+
+
+def tan(x: Any) -> Tensor:
+    """Tangent elementwise (radians)."""
+    return Tan()(as_tensor(x))
+
+
+def arcsin(x: Any) -> Tensor:
+    """Inverse sine elementwise (torch.asin); NaN outside [-1, 1]."""
+    return Arcsin()(as_tensor(x))
+
+
+def arccos(x: Any) -> Tensor:
+    """Inverse cosine elementwise (torch.acos); NaN outside [-1, 1]."""
+    return Arccos()(as_tensor(x))
+
+
+def arctan(x: Any) -> Tensor:
+    """Inverse tangent elementwise (torch.atan)."""
+    return Arctan()(as_tensor(x))
+
+
+def sinh(x: Any) -> Tensor:
+    """Hyperbolic sine elementwise."""
+    return Sinh()(as_tensor(x))
+
+
+def cosh(x: Any) -> Tensor:
+    """Hyperbolic cosine elementwise."""
+    return Cosh()(as_tensor(x))
+
+
+def log1p(x: Any) -> Tensor:
+    """log(1 + x) elementwise, accurate for small x."""
+    return Log1p()(as_tensor(x))
+
+
+def expm1(x: Any) -> Tensor:
+    """e**x - 1 elementwise, accurate for small x."""
+    return Expm1()(as_tensor(x))
+
+
+def log2(x: Any) -> Tensor:
+    """Base-2 logarithm elementwise."""
+    return Log2()(as_tensor(x))
+
+
+def log10(x: Any) -> Tensor:
+    """Base-10 logarithm elementwise."""
+    return Log10()(as_tensor(x))
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """log(e**a + e**b) elementwise, broadcasting, without overflow."""
+    return LogAddExp()(*operands(a, b))
+
+
+def sign(x: Any) -> Tensor:
+    """-1, 0 or 1 by the sign of x; zero gradient."""
+    return Sign()(as_tensor(x))
+
+
+def floor(x: Any) -> Tensor:
+    """Round down to an integer (kept in x's dtype); zero gradient."""
+    return Floor()(as_tensor(x))
+
+
+def ceil(x: Any) -> Tensor:
+    """Round up to an integer (kept in x's dtype); zero gradient."""
+    return Ceil()(as_tensor(x))
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:
+    """Round to ``decimals`` places, halves to even; zero gradient."""
+    return Round(int(decimals))(as_tensor(x))
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """a mod b with the sign of b (Python's ``%``), broadcasting."""
+    return Remainder()(*operands(a, b))
+
+
+asin, acos, atan = arcsin, arccos, arctan  # PyTorch's names

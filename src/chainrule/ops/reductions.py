@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.shape import broadcast_to, reshape
+from chainrule.ops.shape import broadcast_to, pick_axis, pick_keepdims, reshape
 
 Axis = int | Sequence[int] | None
 
@@ -118,37 +118,50 @@ class Min(_Extreme):
     reduce = np.minimum
 
 
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Sum over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("sum", axis, dim), pick_keepdims("sum", keepdims, keepdim)
     return Sum(_normalize("sum", axis, x.ndim), keepdims)(x)
 
 
-def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+         keepdim: bool | None = None) -> Tensor:
     """Arithmetic mean over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("mean", axis, dim), pick_keepdims("mean", keepdims, keepdim)
     axes = _normalize("mean", axis, x.ndim)
     if x.data.size == 0:
         raise ValueError("mean: the tensor is empty")
     return Mean(axes, keepdims)(x)
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Largest value over ``axis`` (numpy.amax; use ``argmax`` for positions)."""
+    axis, keepdims = pick_axis("max", axis, dim), pick_keepdims("max", keepdims, keepdim)
     return Max(_normalize("max", axis, x.ndim), keepdims)(x)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+        keepdim: bool | None = None) -> Tensor:
     """Smallest value over ``axis`` (numpy.amin; use ``argmin`` for positions)."""
+    axis, keepdims = pick_axis("min", axis, dim), pick_keepdims("min", keepdims, keepdim)
     return Min(_normalize("min", axis, x.ndim), keepdims)(x)
 
 
-def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
+        dim: Axis = None, keepdim: bool | None = None, correction: int | None = None
+        ) -> Tensor:
     """Variance over ``axis``: sum((x - mean)**2) / (n - ddof).
 
     ``ddof=0`` (numpy's default) is the population variance; PyTorch's ``var``
     defaults to the unbiased ``ddof=1``. Composed of mean, sub, mul and sum, so its
     gradient 2 (x - mean) / (n - ddof) and every higher derivative come from the
-    chain rule.
+    chain rule. PyTorch's names are accepted: ``dim``, ``keepdim`` and ``correction``
+    (for ddof).
     """
+    axis, keepdims = pick_axis("var", axis, dim), pick_keepdims("var", keepdims, keepdim)
+    ddof = _pick_ddof("var", ddof, correction)
     axes = _normalize("var", axis, x.ndim)
     n = x.data.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
     if n - ddof <= 0:
@@ -158,6 +171,166 @@ def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> 
     return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
 
 
-def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Standard deviation: sqrt(var(x, axis, ddof))."""
-    return var(x, axis, ddof, keepdims).sqrt()
+def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
+        dim: Axis = None, keepdim: bool | None = None, correction: int | None = None
+        ) -> Tensor:
+    """Standard deviation: sqrt(var(x, axis, ddof)) (PyTorch's names accepted, as var)."""
+    axis, keepdims = pick_axis("std", axis, dim), pick_keepdims("std", keepdims, keepdim)
+    return var(x, axis, _pick_ddof("std", ddof, correction), keepdims).sqrt()
+
+
+def _pick_ddof(name: str, ddof: int, correction: int | None) -> int:
+    """numpy's ``ddof`` or PyTorch's ``correction`` (synonyms), refusing both."""
+    if correction is None:
+        return ddof
+    if ddof:
+        raise TypeError(f"{name}: got both ddof and correction; they are synonyms (numpy's "
+                        f"and PyTorch's name): pass one")
+    return int(correction)
+
+
+# -- positions of extremes (no gradient: an index is piecewise constant) ----------------
+
+
+def _arg_extreme(name: str, x: Tensor, axis: int | None, keepdims: bool) -> Tensor:
+    if x.data.size == 0:
+        raise ValueError(f"{name}: the tensor is empty")
+    if axis is not None:
+        _normalize(name, axis, x.ndim)  # the range check, with its clear error
+    pick = x.data.argmax if name == "argmax" else x.data.argmin
+    return Tensor.constant(np.asarray(pick(axis=axis, keepdims=keepdims)))
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Index of the largest value along ``axis`` (of the flattened tensor when None), the
+    first one among ties; an int64 tensor outside the graph."""
+    return _arg_extreme("argmax", x, pick_axis("argmax", axis, dim),
+                        pick_keepdims("argmax", keepdims, keepdim))
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Index of the smallest value along ``axis`` (of the flattened tensor when None), the
+    first one among ties; an int64 tensor outside the graph."""
+    return _arg_extreme("argmin", x, pick_axis("argmin", axis, dim),
+                        pick_keepdims("argmin", keepdims, keepdim))
+
+
+# -- products and running sums and products ------------------------------------------------
+
+
+def _one_hot_stack(x: Tensor) -> Tensor:
+    """For x of shape (..., n): shape (..., n, n) whose row i is x with entry i set to 1, so a
+    product along the last axis leaves out exactly entry i (what a gradient of a product
+    needs where some entry is 0, and y / x_i would be 0 / 0)."""
+    from chainrule.ops.elementwise import where
+
+    n = x.shape[-1]
+    return where(np.eye(n, dtype=bool), 1.0, x.unsqueeze(-2))
+
+
+class Prod(Function):
+    """y = prod of x over ``axes``;  dy/dx_i = prod_{j != i} x_j, the product of the others.
+
+    With no zero in x that is y / x_i. Where x has zeros it is formed directly, as the
+    product of x with entry i replaced by 1 (an n x n stack per slice of n entries).
+    """
+
+    __slots__ = ("axes", "keepdims")
+    needs_outputs = True
+
+    def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        g = _expand(gy, x.shape, self.axes)
+        if x.data.all():
+            return g * _expand(self.output(), x.shape, self.axes) / x
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        kept = tuple(a for a in range(x.ndim) if a not in axes)
+        moved = x.permute(kept + axes)
+        flat = reshape(moved, moved.shape[:len(kept)] + (-1,))
+        others = prod(_one_hot_stack(flat), -1)
+        return g * reshape(others, moved.shape).permute(tuple(np.argsort(kept + axes)))
+
+
+class Cumsum(Function):
+    """y_k = sum_{j <= k} x_j along ``axis``;  dL/dx_j = sum_{k >= j} gy_k: a running sum of
+    gy from the end (flip, cumsum, flip)."""
+
+    __slots__ = ("axis",)
+    needs_inputs = False
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cumsum(x, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from chainrule.ops.shape import flip
+
+        return flip(cumsum(flip(gy, self.axis), self.axis), self.axis)
+
+
+class Cumprod(Function):
+    """y_k = prod_{j <= k} x_j along ``axis``;  dy_k/dx_j = [j <= k] prod_{i <= k, i != j} x_i.
+
+    With no zero in x, dL/dx_j = (sum_{k >= j} gy_k y_k) / x_j. Where x has zeros the
+    products leaving x_j out are formed directly: the running product of x with entry j
+    replaced by 1 (an n x n stack per slice of n entries).
+    """
+
+    __slots__ = ("axis",)
+    needs_outputs = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.cumprod(x, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from chainrule.ops.elementwise import where
+        from chainrule.ops.shape import flip
+
+        x, a = self.inputs[0], self.axis
+        if x.data.all():
+            return flip(cumsum(flip(gy * self.output(), a), a), a) / x
+        xt, gt = x.swapaxes(a, -1), gy.swapaxes(a, -1)
+        n = xt.shape[-1]
+        running = cumprod(_one_hot_stack(xt), -1)  # [..., j, k]: prod_{i <= k, i != j} x_i
+        later = np.triu(np.ones((n, n), dtype=bool))  # k >= j
+        g = sum(where(later, running, 0.0) * gt.unsqueeze(-2), -1)
+        return g.swapaxes(a, -1)
+
+
+def prod(x: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Product over ``axis`` (all axes by default)."""
+    axis, keepdims = pick_axis("prod", axis, dim), pick_keepdims("prod", keepdims, keepdim)
+    return Prod(_normalize("prod", axis, x.ndim), keepdims)(x)
+
+
+def _scan_axis(name: str, x: Tensor, axis: int | None) -> tuple[Tensor, int]:
+    if axis is None:  # numpy's rule: over the flattened tensor
+        return reshape(x, -1), 0
+    (a,) = _normalize(name, axis, x.ndim)
+    return x, a
+
+
+def cumsum(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Running sum along ``axis`` (numpy: the flattened tensor when None; torch: dim=)."""
+    x, a = _scan_axis("cumsum", x, pick_axis("cumsum", axis, dim))
+    return Cumsum(a)(x)
+
+
+def cumprod(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Running product along ``axis`` (numpy: the flattened tensor when None; torch: dim=)."""
+    x, a = _scan_axis("cumprod", x, pick_axis("cumprod", axis, dim))
+    return Cumprod(a)(x)
