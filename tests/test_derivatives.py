@@ -17,9 +17,11 @@ import pytest
 import chainrule as cr
 import chainrule.functional as F
 from chainrule.functional.losses import BCEWithLogits, CrossEntropy
-from chainrule.ops.activations import ReLUOp, SigmoidOp, TanhOp
+from chainrule.ops.activations import GELUOp, ReLUOp, SigmoidOp, SiLUOp, TanhOp
+from chainrule.ops.attention import ScaledDotProductAttention
 from chainrule.ops.elementwise import Exp, Mul
 from chainrule.ops.linalg import LinearOp, MatMul
+from chainrule.ops.normalization import LayerNormOp, RMSNormOp
 from chainrule.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
 
 TESTS = Path(__file__).resolve().parent
@@ -108,6 +110,15 @@ EXAMPLES = {
     FusedRNN: [recurrent(FusedRNN, 1), lambda: recurrent(FusedRNN, 1)(truncate=2, bias=False)],
     FusedLSTM: [recurrent(FusedLSTM, 4, cells=1), lambda: recurrent(FusedLSTM, 4, cells=1)(2)],
     FusedGRU: [recurrent(FusedGRU, 3), lambda: recurrent(FusedGRU, 3)(bias=False)],
+    GELUOp: [lambda: F.gelu(t(3, 4)), lambda: F.gelu(t(3, 4), approximate="tanh")],
+    SiLUOp: [lambda: F.silu(t(3, 4))],
+    LayerNormOp: [lambda: F.layer_norm(t(3, 4), (4,), t(4), t(4)),
+                  lambda: F.layer_norm(t(2, 3, 4), (3, 4))],
+    RMSNormOp: [lambda: F.rms_norm(t(3, 4), (4,), t(4)), lambda: F.rms_norm(t(2, 3, 4), (3, 4))],
+    ScaledDotProductAttention: [
+        lambda: F.scaled_dot_product_attention(t(2, 3, 4), t(2, 5, 4), t(2, 5, 2)),
+        lambda: F.scaled_dot_product_attention(t(1, 2, 3, 4), t(1, 2, 3, 4), t(1, 2, 3, 2),
+                                               is_causal=True)],
 }
 
 

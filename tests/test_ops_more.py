@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradchecked import gradchecks, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import chainrule as cr
 import chainrule.functional as F
+from chainrule.ops import elementwise as ew
+from chainrule.ops import linalg as la
+from chainrule.ops import reductions as red
+from chainrule.ops import shape as sh
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle; install the test extra")
 
@@ -75,7 +80,10 @@ STEPS = {
 }
 
 
-@pytest.mark.parametrize("name", list(UNARY))
+@pytest.mark.parametrize("name", params(UNARY, {
+    "sin": ew.Sin, "cos": ew.Cos, "tan": ew.Tan, "arcsin": ew.Arcsin, "asin_method": ew.Arcsin,
+    "arccos": ew.Arccos, "arctan": ew.Arctan, "sinh": ew.Sinh, "cosh": ew.Cosh,
+    "log1p": ew.Log1p, "expm1": ew.Expm1, "log2": ew.Log2, "log10": ew.Log10}))
 @FEW
 @given(shape=SHAPES, seed=st.integers(0, 1000))
 def test_unary(name, shape, seed):
@@ -85,7 +93,9 @@ def test_unary(name, shape, seed):
     check(ours, x)
 
 
-@pytest.mark.parametrize("name", list(STEPS))
+@pytest.mark.parametrize("name", params(STEPS, {
+    "sign": ew.Sign, "floor": ew.Floor, "ceil": ew.Ceil, "round": ew.Round,
+    "round_decimals": ew.Round}))
 @FEW
 @given(shape=SHAPES, seed=st.integers(0, 1000))
 def test_zero_gradient_ops(name, shape, seed):
@@ -104,7 +114,9 @@ BINARY = {
 }
 
 
-@pytest.mark.parametrize("name", list(BINARY))
+@pytest.mark.parametrize("name", params(BINARY, {
+    "remainder": ew.Remainder, "mod_operator": ew.Remainder, "logaddexp": ew.LogAddExp,
+    "logaddexp_method": ew.LogAddExp}))
 @FEW
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
        seed=st.integers(0, 1000))
@@ -139,6 +151,7 @@ def _axis_and_zeros(data, shape):
     return axis, x
 
 
+@gradchecks(red.Prod)
 @FEW
 @given(shape=SHAPES, data=st.data())
 def test_prod(shape, data):
@@ -152,7 +165,8 @@ def test_prod(shape, data):
     check(lambda t: cr.prod(t, axis, keep), x)
 
 
-@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@pytest.mark.parametrize("name", params(["cumsum", "cumprod"],
+                                         {"cumsum": red.Cumsum, "cumprod": red.Cumprod}))
 @FEW
 @given(shape=SHAPES, data=st.data())
 def test_scans(name, shape, data):
@@ -245,6 +259,13 @@ SHAPE_OPS = {
     "chunk": (lambda x: cr.chunk(x, 2, 1)[1], lambda t: torch.chunk(t, 2, 1)[1]),
     "expand": (lambda x: x[:, :1].expand(5, -1, 3, -1), lambda t: t[:, :1].expand(5, -1, 3, -1)),
 }
+
+
+@gradchecks(sh.Flip, sh.Roll, sh.Tile, sh.Pad)
+def test_flip_roll_tile_and_pad_are_gradchecked():
+    x = draw((2, 3, 4), 3)
+    for name in ("flip", "roll", "tile", "pad_torch"):
+        check(SHAPE_OPS[name][0], x)
 
 
 @pytest.mark.parametrize("name", list(SHAPE_OPS))
@@ -342,6 +363,13 @@ EINSUM = [
     ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]),
     ("ij,kj->ik", [(2, 3), (2, 1)]),
 ]
+
+
+@gradchecks(la.Einsum)
+def test_einsum_is_gradchecked():
+    x, y = draw((2, 3), 0), draw((3, 4), 1)
+    check(lambda a, b: cr.einsum("ij,jk->ik", a, b), x, y)
+    check(lambda a: cr.einsum("ii->i", a), draw((3, 3), 2))
 
 
 @pytest.mark.parametrize("spec, shapes", EINSUM)

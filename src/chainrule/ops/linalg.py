@@ -13,7 +13,8 @@ from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import as_tensor, operands
-from chainrule.ops.shape import _axis, broadcast_to, pick_axis, reshape, sum_to, swapaxes
+from chainrule.ops.kernels import normalize_axis
+from chainrule.ops.shape import broadcast_to, pick_axis, reshape, sum_to, swapaxes
 
 
 class MatMul(Function):
@@ -299,8 +300,8 @@ def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1, *,
     """The entries x[..., i, i + offset] taken over axes axis1 and axis2, as a last axis
     (numpy.diagonal, torch.diagonal). It is indexing, so its gradient scatters gy back onto
     that diagonal of zeros."""
-    a1 = _axis("diagonal", pick_axis("diagonal", axis1, dim1, 0), x.ndim)
-    a2 = _axis("diagonal", pick_axis("diagonal", axis2, dim2, 1), x.ndim)
+    a1 = normalize_axis("diagonal", pick_axis("diagonal", axis1, dim1, 0), x.ndim)
+    a2 = normalize_axis("diagonal", pick_axis("diagonal", axis2, dim2, 1), x.ndim)
     if a1 == a2:
         raise ValueError(f"diagonal: axis1 and axis2 must differ, both are {a1}")
     rest = tuple(d for d in range(x.ndim) if d not in (a1, a2))
