@@ -99,3 +99,10 @@ def explain(model, x, y, loss="cross-entropy", **options):  # noqa: ANN001, ANN0
     from chainrule.explain import explain as _explain
 
     return _explain(model, x, y, loss, **options)
+
+
+def check_backprop(source, **options):  # noqa: ANN001, ANN003, ANN201
+    """Check a learner's hand-written backprop file; see chainrule.explain.check."""
+    from chainrule.explain.check import check_backprop as _check_backprop
+
+    return _check_backprop(source, **options)
