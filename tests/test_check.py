@@ -82,6 +82,16 @@ def test_intermediates_in_either_convention():
     assert [q.name for q in report.quantities] == ["dZ2", "dW2", "db2", "dW1", "db1"]
 
 
+def test_fixes_follow_the_learners_convention(tmp_path):
+    """With dZ = dJ/dZ (1/m already in it), the corrected db has no / m."""
+    report = check_backprop(planted(tmp_path, "rows_relu_softmax.py",
+                                    ('dscores.sum(axis=0)}', 'dscores.sum(axis=1)}')))
+    assert "correct: db2 = np.sum(dZ2, axis=0)\n" in str(report)
+    report = check_backprop(planted(tmp_path, TANH, ("db1 = np.sum(dZ1, axis=1, keepdims=True)"
+                                                     " / m", "db1 = np.sum(dZ1, axis=0) / m")))
+    assert "correct: db1 = np.sum(dZ1, axis=1, keepdims=True) / m\n" in str(report)
+
+
 RETURN_ALL = 'return {"dZ2": dZ2, "dW2": dW2, "db2": db2, "dA1": dA1, "dZ1": dZ1,'
 RETURN_DW_DB = 'return {"dW2": dW2, "db2": db2,'
 TANH = "columns_tanh_sigmoid.py"
@@ -280,3 +290,17 @@ def test_command_runs_as_a_module(tmp_path):
                            "--columns"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "hello" not in done.stdout and "all 7 quantities correct" in done.stdout
+
+
+def test_docs_session_is_a_real_run(tmp_path):
+    """docs/check.md's buggy file, run, prints exactly the report the page shows."""
+    doc = (Path(__file__).parent.parent / "docs" / "check.md").read_text()
+    source = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    shown = doc.split("$ chainrule check two_layer.py\n", 1)[1].split("$ echo $?", 1)[0]
+    path = tmp_path / "two_layer.py"
+    path.write_text(source)
+    report = check_backprop(path)
+    assert str(report) == shown
+    path.write_text(source.replace("dZ1 = dA1 * A1 * (1 - A1)", "dZ1 = dA1 * (1 - A1 ** 2)"))
+    fixed = doc.split("$ chainrule check two_layer.py\n", 2)[2].split("$ echo $?", 1)[0]
+    assert str(check_backprop(path)) == fixed

@@ -88,6 +88,12 @@ class CheckReport:
         return next(iter(self.wrong), None)
 
     @property
+    def convention(self) -> float:
+        """The learner's intermediates: 1 for dZ = m dJ/dZ (the course's), 1/m for dJ/dZ."""
+        return next((q.convention for q in self.quantities
+                     if q.ok and q.name[1] in "ZA"), 1.0)
+
+    @property
     def returned(self) -> set[str]:
         return {q.name for q in self.quantities}
 

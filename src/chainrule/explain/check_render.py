@@ -137,8 +137,19 @@ def _dz_out(net: Net) -> str:
     return f"dZ{L} = {_dA_out_text(net)}" + _times(factor)
 
 
-def formula(site: str, net: Net) -> str:
-    """The right formula of a quantity, in numpy and the learner's layout."""
+def formula(site: str, net: Net, per_example: bool = True) -> str:
+    """The right formula of a quantity, in numpy and the learner's layout; per_example:
+    dZ = m dJ/dZ (the course convention: dW and db divide by m), else dZ = dJ/dZ (the
+    output's dZ divides by m, dW and db do not)."""
+    text = _formula(site, net)
+    if per_example:
+        return text
+    if site[1] in "Wb":
+        return text.replace(" / m", "", 1)
+    return text + " / m" if int(site[2:]) == net.L else text
+
+
+def _formula(site: str, net: Net) -> str:
     kind, l, lay = site[1], int(site[2:]), net.layout.name
     if kind == "Z":
         if l == net.L:
@@ -193,21 +204,23 @@ def diagnosis_lines(q: Quantity, report: CheckReport, msg: dict[str, str]) -> li
         text = mistake_text(d.mistake, net, msg)
         if d.mistake.site != q.name:
             text = msg["upstream"].format(site=d.mistake.site, text=text)
-        lines = [text, msg["fix"].format(formula=formula(d.mistake.site, net))]
+        lines = [text, msg["fix"].format(formula=formula(d.mistake.site, net,
+                                                         report.convention == 1))]
         others = [n for n in d.explains if n != q.name]
         if others:
             lines.append(msg["explains"].format(names=", ".join(others)))
         return lines
     lines = [msg["unknown"]]
     got, want = np.asarray(q.value), q.autograd
+    fix = msg["fix"].format(formula=formula(q.name, net, report.convention == 1))
     if got.shape != want.shape:
-        return [msg["fix"].format(formula=formula(q.name, net))]
+        return [fix]
     diff = np.abs(got - want)
     for index in np.argsort(-diff, axis=None)[:5]:
         at = np.unravel_index(index, diff.shape)
         lines.append(msg["entry"].format(index=tuple(int(i) for i in at), got=got[at],
                                          want=want[at]))
-    lines.append(msg["fix"].format(formula=formula(q.name, net)))
+    lines.append(fix)
     return lines
 
 
@@ -270,9 +283,15 @@ def _markdown(title: str, head: list[str], rows: list, summary: str) -> str:
     out = [f"# {title}", "", *[f"- {h}" for h in head], ""]
     for ok, line, details in rows:
         out.append(f"- ✓ {line}" if ok else f"- ✗ **{line}**")
-        out += [f"    - `{d[len('correct: '):]}`" if d.startswith("correct: ") else f"    - {d}"
-                for d in details]
+        out += [f"    - {_code_after(d, ': ')}" for d in details]
     return "\n".join([*out, "", f"**{summary}**"]) + "\n"
+
+
+def _code_after(line: str, sep: str) -> str:
+    """'correct: dZ1 = ...' -> 'correct: `dZ1 = ...`' (a formula as code); others as they are."""
+    head, found, formula_text = line.partition(sep)
+    return f"{head}{sep}`{formula_text}`" if found and " = " in formula_text and \
+        " " not in head else line
 
 
 def _html(title: str, head: list[str], rows: list, summary: str) -> str:
