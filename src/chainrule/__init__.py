@@ -214,3 +214,11 @@ def __getattr__(name: str):  # noqa: ANN202  (PEP 562: a module or an AttributeE
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
+
+
+def check_backprop(source: _Any, **options: _Any) -> _Any:
+    """Check a learner's hand-written numpy backprop (a file path or module) against the true
+    gradients, naming the first wrong quantity and the likely mistake: see docs/check.md."""
+    from chainrule.explainer.check import check_backprop as _check_backprop
+
+    return _check_backprop(source, **options)

@@ -1,7 +1,7 @@
 """The ``chainrule`` command: parse arguments, call the library, report.
 
 One module per command (``chainrule.cli.train``, ``evaluate``, ``predict``,
-``train_text``, ``explain``, ``graph``), each with ``add_parser(subparsers)``, which
+``train_text``, ``explain``, ``check``, ``graph``), each with ``add_parser(subparsers)``, which
 registers its ``run(args) -> exit code`` with ``set_defaults(func=run)``. Adding a
 command is one such module and one line in ``COMMANDS``.
 
@@ -18,10 +18,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chainrule.cli import evaluate, explain, graph, predict, train, train_text
+from chainrule.cli import check, evaluate, explain, graph, predict, train, train_text
 from chainrule.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError
 
-COMMANDS = (train, evaluate, train_text, explain, graph, predict)  # in the order of --help
+COMMANDS = (train, evaluate, train_text, explain, check, graph, predict)  # in the order of --help
 
 __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
