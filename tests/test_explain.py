@@ -172,7 +172,8 @@ def test_html_is_self_contained_and_columns_transpose():
     model, x, y = default_example()
     page = explain(model, x, y, format="html")
     assert page.startswith("<!DOCTYPE html>")
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page
+    assert_self_contained(page)
     rows = explain(model, x, y, format="text")
     cols = explain(model, x, y, format="text", columns=True)
     assert "X = [[0.0500 0.1000]\n     [0.2000 0.3000]]" in rows
@@ -753,3 +754,67 @@ def render_text(model, x, y):
     from chainrule.explainer import render
 
     return render(derive(model, x, y))
+
+
+def assert_self_contained(page: str) -> None:
+    """The interactive page fetches nothing: its scripts are inline (no src), no element
+    refers to another file or address, and the script makes no requests."""
+    import re
+
+    assert re.search(r"<script[^>]*\ssrc=", page) is None
+    assert re.search(r"\s(src|href)=", page) is None
+    for word in ("fetch(", "XMLHttpRequest", "import(", "@import", "url("):
+        assert word not in page, word
+
+
+def test_html_pages_carry_the_derivations_numbers_and_mathml():
+    """The page's data are the derivation's numbers; formulas are MathML (every formula a
+    report writes converts); two renders of one report get different ids."""
+    import json
+    import re
+
+    from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
+    from chainrule.explainer.page import mlp_fragment, mlp_steps
+
+    model, x, y = default_example()
+    d = derive(model, x, y, l1=0.01, l2=0.1, per_example=True)
+    for columns in (False, True):
+        page = explain(model, x, y, l1=0.01, l2=0.1, per_example=True, format="html",
+                       columns=columns)
+        assert page.startswith("<!DOCTYPE html>") and page.count("<math") > 40
+        assert "all match ✓" in page
+        assert_self_contained(page)
+    data = json.loads(re.search(r"class='crx-data'>(.*?)</script>", page).group(1))
+    titles = [s["t"] for s in data["steps"]]
+    assert titles[:3] == ["inputs X (and targets Y)", "layer 1: Z^(1)",
+                          "layer 1: A^(1) = sigmoid(Z^(1))"]
+    assert titles[-2:] == ["the per-example form",
+                          "update: W <- W - alpha dW, b <- b - alpha db"]
+    z_step = data["steps"][1]
+    np.testing.assert_allclose(z_step["val"]["n1-1"][1], d.layers[0].Z[:, 1], rtol=1e-5)
+    assert set(z_step["hl"]) == {"n1-0", "n1-1", "e1-0-0", "e1-0-1", "e1-1-0", "e1-1-1"}
+    delta2 = next(s for s in data["steps"] if s["t"] == "layer 2: delta^(2)")
+    np.testing.assert_allclose(delta2["val"]["n2-0"][1], d.layers[1].delta[:, 0], rtol=1e-5)
+    # inputs, Z and A per layer, the loss, (delta, dW+db, dA) then (delta, dW+db), the
+    # per-example form, the update
+    assert len(mlp_steps(d)) == len(data["steps"]) == 1 + 2 * 2 + 1 + (3 + 2) + 1 + 1
+    ids = {re.search(r"id='(crx-\w+)'", mlp_fragment(d)).group(1) for _ in range(2)}
+    assert len(ids) == 2
+    rnn = render_bptt(derive_bptt(*default_rnn()), "html")
+    assert rnn.count("<math") > 20 and "29 gradients checked" in rnn
+    assert_self_contained(rnn)
+
+
+def test_mathml_typesets_the_latex_the_reports_write():
+    from chainrule.explainer.mathml import to_mathml
+
+    frac = to_mathml(r"dW^{(2)} = \frac{1}{m} \delta^{(2)\top} A^{(1)}")
+    assert ("<msup><mi>W</mi><mrow><mo>(</mo><mn>2</mn><mo>)</mo></mrow></msup>" in frac
+            and "<mfrac><mrow><mn>1</mn></mrow><mrow><mi>m</mi></mrow></mfrac>" in frac)
+    assert "<msubsup><mi>a</mi><mi>k</mi>" in to_mathml(r"a^{(l)}_k")
+    assert "<mi mathvariant='double-struck'>1</mi>" in to_mathml(r"\mathbb{1}[Z > 0]")
+    assert "<mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>2</mn></mtd></mtr>" in to_mathml(
+        r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}")
+    assert "annotation encoding='application/x-tex'>x &lt; 1<" in to_mathml("x < 1")
+    with pytest.raises(ValueError, match=r"unknown LaTeX command \\nabla"):
+        to_mathml(r"\nabla L")

@@ -147,34 +147,34 @@ class MarkdownDocument(Document):
 
 
 class HtmlDocument(Document):
-    """One self-contained HTML page (no scripts, no external resources)."""
-
-    STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
-             "table{border-collapse:collapse;display:inline-table;margin:0.3em}"
-             "td{border:1px solid #ccc;padding:2px 6px;text-align:right;"
-             "font-family:monospace}.m span{vertical-align:middle}")
+    """HTML blocks: formulas typeset as MathML (the text form kept as a tooltip), matrices
+    as tables; ``render`` of a whole derivation makes them the interactive page
+    (explainer.page)."""
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
 
     def line(self, text: str, latex: str | None = None) -> None:
-        self.parts.append(f"<p><code>{html.escape(text)}</code></p>" if latex else
-                          f"<p>{html.escape(text)}</p>")
+        from chainrule.explainer.mathml import to_mathml
+
+        self.parts.append(f"<div class='f' title='{html.escape(text)}'>{to_mathml(latex)}</div>"
+                          if latex else f"<p>{html.escape(text)}</p>")
 
     def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        from chainrule.explainer.mathml import to_mathml
+
         cells = "".join("<tr>" + "".join(f"<td>{v:.4f}</td>" for v in row) + "</tr>"
                         for row in np.atleast_2d(a))
-        self.parts.append(f"<div class='m'><span>{html.escape(name)} =</span>"
+        self.parts.append(f"<div class='m' title='{html.escape(name)}'>"
+                          f"{to_mathml(latex_name + ' =', display=False)}"
                           f"<table>{cells}</table></div>")
 
     def check(self, c: Check) -> None:
-        color = "green" if c.ok else "red"
-        self.parts.append(f"<p style='color:{color}'>{html.escape(check_text(c))}</p>")
+        kind = "ok" if c.ok else "bad"
+        self.parts.append(f"<p class='{kind}'>{html.escape(check_text(c))}</p>")
 
     def render(self, title: str) -> str:
-        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
-                f"{html.escape(title)}</title><style>{self.STYLE}</style></head><body>"
-                f"<h1>{html.escape(title)}</h1>" + "\n".join(self.parts) + "</body></html>\n")
+        return "\n".join(self.parts)
 
 
 FORMATS: dict[str, type[Document]] = {"text": Document, "markdown": MarkdownDocument,
@@ -189,7 +189,12 @@ def document(fmt: str) -> Document:
 
 
 def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), samples as rows or columns."""
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page),
+    samples as rows or columns."""
+    if fmt == "html":
+        from chainrule.explainer.page import mlp_page
+
+        return mlp_page(d, columns)
     doc = document(fmt)
     _notation(doc, d, columns)
     _forward(doc, d, columns)
