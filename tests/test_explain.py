@@ -747,7 +747,16 @@ def test_explain_returns_text_that_displays_as_a_page_in_jupyter():
     assert isinstance(report, str) and str(report) == report
     assert str(report) == render_text(model, x, y)
     assert report._repr_markdown_() == explain(model, x, y, format="markdown")
-    assert "<svg" in report._repr_html_() or "<table" in report._repr_html_()
+    page = report._repr_html_()
+    assert page.startswith("<div class='crx'") and "<svg" in page and "<!DOCTYPE" not in page
+    d = derive(model, x, y)
+    assert d._repr_markdown_() == report._repr_markdown_()
+    assert d._repr_html_().startswith("<div class='crx'")
+    from chainrule.explainer.bptt import default_rnn, derive_bptt
+
+    rnn = derive_bptt(*default_rnn())
+    assert "Backpropagation through time" in rnn._repr_html_()
+    assert rnn._repr_markdown_().startswith("# Backpropagation through time")
 
 
 def render_text(model, x, y):

@@ -64,6 +64,16 @@ class BPTT:
     def all_ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    def _repr_html_(self) -> str:  # Jupyter: the interactive page
+        from chainrule.explainer.page import fragment
+
+        return fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explainer.page import write
+
+        return write(self, "markdown")
+
     def check(self, name: str) -> Check:
         """The check called ``name``: 'da_2', 'dW (step 1)', 'dW', ..."""
         for c in self.checks:

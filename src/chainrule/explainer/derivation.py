@@ -215,6 +215,16 @@ class Derivation:
     def all_ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    def _repr_html_(self) -> str:  # Jupyter: the interactive page
+        from chainrule.explainer.page import fragment
+
+        return fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explainer.page import write
+
+        return write(self, "markdown")
+
 
 def _activation_of(i: int, module: Activation) -> Act:
     """The Act of the activation module at position i of the Sequential."""
