@@ -172,7 +172,8 @@ def test_html_is_self_contained_and_columns_transpose():
     model, x, y = default_example()
     page = explain(model, x, y, format="html")
     assert page.startswith("<!DOCTYPE html>")
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page
+    assert_self_contained(page)
     rows = explain(model, x, y, format="text")
     cols = explain(model, x, y, format="text", columns=True)
     assert "X = [[0.0500 0.1000]\n     [0.2000 0.3000]]" in rows
@@ -524,3 +525,305 @@ def test_the_registry_api_refuses_unknown_names_with_the_list():
     with pytest.raises(ValueError, match="unknown activation 'swish'; choose one of relu, "
                                          "sigmoid, tanh, leaky_relu"):
         get_activation("swish")
+
+
+# -- the library's own models: raw scores, class indices, loss modules, saved files ----------
+
+
+def _float64_mlp(sizes, activation="tanh", output=None, seed=0):
+    import chainrule as cr
+
+    cr.manual_seed(seed)
+    model = nn.mlp(sizes, activation, output)
+    with no_grad():
+        for p in model.parameters():
+            p.data = p.data.astype(np.float64)
+    return model
+
+
+def _module_gradients(model, loss_fn, x, target):
+    """What training computes: the loss module on the model's output, backward."""
+    from chainrule import tensor
+
+    for p in model.parameters():
+        p.grad = None
+    loss_fn(model(tensor(x)), target).backward()
+    return [p.grad.data for p in model.parameters()]
+
+
+def _derived_gradients(d):
+    return [g for layer in d.layers for g in (layer.dW, layer.db)]
+
+
+def test_nn_mlp_raw_scores_with_cross_entropy_is_softmax_cross_entropy():
+    """nn.mlp ends with raw scores; cross-entropy then applies the softmax itself:
+    delta^(L) = softmax(Z^(L)) - Y, and every number is what training computes."""
+    model = nn.mlp([3, 4, 3], "relu")  # float32, as trained
+    x = np.array([[0.2, -1.0, 0.5], [1.5, 0.3, -0.2], [-0.7, 0.8, 0.1]])
+    labels = np.array([2, 0, 1])
+    for y in (labels, labels.reshape(-1, 1), np.eye(3)[labels]):
+        d = derive(model, x, y)
+        assert d.all_ok and d.spec.logits and len(d.checks) == 7
+        np.testing.assert_array_equal(d.Y, np.eye(3)[labels])  # class indices -> one-hot
+    z = d.layers[1].Z
+    softmax = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(d.layers[1].A, softmax)
+    np.testing.assert_allclose(d.layers[1].delta, softmax - np.eye(3)[labels])
+    trained = _module_gradients(model, nn.CrossEntropyLoss(), x.astype(np.float32), labels)
+    for ours, theirs in zip(_derived_gradients(d), trained, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    text = explain(model, x, labels)
+    assert "raw scores (no activation layer; the loss applies softmax)" in text
+    assert "A^(L) = softmax(Z^(L)): the loss applies softmax to the raw scores" in text
+    assert "all match ✓" in text
+
+
+@pytest.mark.parametrize("loss_fn, output, targets", [
+    (nn.CrossEntropyLoss(), None, "indices"),
+    (nn.BCEWithLogitsLoss(), None, "binary"),
+    (nn.BCELoss(), "sigmoid", "binary"),
+    (nn.MSELoss(), "sigmoid", "values"),
+    (nn.MSELoss(), None, "values"),
+])
+def test_loss_modules_give_the_gradients_training_computes(loss_fn, output, targets):
+    """Each loss module is derived as what it computes: nn.MSELoss and nn.BCELoss average
+    over the outputs too (2/n and 1/n of the textbook losses), the logits losses apply
+    softmax/sigmoid themselves; dW and db equal the module's backward (float64)."""
+    model = _float64_mlp([2, 3, 3], "tanh", output)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 2))
+    y = {"indices": np.array([0, 2, 1, 2]), "binary": rng.integers(0, 2, (4, 3)) * 1.0,
+         "values": rng.uniform(size=(4, 3))}[targets]
+    d = derive(model, x, y, loss_fn, lr=0.1)
+    assert d.all_ok, [c.name for c in d.checks if not c.ok]
+    for ours, theirs in zip(_derived_gradients(d), _module_gradients(model, loss_fn, x, y),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-12)
+    assert d.loss == pytest.approx(float(loss_fn(model(x), y).data))
+    text = explain(model, x, y, loss_fn)
+    assert f"loss nn.{type(loss_fn).__name__}()" in text and "all match ✓" in text
+    if isinstance(loss_fn, nn.MSELoss):
+        assert "delta^(L) = 2/n (A^(L) - Y) * f'(Z^(L))" in text
+        assert "the mean over all m n entries, n = 3 outputs" in text
+
+
+def test_string_losses_on_raw_scores_and_what_is_refused():
+    model = _float64_mlp([2, 2, 2])
+    x, y = np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([[0.0, 1.0], [1.0, 1.0]])
+    d = derive(model, x, y, "bce-with-logits")
+    assert d.all_ok and d.spec.logits and d.layers[-1].activation == "sigmoid"
+    np.testing.assert_allclose(d.layers[1].delta, 1 / (1 + np.exp(-d.layers[1].Z)) - y)
+    with pytest.raises(ValueError, match=r"nn.CrossEntropyLoss\(\) applies softmax to raw "
+                                         r"scores itself.*not softmax"):
+        derive(nn.Sequential(nn.Linear(2, 2), nn.Softmax()), x, [0, 1], nn.CrossEntropyLoss())
+    with pytest.raises(ValueError, match=r"reduction='sum'\): explain derives the mean"):
+        derive(model, x, [0, 1], nn.CrossEntropyLoss(reduction="sum"))
+    with pytest.raises(ValueError, match="class weights or label smoothing"):
+        derive(model, x, [0, 1], nn.CrossEntropyLoss(label_smoothing=0.1))
+    with pytest.raises(ValueError, match=r"loss must be .* got NLLLoss"):
+        derive(model, x, [0, 1], nn.NLLLoss())
+    with pytest.raises(ValueError, match=r"class indices in y must be whole numbers 0..1 .*"
+                                         r"got 2"):
+        derive(model, x, [0, 2])
+    with pytest.raises(ValueError, match="loss bce needs a sigmoid output layer, not identity "
+                                         r"\(for raw scores use bce-with-logits\)"):
+        derive(model, x, y, "bce")
+    with pytest.raises(ValueError, match=r"y must have shape \(2, 2\)"):
+        derive(model, x, np.ones((2, 3)), "mse")
+
+
+def test_dropout_layers_are_left_out_of_the_derivation():
+    import chainrule as cr
+
+    cr.manual_seed(0)
+    model = nn.mlp([2, 3, 2], "sigmoid", dropout=0.5)
+    d = derive(model, np.array([[0.1, 0.2]]), [1])
+    assert d.all_ok and len(d.layers) == 2
+    assert "Dropout layers are left out" in explain(model, np.array([[0.1, 0.2]]), [1])
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A model file written by the train command's code: 3 named classes, features on
+    very different scales (so standardization matters), dropout, one epoch."""
+    from chainrule.train.run import TrainConfig, run_training
+
+    tmp = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    rows = [f"{rng.normal(c):.3f},{rng.normal(10 * c, 5):.3f},{['cat', 'dog', 'fox'][c]}"
+            for c in [0, 1, 2] * 10]
+    (tmp / "pets.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    run_training(TrainConfig.from_mapping({"data": f"csv:{tmp / 'pets.csv'}", "hidden": [4],
+                                           "epochs": 1, "out": str(tmp / "run")}),
+                 progress=False)
+    return tmp / "run" / "model.safetensors"
+
+
+def test_a_saved_model_is_explained_on_standardized_inputs(trained_model):
+    import chainrule as cr
+    from chainrule.explainer import derive_model_file
+
+    meta = cr.load(trained_model).metadata
+    mean = np.array(meta["preprocessing"]["standardize"]["mean"])
+    std = np.array(meta["preprocessing"]["standardize"]["std"])
+    x = np.array([[0.5, 3.0], [1.7, 25.0]])
+    d = derive_model_file(trained_model, x, ["cat", "fox"])
+    assert d.all_ok and d.spec.label == "nn.CrossEntropyLoss()"
+    np.testing.assert_allclose(d.X, (x - mean) / std, rtol=1e-5)
+    np.testing.assert_array_equal(d.Y, [[1, 0, 0], [0, 0, 1]])
+    same = derive_model_file(trained_model, x, [0, 2])
+    np.testing.assert_array_equal(same.layers[0].dW, d.layers[0].dW)
+    text = explain(str(trained_model), x, ["cat", "fox"])
+    assert "X below is your input standardized as the training data was" in text
+    assert "all match ✓" in text
+    guessed = derive_model_file(trained_model, x)  # no labels: the predicted classes
+    assert "the model's own predicted classes" in " ".join(guessed.notes)
+    with pytest.raises(ValueError, match="label 'cow' is not one of the classes of .*cat, "
+                                         "dog, fox"):
+        derive_model_file(trained_model, x, ["cow", "cat"])
+    with pytest.raises(ValueError, match="501 examples given; explain prints every one, so "
+                                         "give at most 500"):
+        derive_model_file(trained_model, np.zeros((501, 2)), np.zeros(501))
+
+
+def test_a_saved_model_too_big_to_print_and_check_is_refused(tmp_path):
+    import chainrule as cr
+    from chainrule.explainer import explain_model_file
+
+    cr.save(nn.mlp([200, 101, 2]), tmp_path / "big.safetensors")
+    with pytest.raises(ValueError, match=r"\(200-101-2\) has 20,402 weights; explain prints "
+                                         r"and numerically checks every one"):
+        explain_model_file(tmp_path / "big.safetensors", np.zeros((1, 200)), [0])
+
+
+# -- the per-example form ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(0, 24, 5))
+def test_per_example_form_is_the_matrix_form(seed):
+    """For k = 1..m: Delta^(l) += delta^(l)_k a^(l-1)_k^T; D = Delta/m + lambda/m W equals
+    the matrix form's dW, autograd's and the numerical gradient; each example's delta is
+    row k of the matrix form's."""
+    model, x, y, loss, l1, l2 = random_case(seed)
+    d = derive(model, x, y, loss, l1=l1, l2=l2, per_example=True)
+    pe, m = d.per_example, len(x)
+    assert d.all_ok and len(pe.examples) == m
+    assert len(pe.checks) == len(d.layers) * (m + 2)
+    for l, layer in enumerate(d.layers):
+        np.testing.assert_allclose(pe.D[l], layer.dW, atol=1e-12)
+        np.testing.assert_allclose(pe.Db[l], layer.db, atol=1e-12)
+        a_prev = x if l == 0 else d.layers[l - 1].A
+        total = sum(np.outer(layer.delta[k], a_prev[k]) for k in range(m))
+        np.testing.assert_allclose(pe.examples[-1].running[l], total, atol=1e-12)
+        for e in pe.examples:
+            np.testing.assert_allclose(e.deltas[l], layer.delta[e.k - 1], atol=1e-12)
+        assert pe.matrix_diff[l] < 1e-12
+
+
+def test_per_example_form_prints_the_loop_in_every_format(monkeypatch):
+    model, x, y = default_example()
+    text = explain(model, x, y, l2=0.1, per_example=True)
+    assert "== Per-example form (one example at a time) ==" in text
+    assert "delta^(2)_1 = [[-0.7055  0.3318  0.3737]]" in text
+    assert "Finally D^(l) = Delta^(l) / m + lambda2/m W^(l),  D_b^(l) = Delta_b^(l) / m (the " \
+           "bias is not regularized)" in text
+    assert "✓ D^(1) matches autograd" in text and "15 gradients checked" in text
+    assert "D^(2) = dW^(2) of the matrix form (max |diff|" in text
+    markdown = explain(model, x, y, per_example=True, format="markdown")
+    assert r"\Delta^{(l)} \mathrel{+}= \delta^{(l)}_k" in markdown
+    page = explain(model, x, y, per_example=True, format="html")
+    assert "Per-example form" in page and "✓ D_b^(2) matches autograd" in page
+    assert "Per-example" not in explain(model, x, y)
+    _plant_tanh_derivative_under_sigmoid(monkeypatch)
+    d = derive(model, x, y, per_example=True)
+    failed = {c.name for c in d.per_example.checks if not c.ok}
+    assert {"D^(1)", "D_b^(1)", "delta^(1) of example 1"} <= failed
+    assert not failed & {"D^(2)", "delta^(2) of example 2"}
+
+
+def test_explain_returns_text_that_displays_as_a_page_in_jupyter():
+    model, x, y = default_example()
+    report = explain(model, x, y)
+    assert isinstance(report, str) and str(report) == report
+    assert str(report) == render_text(model, x, y)
+    assert report._repr_markdown_() == explain(model, x, y, format="markdown")
+    page = report._repr_html_()
+    assert page.startswith("<div class='crx'") and "<svg" in page and "<!DOCTYPE" not in page
+    d = derive(model, x, y)
+    assert d._repr_markdown_() == report._repr_markdown_()
+    assert d._repr_html_().startswith("<div class='crx'")
+    from chainrule.explainer.bptt import default_rnn, derive_bptt
+
+    rnn = derive_bptt(*default_rnn())
+    assert "Backpropagation through time" in rnn._repr_html_()
+    assert rnn._repr_markdown_().startswith("# Backpropagation through time")
+
+
+def render_text(model, x, y):
+    from chainrule.explainer import render
+
+    return render(derive(model, x, y))
+
+
+def assert_self_contained(page: str) -> None:
+    """The interactive page fetches nothing: its scripts are inline (no src), no element
+    refers to another file or address, and the script makes no requests."""
+    import re
+
+    assert re.search(r"<script[^>]*\ssrc=", page) is None
+    assert re.search(r"\s(src|href)=", page) is None
+    for word in ("fetch(", "XMLHttpRequest", "import(", "@import", "url("):
+        assert word not in page, word
+
+
+def test_html_pages_carry_the_derivations_numbers_and_mathml():
+    """The page's data are the derivation's numbers; formulas are MathML (every formula a
+    report writes converts); two renders of one report get different ids."""
+    import json
+    import re
+
+    from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
+    from chainrule.explainer.page import mlp_fragment, mlp_steps
+
+    model, x, y = default_example()
+    d = derive(model, x, y, l1=0.01, l2=0.1, per_example=True)
+    for columns in (False, True):
+        page = explain(model, x, y, l1=0.01, l2=0.1, per_example=True, format="html",
+                       columns=columns)
+        assert page.startswith("<!DOCTYPE html>") and page.count("<math") > 40
+        assert "all match ✓" in page
+        assert_self_contained(page)
+    data = json.loads(re.search(r"class='crx-data'>(.*?)</script>", page).group(1))
+    titles = [s["t"] for s in data["steps"]]
+    assert titles[:3] == ["inputs X (and targets Y)", "layer 1: Z^(1)",
+                          "layer 1: A^(1) = sigmoid(Z^(1))"]
+    assert titles[-2:] == ["the per-example form",
+                          "update: W <- W - alpha dW, b <- b - alpha db"]
+    z_step = data["steps"][1]
+    np.testing.assert_allclose(z_step["val"]["n1-1"][1], d.layers[0].Z[:, 1], rtol=1e-5)
+    assert set(z_step["hl"]) == {"n1-0", "n1-1", "e1-0-0", "e1-0-1", "e1-1-0", "e1-1-1"}
+    delta2 = next(s for s in data["steps"] if s["t"] == "layer 2: delta^(2)")
+    np.testing.assert_allclose(delta2["val"]["n2-0"][1], d.layers[1].delta[:, 0], rtol=1e-5)
+    # inputs, Z and A per layer, the loss, (delta, dW+db, dA) then (delta, dW+db), the
+    # per-example form, the update
+    assert len(mlp_steps(d)) == len(data["steps"]) == 1 + 2 * 2 + 1 + (3 + 2) + 1 + 1
+    ids = {re.search(r"id='(crx-\w+)'", mlp_fragment(d)).group(1) for _ in range(2)}
+    assert len(ids) == 2
+    rnn = render_bptt(derive_bptt(*default_rnn()), "html")
+    assert rnn.count("<math") > 20 and "29 gradients checked" in rnn
+    assert_self_contained(rnn)
+
+
+def test_mathml_typesets_the_latex_the_reports_write():
+    from chainrule.explainer.mathml import to_mathml
+
+    frac = to_mathml(r"dW^{(2)} = \frac{1}{m} \delta^{(2)\top} A^{(1)}")
+    assert ("<msup><mi>W</mi><mrow><mo>(</mo><mn>2</mn><mo>)</mo></mrow></msup>" in frac
+            and "<mfrac><mrow><mn>1</mn></mrow><mrow><mi>m</mi></mrow></mfrac>" in frac)
+    assert "<msubsup><mi>a</mi><mi>k</mi>" in to_mathml(r"a^{(l)}_k")
+    assert "<mi mathvariant='double-struck'>1</mi>" in to_mathml(r"\mathbb{1}[Z > 0]")
+    assert "<mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>2</mn></mtd></mtr>" in to_mathml(
+        r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}")
+    assert "annotation encoding='application/x-tex'>x &lt; 1<" in to_mathml("x < 1")
+    with pytest.raises(ValueError, match=r"unknown LaTeX command \\nabla"):
+        to_mathml(r"\nabla L")

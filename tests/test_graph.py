@@ -177,3 +177,24 @@ def test_every_registered_activation_is_callable_in_an_expression():
     out.backward()
     assert out.item() == pytest.approx(-0.4 + np.expm1(-2.0))
     assert leaves["x"].grad.item() == pytest.approx(0.2 + np.exp(-2.0))
+
+
+def test_html_page_of_the_graph(tmp_path):
+    """The interactive page: the leaves, each op forward, the backward pass with each edge's
+    gradient; self-contained (inline script, nothing fetched)."""
+    import json
+    import re
+
+    out, leaves, nodes = graph_of("(x + y) * z", "x=-2,y=5,z=-4")
+    page = draw_graph(out, "html", tmp_path / "g.html")
+    assert (tmp_path / "g.html").read_text() == page and page.startswith("<!DOCTYPE html>")
+    assert re.search(r"\s(src|href)=", page) is None and "http" not in page
+    data = json.loads(re.search(r"class='crx-data'>(.*?)</script>", page).group(1))
+    titles = [s["t"] for s in data["steps"]]
+    assert titles == ["the inputs", "forward: +", "forward: *",
+                      "backward: the output's gradient is 1", "backward through *",
+                      "backward through +"]
+    last = data["steps"][-1]["val"]
+    assert sorted(v[1][0] for v in last.values()) == [-4, -4, -4, -4]  # x, y and their edges
+    with pytest.raises(ValueError, match="text, dot, svg, png or html"):
+        draw_graph(out, "pdf")

@@ -14,8 +14,10 @@ from chainrule.explainer.setup import ACTIVATION_NAMES, ExampleSpec, build
 DEFAULTS: dict[str, Any] = {
     "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
     "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
-    "steps": 1, "columns": False,
+    "steps": 1, "columns": False, "model": None, "per_example": False,
 }
+# what --model takes beside its examples (the network and its activations come from the file)
+MODEL_OPTIONS = ("--layers", "--activation", "--weights-seed")
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +39,8 @@ def add_parser(sub: Any) -> None:
                         "softmax for cross-entropy, sigmoid for bce, the same name for mse), "
                         "or one per layer, e.g. elu,softmax; names: "
                         + ", ".join(ACTIVATION_NAMES))
-    p.add_argument("--loss", default=DEFAULTS["loss"], choices=["mse", "bce", "cross-entropy"])
+    p.add_argument("--loss", default=DEFAULTS["loss"],
+                   choices=["mse", "bce", "bce-with-logits", "cross-entropy"])
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--l1", type=float, default=DEFAULTS["l1"])
     p.add_argument("--l2", type=float, default=DEFAULTS["l2"])
@@ -56,6 +59,15 @@ def add_parser(sub: Any) -> None:
                    help="gradient-descent steps to show")
     p.add_argument("--columns", action="store_true",
                    help="samples as columns (the W X + b layout of textbook derivations)")
+    p.add_argument("--model", metavar="FILE",
+                   help="explain a model saved by chainrule train on the examples of --x "
+                        "(raw features; --y optional: class names or indices, else the "
+                        "model's own predictions) or --csv (its label column holds the class "
+                        "names); the saved standardization is applied first")
+    p.add_argument("--per-example", action="store_true",
+                   help="also derive the gradient one example at a time (Delta += delta "
+                        "a^T, then D = Delta / m + the regularization), checked equal to the "
+                        "matrix form")
     p.add_argument("--rnn", action="store_true",
                    help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
                         "(takes only --format and --out)")
@@ -78,6 +90,15 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.csv and (args.x or args.y):
         raise ValueError("explain: give the examples either with --csv or with --x and --y, "
                          "not both")
+    if args.model:
+        given = [o for o in MODEL_OPTIONS if o in _given(args)]
+        if given:
+            raise ValueError(f"explain: --model takes its network from the file; "
+                             f"{', '.join(given)} cannot apply to it")
+        if not (args.x or args.csv):
+            raise ValueError("explain: --model needs examples: --x (and optionally --y) or "
+                             "--csv")
+        return
     if args.x and not args.y:
         raise ValueError("explain: --x needs --y too (the targets, e.g. --y \"0;1\")")
     if args.y and not args.x:
@@ -97,14 +118,46 @@ def run(args: argparse.Namespace) -> int:
         bptt = derive_bptt(*default_rnn())
         text, ok = render_bptt(bptt, args.format), bptt.all_ok
     else:
-        from chainrule.explainer import derive, render
+        from chainrule.explainer.page import write
 
-        spec = ExampleSpec(**{f.name: getattr(args, f.name)
-                              for f in dataclasses.fields(ExampleSpec)})
-        model, x, y = build(spec)
-        derivation = derive(model, x, y, args.loss, args.lr, args.l1, args.l2, args.steps)
-        text, ok = render(derivation, args.format, args.columns), derivation.all_ok
+        derivation = _model_file_derivation(args) if args.model else _example_derivation(args)
+        text, ok = write(derivation, args.format, args.columns), derivation.all_ok
     from chainrule._io import write_text_or_print
 
     write_text_or_print(text, args.out, "explain")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"lr": args.lr, "l1": args.l1, "l2": args.l2, "steps": args.steps,
+            "per_example": args.per_example}
+
+
+def _example_derivation(args: argparse.Namespace) -> Any:
+    from chainrule.explainer import derive
+
+    spec = ExampleSpec(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ExampleSpec)})
+    model, x, y = build(spec)
+    return derive(model, x, y, args.loss, **_options(args))
+
+
+def _model_file_derivation(args: argparse.Namespace) -> Any:
+    from chainrule.explainer.model_file import derive_model_file
+    from chainrule.explainer.setup import parse_matrix
+
+    if args.csv:  # the label column's class names, matched to the model's by name
+        from chainrule.data import load_csv
+
+        table = load_csv(args.csv, args.label_column)
+        x, y = table.X, [table.classes[i] for i in table.y]
+    else:
+        x = parse_matrix(args.x, "x")
+        y = None if args.y is None else _labels(args.y)
+    loss = None if args.loss == DEFAULTS["loss"] else args.loss
+    return derive_model_file(args.model, x, y, loss, **_options(args))
+
+
+def _labels(text: str) -> list[Any]:
+    """--y for a saved model: class indices ("0;2") or class names ("setosa;virginica")."""
+    items = [v.strip() for v in text.replace(",", ";").split(";") if v.strip()]
+    return [int(v) if v.lstrip("-").isdigit() else v for v in items]

@@ -17,7 +17,9 @@ def add_parser(sub: Any) -> None:
                                    "(upstream gradient times local derivative).")
     p.add_argument("expression", help='e.g. "(x + y) * z" or "sigmoid(w0*x0 + w1*x1 + w2)"')
     p.add_argument("--values", default="", help="x=-2,y=5,z=-4 (lists allowed: w=[1,2,3])")
-    p.add_argument("--format", default="svg", choices=["svg", "png", "dot", "text"])
+    p.add_argument("--format", default="svg", choices=["svg", "png", "dot", "text", "html"],
+                   help="svg and png need Graphviz's dot; html is an interactive page that steps "
+                        "through the forward and backward pass; text needs nothing")
     p.add_argument("--out", help="output file (default graph.<format>; text prints)")
     p.set_defaults(func=run)
 

@@ -2,6 +2,8 @@
 
 ``derive`` computes the numbers (a ``Derivation``), ``render`` writes them as text,
 Markdown or HTML; ``chainrule.explain(model, x, y, ...)`` is the two in one call.
+``derive_model_file`` / ``explain_model_file`` do it for a saved model, on its inputs
+prepared as its training data was.
 ``bptt`` does the same for backpropagation through time in a tiny RNN.
 """
 
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.explainer.derivation import Check, Derivation, LayerMath, derive
+from chainrule.explainer.derivation import Check, Derivation, LayerMath, Loss, derive
+from chainrule.explainer.model_file import derive_model_file, explain_model_file
 from chainrule.explainer.render import render
 
 
@@ -35,4 +38,5 @@ def default_example(hidden: str = "sigmoid", output: str = "softmax") -> tuple[A
     return model, x, y
 
 
-__all__ = ["Check", "Derivation", "LayerMath", "default_example", "derive", "render"]
+__all__ = ["Check", "Derivation", "LayerMath", "Loss", "default_example", "derive",
+           "derive_model_file", "explain_model_file", "render"]

@@ -64,6 +64,16 @@ class BPTT:
     def all_ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    def _repr_html_(self) -> str:  # Jupyter: the interactive page
+        from chainrule.explainer.page import fragment
+
+        return fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explainer.page import write
+
+        return write(self, "markdown")
+
     def check(self, name: str) -> Check:
         """The check called ``name``: 'da_2', 'dW (step 1)', 'dW', ..."""
         for c in self.checks:
@@ -217,25 +227,58 @@ def _column(a: np.ndarray) -> np.ndarray:
 
 
 def render_bptt(d: BPTT, fmt: str = "text") -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page)."""
+    if fmt == "html":
+        from chainrule.explainer.page import bptt_page
+
+        return bptt_page(d)
     doc = document(fmt)
     steps = len(d.xs)
+    write_notation(doc, d)
+    doc.heading("Forward through time")
+    for t in range(steps):
+        write_forward(doc, d, t)
+    write_loss(doc, d)
+    doc.heading("Backward through time (t = T down to 1)")
+    write_backward_rule(doc)
+    for t in range(steps - 1, -1, -1):
+        write_backward(doc, d, t)
+    doc.heading("Shared weights: sums over time")
+    doc.line("step t's share is the gradient with respect to the copy of the weight used at "
+             "step t alone (autograd: a node per step; numerically: that copy perturbed); "
+             "the sum, with respect to the shared weight (every step's use perturbed at once)")
+    for k in NAMES:
+        write_weight_sum(doc, d, k)
+    doc.heading("Summary")
+    doc.line(_summary(d))
+    return doc.render("Backpropagation through time, step by step")
+
+
+def write_notation(doc: Any, d: BPTT) -> None:
+    """The model's equations and its weights."""
     doc.heading("Notation")
-    doc.line(f"a tanh RNN over T = {steps} steps: a_t = U x_t + W h_(t-1) + b, h_t = tanh(a_t), "
-             f"o_t = V h_t + c, p_t = softmax(o_t), L = sum_t -log p_t[y_t]; h_0 = 0",
+    doc.line(f"a tanh RNN over T = {len(d.xs)} steps: a_t = U x_t + W h_(t-1) + b, h_t = "
+             f"tanh(a_t), o_t = V h_t + c, p_t = softmax(o_t), L = sum_t -log p_t[y_t]; h_0 = 0",
              r"a_t = U x_t + W h_{t-1} + b,\ h_t = \tanh(a_t),\ o_t = V h_t + c,\ "
              r"L = -\sum_t \log \mathrm{softmax}(o_t)_{y_t}")
     for k in NAMES:
         doc.matrix(k, k, _column(d.params[k]))
-    doc.heading("Forward through time")
-    for t in range(steps):
-        doc.line(f"t = {t + 1}: x_{t + 1} = {np.round(d.xs[t], 4).tolist()}, target "
-                 f"y_{t + 1} = {int(d.ys[t])}")
-        doc.matrix(f"a_{t + 1}", f"a_{{{t + 1}}}", d.a[t][:, None])
-        doc.matrix(f"h_{t + 1}", f"h_{{{t + 1}}}", d.h[t + 1][:, None])
-        doc.matrix(f"o_{t + 1}", f"o_{{{t + 1}}}", d.o[t][:, None])
-        doc.matrix(f"p_{t + 1}", f"p_{{{t + 1}}}", d.p[t][:, None])
+
+
+def write_forward(doc: Any, d: BPTT, t: int) -> None:
+    """Step t (0-based) of the forward pass: a_t, h_t, o_t, p_t."""
+    doc.line(f"t = {t + 1}: x_{t + 1} = {np.round(d.xs[t], 4).tolist()}, target "
+             f"y_{t + 1} = {int(d.ys[t])}")
+    for name, values in (("a", d.a[t]), ("h", d.h[t + 1]), ("o", d.o[t]), ("p", d.p[t])):
+        doc.matrix(f"{name}_{t + 1}", f"{name}_{{{t + 1}}}", values[:, None])
+
+
+def write_loss(doc: Any, d: BPTT) -> None:
     doc.line(f"L = {d.loss:.6f}")
-    doc.heading("Backward through time (t = T down to 1)")
+
+
+def write_backward_rule(doc: Any) -> None:
+    """The recursion of the backward pass, and how each of its numbers is checked."""
     doc.line("do_t = p_t - onehot(y_t);  dh_t = V^T do_t + W^T da_(t+1);  "
              "da_t = dh_t * (1 - h_t^2);  da_(T+1) = 0",
              r"do_t = p_t - e_{y_t},\ dh_t = V^\top do_t + W^\top da_{t+1},\ "
@@ -243,28 +286,29 @@ def render_bptt(d: BPTT, fmt: str = "text") -> str:
     doc.line("each checked against autograd (the gradients of o_t, h_t, a_t in the unrolled "
              "graph) and central differences (each entry of o_t, h_t or a_t perturbed, the "
              "rest of the unrolled network run forward from it)")
-    for t in range(steps - 1, -1, -1):
-        doc.line(f"t = {t + 1}")
-        for e, values in zip(ERRORS, (d.do, d.dh, d.da), strict=True):
-            doc.matrix(f"{e}_{t + 1}", f"{e}_{{{t + 1}}}", values[t][:, None])
-            doc.check(d.check(f"{e}_{t + 1}"))
-    doc.heading("Shared weights: sums over time")
-    doc.line("step t's share is the gradient with respect to the copy of the weight used at "
-             "step t alone (autograd: a node per step; numerically: that copy perturbed); "
-             "the sum, with respect to the shared weight (every step's use perturbed at once)")
-    formulas = {"V": "dV = sum_t do_t h_t^T", "c": "dc = sum_t do_t",
+
+
+def write_backward(doc: Any, d: BPTT, t: int) -> None:
+    """Step t (0-based) of the backward pass: do_t, dh_t, da_t and their checks."""
+    doc.line(f"t = {t + 1}")
+    for e, values in zip(ERRORS, (d.do, d.dh, d.da), strict=True):
+        doc.matrix(f"{e}_{t + 1}", f"{e}_{{{t + 1}}}", values[t][:, None])
+        doc.check(d.check(f"{e}_{t + 1}"))
+
+
+SUM_FORMULAS = {"V": "dV = sum_t do_t h_t^T", "c": "dc = sum_t do_t",
                 "U": "dU = sum_t da_t x_t^T", "W": "dW = sum_t da_t h_(t-1)^T",
                 "b": "db = sum_t da_t"}
-    for k in NAMES:
-        doc.line(formulas[k])
-        for t, part in enumerate(d.per_step[k]):
-            doc.matrix(f"  step {t + 1}", rf"\text{{step }}{t + 1}", _column(part))
-            doc.check(d.check(step_name(k, t)))
-        doc.matrix(f"d{k}", f"d{k}", _column(d.grads[k]))
-        doc.check(d.check(f"d{k}"))
-    doc.heading("Summary")
-    doc.line(_summary(d))
-    return doc.render("Backpropagation through time, step by step")
+
+
+def write_weight_sum(doc: Any, d: BPTT, k: str) -> None:
+    """Shared weight k's gradient: each step's share, checked, and their sum, checked."""
+    doc.line(SUM_FORMULAS[k])
+    for t, part in enumerate(d.per_step[k]):
+        doc.matrix(f"  step {t + 1}", rf"\text{{step }}{t + 1}", _column(part))
+        doc.check(d.check(step_name(k, t)))
+    doc.matrix(f"d{k}", f"d{k}", _column(d.grads[k]))
+    doc.check(d.check(f"d{k}"))
 
 
 def _summary(d: BPTT) -> str:

@@ -41,10 +41,38 @@ from chainrule.nn.activation import (
     get_activation,
 )
 from chainrule.nn.container import Sequential
+from chainrule.nn.layers import Dropout
 from chainrule.nn.linear import Linear
 
 TOLERANCE = 1e-6  # formula vs autograd: the same float64 arithmetic, in another order
 NUMERIC_TOLERANCE = 1e-5  # vs central differences, whose error is about eps^2 + 1e-16/eps
+
+
+LOSS_NAMES = ("mse", "bce", "cross-entropy")
+# the activation a loss applies to raw scores itself (nn.CrossEntropyLoss, BCEWithLogitsLoss)
+LOGIT_ACTIVATION = {"cross-entropy": "softmax", "bce": "sigmoid"}
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The loss explain derives: one of the textbook losses, and how the model meets it.
+
+    name: mse (1/(2m) sum ||A - Y||^2), bce or cross-entropy (both averaged over the
+    examples); scale: what the loss actually minimized is, over the textbook one
+    (nn.MSELoss's mean over all m n entries is 2/n of it, nn.BCELoss's 1/n: every delta
+    is scaled the same); logits: the model ends with raw scores Z^(L) and the loss applies
+    softmax (cross-entropy) or sigmoid (bce) itself, as ``nn.mlp``'s models and
+    ``nn.CrossEntropyLoss`` / ``nn.BCEWithLogitsLoss`` do; label: how the caller named it.
+    """
+
+    name: str
+    scale: float = 1.0
+    logits: bool = False
+    label: str = ""
+
+    def value(self, a: np.ndarray, y: np.ndarray) -> float:
+        """The data loss of outputs A (after the loss's own softmax/sigmoid) and targets Y."""
+        return self.scale * _loss_value(a, y, self.name)
 
 
 def explainable() -> tuple[type[Activation], ...]:
@@ -132,6 +160,34 @@ class LayerMath:
 
 
 @dataclass
+class ExampleStep:
+    """Example k of the per-example loop: its error delta^(l) at each layer l = 1..L,
+    its contributions delta^(l) a^(l-1)T (weights) and delta^(l) (biases), and the running
+    sums Delta^(l) and Delta_b^(l) after it."""
+
+    k: int
+    x: np.ndarray
+    y: np.ndarray
+    deltas: list[np.ndarray]
+    contributions: list[np.ndarray]
+    running: list[np.ndarray]
+    running_b: list[np.ndarray]
+
+
+@dataclass
+class PerExample:
+    """The per-example form: for k = 1..m, Delta^(l) += delta^(l) a^(l-1)T; finally
+    D^(l) = Delta^(l) / m + lambda/m W^(l) and D_b^(l) = Delta_b^(l) / m (bias not
+    regularized). ``matrix_diff[l]``: max |D^(l) - dW^(l)| against the matrix form."""
+
+    examples: list[ExampleStep]
+    D: list[np.ndarray]
+    Db: list[np.ndarray]
+    matrix_diff: list[float]
+    checks: list[Check]
+
+
+@dataclass
 class Derivation:
     """Everything the explainer prints, for tests to check number by number."""
 
@@ -145,14 +201,29 @@ class Derivation:
     loss: float = 0.0
     data_loss: float = 0.0
     losses: list[float] = field(default_factory=list)  # before each of the steps, and after
+    spec: Loss = None  # the loss in full (loss_name is its textbook name)
+    notes: list[str] = field(default_factory=list)  # where the model and data came from
+
+    per_example: PerExample | None = None
 
     @property
     def checks(self) -> list[Check]:
-        return [c for layer in self.layers for c in layer.checks]
+        extra = self.per_example.checks if self.per_example is not None else []
+        return [c for layer in self.layers for c in layer.checks] + extra
 
     @property
     def all_ok(self) -> bool:
         return all(c.ok for c in self.checks)
+
+    def _repr_html_(self) -> str:  # Jupyter: the interactive page
+        from chainrule.explainer.page import fragment
+
+        return fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explainer.page import write
+
+        return write(self, "markdown")
 
 
 def _activation_of(i: int, module: Activation) -> Act:
@@ -165,9 +236,12 @@ def _activation_of(i: int, module: Activation) -> Act:
 
 
 def layers_of(model: Sequential) -> list[tuple[Linear, Act]]:
-    """(Linear, activation) pairs; a Linear without an activation gets the identity."""
+    """(Linear, activation) pairs; a Linear without an activation gets the identity.
+    Dropout layers are left out: explain derives the network as it predicts."""
     pairs: list[tuple[Linear, Act]] = []
     for i, m in enumerate(model):
+        if isinstance(m, Dropout):
+            continue  # the identity when the network predicts (evaluation mode)
         if isinstance(m, Linear):
             pairs.append((m, Act("identity")))
         elif type(m) in explainable() and pairs and pairs[-1][1].name == "identity":
@@ -183,19 +257,96 @@ def layers_of(model: Sequential) -> list[tuple[Linear, Act]]:
     return pairs
 
 
-def _check_loss(loss: str, output: str) -> None:
-    """The output layer's delta is A - Y only for these pairs; mse takes any elementwise f."""
-    if loss not in ("mse", "bce", "cross-entropy"):
-        raise ValueError(f"explain: loss must be mse, bce or cross-entropy, got {loss!r}")
-    if loss == "cross-entropy" and output != "softmax":
-        raise ValueError(f"explain: loss cross-entropy needs a softmax output layer, "
-                         f"not {output}")
-    if loss == "bce" and output != "sigmoid":
-        raise ValueError(f"explain: loss bce needs a sigmoid output layer, not {output}")
-    if loss == "mse" and output == "softmax":
+def _string_loss(loss: str, output: str) -> Loss:
+    """'mse', 'bce', 'bce-with-logits' or 'cross-entropy' for a model whose last activation
+    is ``output``: cross-entropy of raw scores (identity) applies softmax itself."""
+    name = loss.replace("_", "-").lower()
+    logits = name == "bce-with-logits" or (name == "cross-entropy" and output == "identity")
+    name = "bce" if name == "bce-with-logits" else name
+    if name not in LOSS_NAMES:
+        raise ValueError(f"explain: loss must be mse, bce, bce-with-logits or cross-entropy "
+                         f"(or nn.MSELoss(), nn.BCELoss(), nn.BCEWithLogitsLoss(), "
+                         f"nn.CrossEntropyLoss()), got {loss!r}")
+    if logits and output != "identity":
+        raise ValueError(f"explain: loss {loss} applies sigmoid to raw scores itself, so the "
+                         f"model must end with a Linear layer, not {output}")
+    if name == "cross-entropy" and output not in ("softmax", "identity"):
+        raise ValueError(f"explain: loss cross-entropy needs a softmax output layer or raw "
+                         f"scores (a Linear layer last, as nn.mlp builds), not {output}")
+    if name == "bce" and not logits and output != "sigmoid":
+        raise ValueError(f"explain: loss bce needs a sigmoid output layer, not {output} (for "
+                         f"raw scores use bce-with-logits)")
+    if name == "mse" and output == "softmax":
         raise ValueError("explain: loss mse needs an elementwise output activation (sigmoid, "
                          "identity, ...), not softmax; a softmax output goes with loss "
                          "cross-entropy")
+    return Loss(name, logits=logits, label=name if not logits else loss)
+
+
+def _module_loss(loss: Any, output: str, n_out: int) -> Loss:
+    """A loss module as its textbook loss: nn.CrossEntropyLoss and nn.BCEWithLogitsLoss
+    take raw scores; nn.MSELoss and nn.BCELoss average over the n outputs as well as the
+    examples, 2/n and 1/n of the textbook mse and bce."""
+    from chainrule.nn import loss as modules
+
+    label = f"nn.{type(loss).__name__}()"
+    if getattr(loss, "reduction", "mean") != "mean":
+        raise ValueError(f"explain: {label[:-1]}reduction={loss.reduction!r}): explain derives "
+                         f"the mean over the examples; use reduction='mean'")
+    if isinstance(loss, modules.CrossEntropyLoss) and (loss.weight is not None
+                                                       or loss.label_smoothing):
+        raise ValueError("explain: nn.CrossEntropyLoss with class weights or label smoothing "
+                         "is beyond the textbook formulas; use nn.CrossEntropyLoss()")
+    logit_losses = {modules.CrossEntropyLoss: "cross-entropy", modules.BCEWithLogitsLoss: "bce"}
+    name = logit_losses.get(type(loss))
+    if name is not None:
+        if output != "identity":
+            raise ValueError(f"explain: {label} applies {LOGIT_ACTIVATION[name]} to raw scores "
+                             f"itself, so the model must end with a Linear layer, not {output} "
+                             f"(remove the last {output}, or pass loss='{name}')")
+        return Loss(name, 1.0 if name == "cross-entropy" else 1 / n_out, True, label)
+    if type(loss) is modules.BCELoss:
+        _string_loss("bce", output)
+        return Loss("bce", 1 / n_out, False, label)
+    if type(loss) is modules.MSELoss:
+        _string_loss("mse", output)
+        return Loss("mse", 2 / n_out, False, label)
+    raise ValueError(f"explain: loss must be mse, bce, bce-with-logits or cross-entropy, or "
+                     f"one of nn.MSELoss(), nn.BCELoss(), nn.BCEWithLogitsLoss(), "
+                     f"nn.CrossEntropyLoss(); got {loss!r}")
+
+
+def loss_of(loss: Any, output: str, n_out: int) -> Loss:
+    """The ``Loss`` that ``loss`` (a name, a loss module or a Loss) means for a model whose
+    output activation is ``output`` and which has ``n_out`` outputs."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        return _string_loss(loss, output)
+    return _module_loss(loss, output, n_out)
+
+
+def _targets(y: Any, loss: Loss, m: int, n_out: int) -> np.ndarray:
+    """y as an (m, n_out) float64 array: class indices (a vector, or one column when there
+    are several outputs) become one-hot rows for cross-entropy; a vector is one column for
+    a single output."""
+    y = np.asarray(getattr(y, "data", y))
+    indices = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and n_out > 1)
+    if indices and loss.name == "cross-entropy" and len(y) == m:
+        k = y.reshape(-1)
+        bad = (k < 0) | (k >= n_out) | (k != np.round(k))
+        if bad.any():
+            raise ValueError(f"explain: class indices in y must be whole numbers 0..{n_out - 1} "
+                             f"(the network has {n_out} outputs, one per class), got "
+                             f"{k[bad][0]:g}")
+        return np.eye(n_out)[k.astype(int)]
+    if y.ndim == 1 and n_out == 1:
+        y = y.reshape(-1, 1)
+    if y.shape != (m, n_out):
+        raise ValueError(f"explain: y must have shape ({m}, {n_out}) (one row per example, one "
+                         f"column per output; or class indices for cross-entropy), got "
+                         f"{y.shape}")
+    return y.astype(np.float64)
 
 
 def _check_targets(y: np.ndarray, loss: str) -> None:
@@ -207,8 +358,9 @@ def _check_targets(y: np.ndarray, loss: str) -> None:
     sums = y.sum(axis=1)
     if loss == "cross-entropy" and not np.allclose(sums, 1):
         k = int(np.argmax(~np.isclose(sums, 1)))
-        raise ValueError(f"explain: loss cross-entropy needs each row of y to sum to 1 "
-                         f"(one-hot or probabilities); row {k} sums to {sums[k]:g}")
+        raise ValueError(f"explain: loss cross-entropy needs a softmax output (a distribution "
+                         f"over the classes) and rows of y that sum to 1 too (one-hot or "
+                         f"probabilities), or class indices; row {k} sums to {sums[k]:g}")
 
 
 def _loss_value(a: np.ndarray, y: np.ndarray, loss: str) -> float:
@@ -235,30 +387,30 @@ def _forward(params: list[tuple[np.ndarray, np.ndarray, Act]], x: np.ndarray) ->
 
 
 def _total_loss(params: list[tuple[np.ndarray, np.ndarray, Act]], x: np.ndarray,
-                y: np.ndarray, loss: str, l1: float, l2: float) -> float:
+                y: np.ndarray, loss: Loss, l1: float, l2: float) -> float:
     a = _forward(params, x)[-1][1]
-    return _loss_value(a, y, loss) + _reg_value([w for w, _, _ in params], len(x), l1, l2)
+    return loss.value(a, y) + _reg_value([w for w, _, _ in params], len(x), l1, l2)
 
 
 def _loss_from(params: list, l: int, value: np.ndarray, is_z: bool, y: np.ndarray,
-               loss: str) -> float:
+               loss: Loss) -> float:
     """The data loss computed from layer l's Z^(l) (is_z) or A^(l) = ``value``: apply f_l
     if needed, then run layers l+1..L forward. (The L1/L2 terms depend on the weights
     only, so their derivative with respect to Z or A is zero and they are left out.)"""
     a = params[l][2](value) if is_z else value
     if l + 1 < len(params):
         a = _forward(params[l + 1:], a)[-1][1]
-    return _loss_value(a, y, loss)
+    return loss.value(a, y)
 
 
-def _numeric_weights(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
+def _numeric_weights(params: list, x: np.ndarray, y: np.ndarray, loss: Loss, l1: float,
                      l2: float, target: np.ndarray) -> np.ndarray:
     """Central differences of the total loss (with L1/L2) for a W or b in ``params``."""
     return central_differences(lambda: _total_loss(params, x, y, loss, l1, l2), target)
 
 
 def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
-                          y: np.ndarray, loss: str) -> np.ndarray:
+                          y: np.ndarray, loss: Loss) -> np.ndarray:
     """m dJ/dZ^(l) (is_z) or m dJ/dA^(l) by central differences: delta and dA are the
     errors of single examples, m times the gradient of the mean loss."""
     value = value.copy()  # perturbed in place
@@ -266,7 +418,19 @@ def _numeric_intermediate(params: list, l: int, value: np.ndarray, is_z: bool,
                                         value)
 
 
-def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, l2: float
+def _engine_loss(a: Tensor, y: np.ndarray, loss: Loss) -> Tensor:
+    """The data loss on the engine, by the library's loss functions: cross-entropy and
+    bce with logits take the raw scores ``a`` = Z^(L) (softmax and sigmoid fused in)."""
+    m, t = len(y), Tensor(y)
+    if loss.name == "mse":
+        return F.mse_loss(a, t, reduction="sum") * (loss.scale / (2 * m))
+    if loss.name == "cross-entropy":
+        return F.cross_entropy(a, t) * loss.scale
+    bce = F.binary_cross_entropy_with_logits if loss.logits else F.binary_cross_entropy
+    return bce(a, t, reduction="sum") * (loss.scale / m)
+
+
+def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: Loss, l1: float, l2: float
               ) -> tuple[list, list, list]:
     """The engine's dL/dW, dL/db, dL/dZ and dL/dA for every layer."""
     ws = [Tensor(w.copy(), requires_grad=True) for w, _, _ in params]
@@ -277,7 +441,7 @@ def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, 
         z = F.linear(a, w, b)
         z.retain_grad()
         zs.append(z)
-        if act.name == "softmax" and loss == "cross-entropy":
+        if len(zs) == len(params) and (loss.logits or loss.name == "cross-entropy"):
             a = z  # the fused loss below takes the logits
         else:
             a = act.engine(z)
@@ -285,12 +449,7 @@ def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, 
             a.retain_grad()
         acts.append(a)
     m = len(x)
-    if loss == "mse":
-        total = ((a - Tensor(y)) ** 2).sum() * (1 / (2 * m))
-    elif loss == "bce":
-        total = F.binary_cross_entropy(a, Tensor(y), reduction="sum") * (1 / m)
-    else:
-        total = F.cross_entropy(a, Tensor(y))
+    total = _engine_loss(a, y, loss)
     for w in ws:
         if l2:
             total = total + (w * w).sum() * (l2 / (2 * m))
@@ -302,35 +461,46 @@ def _autograd(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, 
              for z, t in zip(zs, acts[:-1], strict=True)])
 
 
-def derive(model: Sequential, x: Any, y: Any, loss: str = "cross-entropy", lr: float = 0.5,
-           l1: float = 0.0, l2: float = 0.0, steps: int = 1) -> Derivation:
-    """Compute the derivation (step 1 in full, then the loss after each of ``steps``)."""
+def derive(model: Sequential, x: Any, y: Any, loss: Any = "cross-entropy", lr: float = 0.5,
+           l1: float = 0.0, l2: float = 0.0, steps: int = 1, per_example: bool = False
+           ) -> Derivation:
+    """Compute the derivation (step 1 in full, then the loss after each of ``steps``).
+
+    ``loss``: 'mse', 'bce', 'bce-with-logits', 'cross-entropy' or a loss module
+    (nn.MSELoss(), nn.BCELoss(), nn.BCEWithLogitsLoss(), nn.CrossEntropyLoss()); a model
+    ending with raw scores (``nn.mlp``'s) takes cross-entropy as softmax + cross-entropy.
+    ``y``: one row per example, or class indices for cross-entropy. ``per_example``: also
+    the per-example form (a loop over the examples accumulating Delta^(l)), checked."""
     pairs = layers_of(model)
-    _check_loss(loss, pairs[-1][1].name)
-    x = np.asarray(getattr(x, "data", x), np.float64)
-    y = np.asarray(getattr(y, "data", y), np.float64)
     n_in, n_out = pairs[0][0].in_features, pairs[-1][0].out_features
+    spec = loss_of(loss, pairs[-1][1].name, n_out)
+    if spec.logits:  # the loss's own softmax or sigmoid is the output layer's activation
+        pairs[-1] = (pairs[-1][0], Act(LOGIT_ACTIVATION[spec.name]))
+    x = np.asarray(getattr(x, "data", x), np.float64)
     if x.ndim != 2 or x.shape[1] != n_in or len(x) == 0:
         raise ValueError(f"explain: x must have shape (examples, {n_in}) with at least one "
                          f"example, got {x.shape}")
-    if y.shape != (len(x), n_out):
-        raise ValueError(f"explain: y must have shape ({len(x)}, {n_out}) (one-hot rows for "
-                         f"classification), got {y.shape}")
-    _check_targets(y, loss)
+    y = _targets(y, spec, len(x), n_out)
+    _check_targets(y, spec.name)
     params = [(lin.weight.data.astype(np.float64).copy(),
                (lin.bias.data if lin.bias is not None else np.zeros(lin.out_features))
                .astype(np.float64).copy(), act) for lin, act in pairs]
-    d = Derivation(x, y, loss, lr, l1, l2, [])
+    d = Derivation(x, y, spec.name, lr, l1, l2, [], spec=spec)
+    if any(isinstance(m, Dropout) for m in model):
+        d.notes.append("Dropout layers are left out: the derivation is of the network as it "
+                       "predicts (evaluation mode), where dropout is the identity")
     for step in range(steps):
-        d.losses.append(_total_loss(params, x, y, loss, l1, l2))
+        d.losses.append(_total_loss(params, x, y, spec, l1, l2))
         if step == 0:
             _first_step(d, params)
-        params = _apply_update(params, x, y, loss, lr, l1, l2)
-    d.losses.append(_total_loss(params, x, y, loss, l1, l2))
+            if per_example:
+                d.per_example = per_example_form(d, params)
+        params = _apply_update(params, x, y, spec, lr, l1, l2)
+    d.losses.append(_total_loss(params, x, y, spec, l1, l2))
     return d
 
 
-def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float, l2: float
+def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: Loss, l1: float, l2: float
                ) -> tuple[list, list]:
     """Forward values and the formula's (delta, dW, db, dA_prev) per layer."""
     m = len(x)
@@ -338,8 +508,9 @@ def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
     back: list[tuple] = [None] * len(params)
     z_l, a_l = fwd[-1]
     act = params[-1][2]
-    delta = a_l - y if loss in ("cross-entropy", "bce") else (a_l - y) * act.derivative(z_l,
-                                                                                        a_l)
+    delta = loss.scale * (a_l - y)
+    if loss.name == "mse":  # the output's own f' stays; softmax/sigmoid's cancels
+        delta = delta * act.derivative(z_l, a_l)
     for l in range(len(params) - 1, -1, -1):
         w = params[l][0]
         a_prev = x if l == 0 else fwd[l - 1][1]
@@ -353,7 +524,40 @@ def _gradients(params: list, x: np.ndarray, y: np.ndarray, loss: str, l1: float,
     return fwd, back
 
 
-def _apply_update(params: list, x: np.ndarray, y: np.ndarray, loss: str, lr: float, l1: float,
+def per_example_form(d: Derivation, params: list) -> PerExample:
+    """The loop of course derivations over the examples, one at a time (each is the matrix
+    form with m = 1: a forward pass, its delta^(L), back through the layers), summing
+    Delta^(l) += delta^(l) a^(l-1)T; then D^(l) = Delta^(l)/m + the regularization terms.
+    Checked against autograd and central differences of the whole batch (the D's against
+    dJ/dW, each example's delta^(l) against row k of m dJ/dZ^(l)) and the matrix form."""
+    m = len(d.X)
+    running = [np.zeros_like(w) for w, _, _ in params]
+    running_b = [np.zeros_like(b) for _, b, _ in params]
+    examples = []
+    for k in range(m):
+        _, back = _gradients(params, d.X[k:k + 1], d.Y[k:k + 1], d.spec, 0.0, 0.0)
+        deltas = [delta[0] for delta, _, _, _ in back]
+        parts = [dw for _, dw, _, _ in back]  # delta^(l) a^(l-1)T: dW with m = 1
+        running = [r + c for r, c in zip(running, parts, strict=True)]
+        running_b = [r + g for r, g in zip(running_b, deltas, strict=True)]
+        examples.append(ExampleStep(k + 1, d.X[k], d.Y[k], deltas, parts, running, running_b))
+    D = [r / m + d.l2 / m * w + d.l1 / m * np.sign(w)
+         for r, (w, _, _) in zip(running, params, strict=True)]
+    Db = [r / m for r in running_b]
+    checks = []
+    for l, layer in enumerate(d.layers):
+        delta_check, dw_check, db_check = layer.checks[:3]
+        checks += [Check(f"delta^({l + 1}) of example {e.k}", e.deltas[l],
+                         delta_check.autograd[e.k - 1], delta_check.numeric[e.k - 1])
+                   for e in examples]
+        checks += [Check(f"D^({l + 1})", D[l], dw_check.autograd, dw_check.numeric),
+                   Check(f"D_b^({l + 1})", Db[l], db_check.autograd, db_check.numeric)]
+    diffs = [float(np.abs(Dl - layer.dW).max(initial=0)) for Dl, layer in
+             zip(D, d.layers, strict=True)]
+    return PerExample(examples, D, Db, diffs, checks)
+
+
+def _apply_update(params: list, x: np.ndarray, y: np.ndarray, loss: Loss, lr: float, l1: float,
                   l2: float) -> list:
     _, back = _gradients(params, x, y, loss, l1, l2)
     return [(w - lr * dw, b - lr * db, act)
@@ -364,9 +568,10 @@ def _first_step(d: Derivation, params: list) -> None:
     """Layer by layer: the formula's numbers and, for each gradient, autograd's and the
     central differences' (delta^(l), dW^(l), db^(l), and dA^(l-1) from layer 2 on)."""
     x, y, m = d.X, d.Y, len(d.X)
-    fwd, back = _gradients(params, x, y, d.loss_name, d.l1, d.l2)
-    grads_w, grads_b, grads_z = _autograd(params, x, y, d.loss_name, d.l1, d.l2)
-    d.data_loss = _loss_value(fwd[-1][1], y, d.loss_name)
+    loss = d.spec
+    fwd, back = _gradients(params, x, y, loss, d.l1, d.l2)
+    grads_w, grads_b, grads_z = _autograd(params, x, y, loss, d.l1, d.l2)
+    d.data_loss = loss.value(fwd[-1][1], y)
     d.loss = d.losses[0]
     for l, ((w, b, act), (z, a), (delta, dw, db, da_prev)) in enumerate(
             zip(params, fwd, back, strict=True)):
@@ -374,14 +579,14 @@ def _first_step(d: Derivation, params: list) -> None:
                           w - d.lr * dw, b - d.lr * db, param=act.param)
         layer.checks = [
             Check(f"delta^({l + 1})", delta, grads_z[l][0] * m,
-                  _numeric_intermediate(params, l, z, True, y, d.loss_name)),
+                  _numeric_intermediate(params, l, z, True, y, loss)),
             Check(f"dW^({l + 1})", dw, grads_w[l],
-                  _numeric_weights(params, x, y, d.loss_name, d.l1, d.l2, params[l][0])),
+                  _numeric_weights(params, x, y, loss, d.l1, d.l2, params[l][0])),
             Check(f"db^({l + 1})", db, grads_b[l],
-                  _numeric_weights(params, x, y, d.loss_name, d.l1, d.l2, params[l][1])),
+                  _numeric_weights(params, x, y, loss, d.l1, d.l2, params[l][1])),
         ]
         if l > 0:  # dA^(l) = dJ/dA^(l) m, the input of layer l + 1 (dA^(0) = dX is not shown)
             layer.checks.append(Check(f"dA^({l})", da_prev, grads_z[l][1] * m,
                                       _numeric_intermediate(params, l - 1, fwd[l - 1][1],
-                                                            False, y, d.loss_name)))
+                                                            False, y, loss)))
         d.layers.append(layer)

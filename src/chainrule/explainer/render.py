@@ -25,6 +25,44 @@ LOSS_TEXT = {
 }
 
 
+def loss_formulas(d: Derivation) -> tuple[str, str, str, str]:
+    """The loss and delta^(L) formulas (text, LaTeX, text, LaTeX) of the derivation's loss:
+    the textbook ones, scaled as nn.MSELoss and nn.BCELoss average over the n outputs too,
+    and naming the softmax/sigmoid the loss applies to raw scores."""
+    spec = d.spec
+    if spec is None or (spec.scale == 1 and not spec.logits):
+        return LOSS_TEXT[d.loss_name]
+    name, per_entry = d.loss_name, spec.scale != 1
+    if name == "mse":
+        mean, mean_tex = ("1/(m n)", r"\frac{1}{mn}") if per_entry else ("1/(2m)", r"\frac{1}{2m}")
+        texts = [f"L = {mean} sum ||A^(L) - Y||^2",
+                 mean_tex.join([r"L = ", r"\sum \lVert A^{(L)} - Y\rVert^2"]),
+                 f"delta^(L) = {'2/n ' if per_entry else ''}(A^(L) - Y) * f'(Z^(L))",
+                 r"\delta^{(L)} = " + (r"\frac{2}{n}" if per_entry else "")
+                 + r"(A^{(L)} - Y) \odot f'(Z^{(L)})"]
+    elif name == "bce":
+        mean, mean_tex = ("1/(m n)", r"\frac{1}{mn}") if per_entry else ("1/m", r"\frac{1}{m}")
+        texts = [f"L = -{mean} sum [Y log A^(L) + (1 - Y) log(1 - A^(L))]",
+                 rf"L = -{mean_tex}\sum \left[Y \log A^{{(L)}} + (1 - Y)\log(1 - A^{{(L)}})"
+                 r"\right]",
+                 "delta^(L) = (A^(L) - Y)" + (" / n" if per_entry else ""),
+                 (r"\delta^{(L)} = \frac{1}{n}(A^{(L)} - Y)" if per_entry else
+                  r"\delta^{(L)} = A^{(L)} - Y")]
+    else:
+        texts = ["L = -1/m sum Y log A^(L)", r"L = -\frac{1}{m}\sum Y \log A^{(L)}",
+                 "delta^(L) = A^(L) - Y", r"\delta^{(L)} = A^{(L)} - Y"]
+    if per_entry:
+        n = d.Y.shape[1]
+        texts[0] += f"  ({spec.label}: the mean over all m n entries, n = {n} outputs)"
+        texts[1] += rf",\quad n = {n}"
+    if spec.logits:
+        f = "softmax" if name == "cross-entropy" else "sigmoid"
+        texts[0] += f",  A^(L) = {f}(Z^(L)): the loss applies {f} to the raw scores Z^(L)"
+        texts[1] += rf",\quad A^{{(L)}} = \mathrm{{{f}}}(Z^{{(L)}})"
+        texts[2] += f"  ({f} + {'cross-entropy' if f == 'softmax' else 'bce'}, on raw scores)"
+    return tuple(texts)
+
+
 def _parameter(layer: LayerMath) -> tuple[str, str]:
     """The activation's parameter as text and LaTeX, e.g. ', s = 0.01' (none: empty)."""
     if layer.param is None:
@@ -109,34 +147,34 @@ class MarkdownDocument(Document):
 
 
 class HtmlDocument(Document):
-    """One self-contained HTML page (no scripts, no external resources)."""
-
-    STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
-             "table{border-collapse:collapse;display:inline-table;margin:0.3em}"
-             "td{border:1px solid #ccc;padding:2px 6px;text-align:right;"
-             "font-family:monospace}.m span{vertical-align:middle}")
+    """HTML blocks: formulas typeset as MathML (the text form kept as a tooltip), matrices
+    as tables; ``render`` of a whole derivation makes them the interactive page
+    (explainer.page)."""
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
 
     def line(self, text: str, latex: str | None = None) -> None:
-        self.parts.append(f"<p><code>{html.escape(text)}</code></p>" if latex else
-                          f"<p>{html.escape(text)}</p>")
+        from chainrule.explainer.mathml import to_mathml
+
+        self.parts.append(f"<div class='f' title='{html.escape(text)}'>{to_mathml(latex)}</div>"
+                          if latex else f"<p>{html.escape(text)}</p>")
 
     def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
+        from chainrule.explainer.mathml import to_mathml
+
         cells = "".join("<tr>" + "".join(f"<td>{v:.4f}</td>" for v in row) + "</tr>"
                         for row in np.atleast_2d(a))
-        self.parts.append(f"<div class='m'><span>{html.escape(name)} =</span>"
+        self.parts.append(f"<div class='m' title='{html.escape(name)}'>"
+                          f"{to_mathml(latex_name + ' =', display=False)}"
                           f"<table>{cells}</table></div>")
 
     def check(self, c: Check) -> None:
-        color = "green" if c.ok else "red"
-        self.parts.append(f"<p style='color:{color}'>{html.escape(check_text(c))}</p>")
+        kind = "ok" if c.ok else "bad"
+        self.parts.append(f"<p class='{kind}'>{html.escape(check_text(c))}</p>")
 
     def render(self, title: str) -> str:
-        return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
-                f"{html.escape(title)}</title><style>{self.STYLE}</style></head><body>"
-                f"<h1>{html.escape(title)}</h1>" + "\n".join(self.parts) + "</body></html>\n")
+        return "\n".join(self.parts)
 
 
 FORMATS: dict[str, type[Document]] = {"text": Document, "markdown": MarkdownDocument,
@@ -151,7 +189,12 @@ def document(fmt: str) -> Document:
 
 
 def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), samples as rows or columns."""
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page),
+    samples as rows or columns."""
+    if fmt == "html":
+        from chainrule.explainer.page import mlp_page
+
+        return mlp_page(d, columns)
     doc = document(fmt)
     _notation(doc, d, columns)
     _forward(doc, d, columns)
@@ -159,6 +202,8 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
     doc.heading("Backward pass")
     for layer in reversed(d.layers):
         _backward(doc, d, layer, columns)
+    if d.per_example is not None:
+        _per_example(doc, d, columns)
     _update(doc, d, columns)
     if len(d.losses) > 2:
         doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
@@ -176,7 +221,7 @@ def _notation(doc: Document, d: Derivation, columns: bool) -> None:
     layout = "columns (one example per column)" if columns else "rows (one example per row)"
     doc.heading("Notation")
     doc.line(f"{len(layers)} layer(s), sizes {' -> '.join(map(str, sizes))}; m = {len(d.X)} "
-             f"examples as {layout}; loss {d.loss_name}; learning rate alpha = {d.lr}"
+             f"examples as {layout}; loss {_loss_label(d)}; learning rate alpha = {d.lr}"
              + (f"; L2 lambda = {d.l2}" if d.l2 else "") + (f"; L1 lambda = {d.l1}"
                                                              if d.l1 else ""))
     if columns:
@@ -185,9 +230,20 @@ def _notation(doc: Document, d: Derivation, columns: bool) -> None:
     else:
         doc.line("Z^(l) = A^(l-1) W^(l)T + b^(l),  A^(l) = f(Z^(l)),  A^(0) = X",
                  r"Z^{(l)} = A^{(l-1)} W^{(l)\top} + b^{(l)},\quad A^{(l)} = f(Z^{(l)})")
+    raw = d.spec is not None and d.spec.logits
     for layer in layers:
-        doc.line(f"layer {layer.index}: W^({layer.index}) {layer.W.shape} (out, in), "
-                 f"activation {layer.activation}{_parameter(layer)[0]}")
+        what = (f"activation {layer.activation}{_parameter(layer)[0]}"
+                if not (raw and layer is layers[-1]) else
+                f"raw scores (no activation layer; the loss applies {layer.activation})")
+        doc.line(f"layer {layer.index}: W^({layer.index}) {layer.W.shape} (out, in), {what}")
+    for note in d.notes:
+        doc.line(note)
+
+
+def _loss_label(d: Derivation) -> str:
+    """The loss as the caller gave it: 'cross-entropy', 'nn.MSELoss() (mse)', ..."""
+    label = d.spec.label if d.spec is not None else d.loss_name
+    return label if label in (d.loss_name, "") else f"{label} ({d.loss_name})"
 
 
 def _forward(doc: Document, d: Derivation, columns: bool) -> None:
@@ -207,7 +263,7 @@ def _forward(doc: Document, d: Derivation, columns: bool) -> None:
 
 def _loss(doc: Document, d: Derivation) -> None:
     """The loss formula, its regularization terms, and its value."""
-    loss_text, loss_tex, _, _ = LOSS_TEXT[d.loss_name]
+    loss_text, loss_tex, _, _ = loss_formulas(d)
     doc.heading("Loss")
     doc.line(loss_text, loss_tex)
     terms = ([(f"lambda2/(2m) sum W^2 (lambda2 = {d.l2:g})", r"\frac{\lambda_2}{2m}\sum W^2")]
@@ -224,7 +280,7 @@ def _loss(doc: Document, d: Derivation) -> None:
 def _delta(doc: Document, d: Derivation, layer: LayerMath) -> None:
     """How delta^(i) is computed: from the loss at the output, by the recursion below it."""
     i = layer.index
-    _, _, delta_text, delta_tex = LOSS_TEXT[d.loss_name]
+    _, _, delta_text, delta_tex = loss_formulas(d)
     if i == len(d.layers) and d.loss_name == "mse":  # the output's f' is in the formula
         f_text, f_tex = _derivative(layer)
         doc.line(f"{delta_text},  {f_text}", rf"{delta_tex},\quad {f_tex}")
@@ -274,6 +330,47 @@ def _backward(doc: Document, d: Derivation, layer: LayerMath, columns: bool) -> 
         for c in layer.checks:
             if c.name.startswith("dA"):
                 doc.check(c)
+
+
+def _per_example(doc: Document, d: Derivation, columns: bool) -> None:
+    """The course form: the examples one at a time, each one's deltas and contributions
+    to the running Delta^(l), then D^(l) = Delta^(l)/m + regularization, checked."""
+    pe, L = d.per_example, len(d.layers)
+    doc.heading("Per-example form (one example at a time)")
+    doc.line("Delta^(l) = 0; for k = 1..m: forward x_k, delta^(L) of example k, back through "
+             "the layers (the formulas above with m = 1), then Delta^(l) += delta^(l) "
+             "a^(l-1)T and Delta_b^(l) += delta^(l)",
+             r"\Delta^{(l)} \mathrel{+}= \delta^{(l)}_k\, a^{(l-1)\top}_k,\quad "
+             r"\Delta_b^{(l)} \mathrel{+}= \delta^{(l)}_k")
+    for e in pe.examples:
+        k = e.k
+        doc.line(f"Example {k}")
+        doc.matrix(f"x_{k}", f"x_{{{k}}}", _vec(e.x, columns))
+        doc.matrix(f"y_{k}", f"y_{{{k}}}", _vec(e.y, columns))
+        for l in range(L, 0, -1):
+            doc.matrix(f"delta^({l})_{k}", rf"\delta^{{({l})}}_{{{k}}}",
+                       _vec(e.deltas[l - 1], columns))
+            doc.check(next(c for c in pe.checks if c.name == f"delta^({l}) of example {k}"))
+            doc.matrix(f"delta^({l})_{k} a^({l - 1})_{k}T",
+                       rf"\delta^{{({l})}}_{{{k}}}\, a^{{({l - 1})\top}}_{{{k}}}",
+                       e.contributions[l - 1])
+            doc.matrix(f"Delta^({l})", rf"\Delta^{{({l})}}", e.running[l - 1])
+            doc.matrix(f"Delta_b^({l})", rf"\Delta_b^{{({l})}}", _vec(e.running_b[l - 1],
+                                                                         columns))
+    reg = (" + lambda2/m W^(l)" if d.l2 else "") + (" + lambda1/m sign(W^(l))" if d.l1 else "")
+    reg_tex = (r" + \frac{\lambda_2}{m} W^{(l)}" if d.l2 else "") + \
+        (r" + \frac{\lambda_1}{m}\,\mathrm{sign}(W^{(l)})" if d.l1 else "")
+    doc.line(f"Finally D^(l) = Delta^(l) / m{reg},  D_b^(l) = Delta_b^(l) / m (the bias is not "
+             f"regularized)",
+             rf"D^{{(l)}} = \frac{{1}}{{m}}\Delta^{{(l)}}{reg_tex},\quad D_b^{{(l)}} = "
+             r"\frac{1}{m}\Delta_b^{(l)}")
+    for l in range(L, 0, -1):
+        doc.matrix(f"D^({l})", f"D^{{({l})}}", pe.D[l - 1])
+        doc.matrix(f"D_b^({l})", f"D_b^{{({l})}}", _vec(pe.Db[l - 1], columns))
+        for name in (f"D^({l})", f"D_b^({l})"):
+            doc.check(next(c for c in pe.checks if c.name == name))
+        doc.line(f"D^({l}) = dW^({l}) of the matrix form (max |diff| "
+                 f"{pe.matrix_diff[l - 1]:.1e}): the two derivations are the same computation")
 
 
 def _update(doc: Document, d: Derivation, columns: bool) -> None:

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -187,23 +188,124 @@ def render(dot: str, path: str | os.PathLike, fmt: str) -> Path:
     return path
 
 
+def _depths(nodes: list[Node]) -> dict[int, int]:
+    """Each node's column: leaves 0, an op one right of its deepest input."""
+    depth: dict[int, int] = {}
+    for n in nodes:  # inputs come before the nodes that use them
+        depth[n.key] = 1 + max((depth[k] for k, _ in n.inputs), default=-1)
+    return depth
+
+
+def _graph_diagram(nodes: list[Node], number: dict[int, int]) -> Any:
+    from chainrule.explainer.page import Diagram
+
+    depth = _depths(nodes)
+    columns: dict[int, list[Node]] = {}
+    for n in nodes:
+        columns.setdefault(depth[n.key], []).append(n)
+    tallest = max(len(c) for c in columns.values())
+    diagram = Diagram(170 * len(columns) + 60, 80 * tallest + 40)
+    for col, members in columns.items():
+        top = (diagram.height - 80 * len(members)) / 2 + 30
+        for row, n in enumerate(members):
+            diagram.nodes.append((f"g{number[n.key]}", n.label, 80 + 170 * col, top + 80 * row,
+                                  "circle" if n.op else "box"))
+    for n in nodes:
+        for slot, (child, _) in enumerate(n.inputs):
+            diagram.edges.append((f"g{number[child]}-{number[n.key]}-{slot}",
+                                  f"{by_label(nodes, child)} -> {n.label}", f"g{number[child]}",
+                                  f"g{number[n.key]}"))
+    return diagram
+
+
+def by_label(nodes: list[Node], key: int) -> str:
+    return next(n.label for n in nodes if n.key == key)
+
+
+def _values(a: np.ndarray | None) -> list[float]:
+    return [] if a is None else [float(f"{v:.6g}") for v in np.asarray(a).reshape(-1)]
+
+
+def graph_steps(nodes: list[Node]) -> tuple[Any, list[Any]]:
+    """The diagram and the steps of the graph page: the leaves, each op forward in order,
+    then the backward pass from the output (gradient 1) through each op in reverse; a value
+    that feeds several nodes gets its gradient, the sum of its edges', at its last one."""
+    from chainrule.explainer.page import Step, panel
+
+    number = {n.key: i for i, n in enumerate(nodes)}
+    gid = {n.key: f"g{number[n.key]}" for n in nodes}
+    edge = {(c, n.key, s): f"g{number[c]}-{number[n.key]}-{s}" for n in nodes
+            for s, (c, _) in enumerate(n.inputs)}
+    leaves = [n for n in nodes if not n.op]
+    steps = [Step("the inputs", [gid[n.key] for n in leaves],
+                  {gid[n.key]: ("", _values(n.value)) for n in leaves},
+                  panel(lambda doc: [doc.line(f"{n.label} = {_fmt(n.value)}") for n in leaves]))]
+    for n in nodes:
+        if n.op:
+            steps.append(Step(f"forward: {n.label}", [gid[n.key]] + [
+                edge[c, n.key, s] for s, (c, _) in enumerate(n.inputs)],
+                {gid[n.key]: ("", _values(n.value))},
+                panel(lambda doc, n=n: doc.line(
+                    f"{n.label}({', '.join(by_label(nodes, c) for c, _ in n.inputs)}) = "
+                    f"{_fmt(n.value)}"))))
+    out = nodes[-1]
+    steps.append(Step("backward: the output's gradient is 1", [gid[out.key]],
+                      {gid[out.key]: ("grad", _values(out.grad))},
+                      panel(lambda doc: doc.line("dL/dL = 1"))))
+    users: dict[int, int] = {}
+    for n in nodes:
+        for c, _ in n.inputs:
+            users[c] = users.get(c, 0) + 1
+    for n in reversed([n for n in nodes if n.op]):
+        done: dict[str, tuple[str, list[float]]] = {}
+        lines = []
+        for s, (c, g) in enumerate(n.inputs):
+            done[edge[c, n.key, s]] = ("grad", _values(g))
+            lines.append(f"edge {by_label(nodes, c)} <- {n.label}: upstream gradient "
+                         f"{_fmt(n.grad)} times the local derivative = {_fmt(g)}")
+            users[c] -= 1
+            if users[c] == 0:
+                child = next(m for m in nodes if m.key == c)
+                done[gid[c]] = ("grad", _values(child.grad))
+                shared = sum(1 for m in nodes for k, _ in m.inputs if k == c)
+                lines.append(f"{child.label}: gradient {_fmt(child.grad)}" + (
+                    f" (the sum over the {shared} edges it feeds)" if shared > 1 else ""))
+        steps.append(Step(f"backward through {n.label}", [gid[n.key]] + [
+            edge[c, n.key, s] for s, (c, _) in enumerate(n.inputs)] + [
+            gid[c] for c, _ in n.inputs], done,
+            panel(lambda doc, lines=lines: [doc.line(t) for t in lines])))
+    return _graph_diagram(nodes, number), steps
+
+
+def to_html(nodes: list[Node]) -> str:
+    """The interactive page of the graph (see chainrule.explainer.page)."""
+    from chainrule.explainer.page import fragment_html, full_page
+
+    diagram, steps = graph_steps(nodes)
+    title = "The computational graph, step by step"
+    return full_page(title, fragment_html(title, diagram, steps, "values and gradients from "
+                                          "chainrule's autograd engine"))
+
+
 def draw_graph(output: Tensor, format: str = "text", path: str | os.PathLike | None = None,
                names: Mapping[str, Tensor] | None = None) -> str:
-    """The graph of ``output`` as text or DOT (returned), or written as SVG/PNG/DOT to ``path``.
+    """The graph of ``output`` as text, DOT or an interactive HTML page (returned), or
+    written as SVG/PNG/DOT/HTML to ``path``.
 
     ``names`` labels leaves, e.g. ``dict(model.named_parameters())``.
     """
-    if format not in ("text", "dot", "svg", "png"):
-        raise ValueError(f"draw_graph: format must be text, dot, svg or png; got {format!r}")
+    if format not in ("text", "dot", "svg", "png", "html"):
+        raise ValueError(f"draw_graph: format must be text, dot, svg, png or html; got "
+                         f"{format!r}")
     nodes = build_graph(output, names)
-    if format == "text":
-        text = to_text(nodes)
+    if format in ("text", "html"):
+        text = to_text(nodes) if format == "text" else to_html(nodes)
     else:
         text = to_dot(nodes)
     if path is not None:
-        if format == "text":
+        if format in ("text", "html"):
             with atomic_write(path, "w") as f:
-                f.write(text + "\n")
+                f.write(text if format == "html" else text + "\n")
         else:
             render(text, path, format)
     return text
