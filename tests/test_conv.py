@@ -459,3 +459,40 @@ def test_bad_inputs_get_one_clear_line(make, message):
     with pytest.raises((ValueError, TypeError), match=message) as info:
         make()
     assert "\n" not in str(info.value)
+
+
+# -- fast paths: each equal to the general path it short-cuts ----------------------------------
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_weight_gradient_is_the_same_from_either_window_layout(dtype, rtol, groups):
+    """im2col stores a sample's windows sample by sample or batch-inner (C kh kw, N, H'W');
+    dW from either is the same sum, in another order."""
+    from chainrule.ops.convolution import Geometry, im2col, weight_grad
+    rng = np.random.default_rng(0)
+    geo = Geometry((3, 2), (1, 2), ((1, 1), (0, 1)), groups=groups)
+    x = rng.standard_normal((3, 4, 6, 7)).astype(dtype)
+    small = geo.small(x.shape[2:])
+    gy = rng.standard_normal((3, 2 * groups) + small).astype(dtype)
+    cols = im2col(x, geo, small)
+    by_sample = np.ascontiguousarray(cols)
+    batch_inner = np.ascontiguousarray(cols.transpose(1, 0, 2)).transpose(1, 0, 2)
+    a, b = weight_grad(by_sample, gy, groups), weight_grad(batch_inner, gy, groups)
+    assert a.dtype == b.dtype == dtype
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
+
+
+def test_conv_gradients_are_the_same_with_and_without_the_saved_windows(monkeypatch):
+    from chainrule.ops import convolution
+    x, w, b = leaf((2, 3, 7, 6), 0), leaf((4, 3, 3, 3), 1), leaf((4,), 2)
+
+    def grads():
+        for t in (x, w, b):
+            t.grad = None
+        F.conv2d(x, w, b, stride=(2, 1), padding=1).sum().backward()
+        return [t.grad.data.copy() for t in (x, w, b)]
+
+    saved = grads()
+    monkeypatch.setattr(convolution, "SAVED_COLUMNS_BYTES", 0)
+    for a, c in zip(saved, grads(), strict=True):
+        np.testing.assert_array_equal(a, c)
