@@ -496,3 +496,76 @@ def test_conv_gradients_are_the_same_with_and_without_the_saved_windows(monkeypa
     monkeypatch.setattr(convolution, "SAVED_COLUMNS_BYTES", 0)
     for a, c in zip(saved, grads(), strict=True):
         np.testing.assert_array_equal(a, c)
+
+
+@st.composite
+def window_cases(draw, disjoint=False):
+    """An unpadded pooling geometry (disjoint: no two windows share an element) and an
+    input with many ties, zeros of both signs among them."""
+    from chainrule.ops.convolution import Geometry
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (1, 1) if disjoint else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True)]
+    stride = tuple(s + draw(st.integers(0, 1)) if disjoint else draw(st.integers(1, 3))
+                   for s in span)
+    size = tuple(s + draw(st.integers(0, 4)) for s in span)
+    values = draw(st.sampled_from([[-1.0, -0.0, 0.0, 1.0], [0.0, 1.0, 2.0], [-0.5, 3.0]]))
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    x = rng.choice(values, (2, 3) + size)
+    return Geometry(kernel, stride, dilation=dilation), x
+
+
+@FEW
+@given(case=window_cases(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_max_pool_tournament_equals_the_scan_bit_for_bit(case, dtype):
+    from chainrule.ops.pooling import MaxPool, _tournament
+    geo, x = case
+    x = x.astype(dtype)
+    small = geo.small(x.shape[2:])
+    best, winner = _tournament(x, geo, small, np.dtype(np.int8))
+    scan_best, scan_winner = MaxPool(geo)._scan(x, small, np.dtype(np.int8))
+    np.testing.assert_array_equal(winner, scan_winner)
+    np.testing.assert_array_equal(np.signbit(best), np.signbit(scan_best))  # -0.0 stays -0.0
+    np.testing.assert_array_equal(best, scan_best)
+    assert best.dtype == dtype and winner.dtype == np.int8
+
+
+def test_max_pool_of_signed_zeros_returns_the_first_one_as_torch():
+    torch = torch_or_skip()
+    x = np.array([[[[-0.0, 0.0, 0.0, -0.0, -0.0, -0.0]]]])
+    ours = F.max_pool2d(cr.tensor(x), (1, 2)).data
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), (1, 2)).numpy()
+    np.testing.assert_array_equal(np.signbit(ours), [[[[True, False, True]]]])
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+@FEW
+@given(case=window_cases(disjoint=True), average=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_disjoint_window_scatter_equals_the_general_sum(case, average, dtype):
+    from chainrule.ops.convolution import Geometry
+    geo, x = case
+    x = cr.tensor(x.astype(dtype), requires_grad=True)
+    args = (geo.kernel, geo.stride)
+    pool = (lambda t: F.avg_pool2d(t, *args)) if average else \
+        (lambda t: F.max_pool2d(t, *args))
+    g = np.random.default_rng(0).standard_normal(pool(x).shape).astype(dtype)
+    pool(x).backward(g)
+    fast = x.grad.data
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Geometry, "disjoint", lambda self: False)
+        x.grad = None
+        pool(x).backward(g)
+    np.testing.assert_array_equal(fast, x.grad.data)
+    assert fast.dtype == dtype
+
+
+def test_max_pool_fast_paths_leave_non_finite_values_to_the_general_rules():
+    """A NaN in x or a non-finite upstream gradient takes the general path: the last NaN
+    wins, and positions that are no arg-max get exactly 0, never inf * 0."""
+    x = cr.tensor(np.array([[[[np.nan, np.nan, 1.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, (1, 4)).backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 1.0, 0.0, 0.0]]]])
+    x = cr.tensor(np.array([[[[1.0, 2.0, 3.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, (1, 2)).backward(np.array([[[[np.inf, 1.0]]]]))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, np.inf, 1.0, 0.0]]]])
