@@ -482,6 +482,26 @@ def test_weight_gradient_is_the_same_from_either_window_layout(dtype, rtol, grou
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_conv_and_its_gradients_are_the_same_in_either_layout(dtype, rtol, monkeypatch):
+    """Deep layers run their products over the whole batch (batch-inner layouts), shallow
+    ones per sample: forcing either on the same layer changes only the rounding."""
+    from chainrule.ops import convolution
+    rng = np.random.default_rng(1)
+    x = cr.tensor(rng.standard_normal((3, 4, 5, 6)).astype(dtype), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((6, 2, 3, 2)).astype(dtype), requires_grad=True)
+    results = []
+    for deep in (False, True):
+        monkeypatch.setattr(convolution, "batch_inner", lambda rows, positions, d=deep: d)
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, stride=(1, 2), padding=(1, 0), dilation=(2, 1), groups=2)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
+        results.append([y.data, x.grad.data, w.grad.data])
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype == dtype and a.flags.c_contiguous and b.flags.c_contiguous
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
+
+
 def test_conv_gradients_are_the_same_with_and_without_the_saved_windows(monkeypatch):
     from chainrule.ops import convolution
     x, w, b = leaf((2, 3, 7, 6), 0), leaf((4, 3, 3, 3), 1), leaf((4,), 2)

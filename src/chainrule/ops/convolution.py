@@ -129,6 +129,15 @@ def pad(x: np.ndarray, geo: Geometry, value: float = 0.0) -> np.ndarray:
 SAVED_COLUMNS_BYTES = 64 * 2**20
 
 
+def batch_inner(rows: int, positions: int) -> bool:
+    """Whether a layer whose window matrices are (rows = C kh kw, positions = H'W') per
+    sample is deep (taller than wide): its products then run once over the whole batch,
+    with the batch inside each row, rather than once per sample. Measured on the layers of
+    benchmarks/cnn.py (docs/performance.md, "Convolution"): thin per-sample products are
+    slow for the deep layers, one whole-batch product is slow for the shallow ones."""
+    return rows > positions
+
+
 def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
     """The windows of x (N, C, H, W) as N matrices (N, C kh kw, H' W'): row (c, p, q),
     column (i, j) of sample n holds x_pad[n, c, i s_h + p d_h, j s_w + q d_w].
@@ -144,7 +153,7 @@ def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
     (kh, kw), (dh, dw), (th, tw) = geo.kernel, geo.dilation, geo.stride
     rows, positions = c * kh * kw, small[0] * small[1]
     window = (sc, sh * dh, sw * dw)
-    if rows <= positions:
+    if not batch_inner(rows, positions):
         return as_strided(xp, (n, c, kh, kw, *small), (sn, *window, sh * th, sw * tw),
                           writeable=False).reshape(n, rows, positions)
     cols = as_strided(xp, (c, kh, kw, n, *small), (*window, sn, sh * th, sw * tw),
@@ -155,17 +164,25 @@ def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
 def col2im(cols: np.ndarray, geo: Geometry, big: Pair, small: Pair) -> np.ndarray:
     """The adjoint of ``im2col``: cols (N, C kh kw, H' W') added back onto the windows
     they came from, giving (N, C, H, W). One strided addition per kernel offset; within one
-    offset the windows do not overlap, so plain slice addition is exact."""
+    offset the windows do not overlap, so plain slice addition is exact.
+
+    The sum is accumulated in a buffer laid out like cols (batch-inner columns, a
+    batch-inner buffer), so that each addition runs over long contiguous stretches."""
     n, kk = cols.shape[0], geo.kernel[0] * geo.kernel[1]
     c = cols.shape[1] // kk
     blocks = cols.reshape(n, c, kk, *small)
-    buf = np.zeros((n, c, *geo.padded(big)), cols.dtype)
+    buf = _zeros_laid_out_like(blocks[:, :, 0], (n, c, *geo.padded(big)))
     for k, rows, columns in geo.offsets(small):
         buf[:, :, rows, columns] += blocks[:, :, k]
     (pt, _), (pl, _) = geo.padding
-    if buf.shape[2:] == tuple(big):
-        return buf
     return np.ascontiguousarray(buf[:, :, pt:pt + big[0], pl:pl + big[1]])
+
+
+def _zeros_laid_out_like(template: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of ``shape`` whose axes lie in memory in the order of ``template``'s (a view)."""
+    order = np.argsort(template.strides, kind="stable")[::-1]  # the outermost axis first
+    buf = np.zeros([shape[a] for a in order], template.dtype)
+    return buf.transpose(np.argsort(order))
 
 
 def _per_group(a: np.ndarray, groups: int) -> np.ndarray:
@@ -195,11 +212,20 @@ def conv_array(x: np.ndarray, w: np.ndarray, geo: Geometry, small: Pair,
 
 
 def conv_transpose_array(y: np.ndarray, w: np.ndarray, geo: Geometry, big: Pair) -> np.ndarray:
-    """x = col2im(w^T y_n) per sample and group: the adjoint of ``conv_array`` in its input."""
-    small = y.shape[2:]
-    cols = np.matmul(_kernel_matrix(w, geo.groups).transpose(0, 2, 1),
-                     _per_group(_flat(y), geo.groups))
-    return col2im(cols.reshape(y.shape[0], -1, cols.shape[-1]), geo, big, small)
+    """x = col2im(w^T y_n) per sample and group: the adjoint of ``conv_array`` in its input.
+
+    For a deep layer (C kh kw > H'W', as in ``im2col``) w^T y is one product over the
+    whole batch with y's columns ordered (position, sample), which puts the batch innermost
+    in col2im's additions: they then run over W' N contiguous numbers instead of W'."""
+    n, o, small = y.shape[0], y.shape[1], y.shape[2:]
+    kernel = _kernel_matrix(w, geo.groups).transpose(0, 2, 1)  # (g, C/g kh kw, O/g)
+    rows, positions = kernel.shape[0] * kernel.shape[1], small[0] * small[1]
+    if not batch_inner(rows, positions):
+        cols = np.matmul(kernel, _per_group(_flat(y), geo.groups))
+        return col2im(cols.reshape(n, rows, positions), geo, big, small)
+    ys = np.ascontiguousarray(_flat(y).transpose(1, 2, 0))  # (O, H'W', N)
+    cols = np.matmul(kernel, ys.reshape(geo.groups, o // geo.groups, positions * n))
+    return col2im(cols.reshape(rows, positions, n).transpose(2, 0, 1), geo, big, small)
 
 
 def weight_grad(cols: np.ndarray, y: np.ndarray, groups: int) -> np.ndarray:
