@@ -466,7 +466,7 @@ def test_bad_inputs_get_one_clear_line(make, message):
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_weight_gradient_is_the_same_from_either_window_layout(dtype, rtol, groups):
-    """im2col stores a sample's windows sample by sample or batch-inner (C kh kw, N, H'W');
+    """im2col stores a sample's windows sample by sample or batch-inner (C kh kw, H'W', N);
     dW from either is the same sum, in another order."""
     from chainrule.ops.convolution import Geometry, im2col, weight_grad
     rng = np.random.default_rng(0)
@@ -476,7 +476,7 @@ def test_weight_gradient_is_the_same_from_either_window_layout(dtype, rtol, grou
     gy = rng.standard_normal((3, 2 * groups) + small).astype(dtype)
     cols = im2col(x, geo, small)
     by_sample = np.ascontiguousarray(cols)
-    batch_inner = np.ascontiguousarray(cols.transpose(1, 0, 2)).transpose(1, 0, 2)
+    batch_inner = np.ascontiguousarray(cols.transpose(1, 2, 0)).transpose(2, 0, 1)
     a, b = weight_grad(by_sample, gy, groups), weight_grad(batch_inner, gy, groups)
     assert a.dtype == b.dtype == dtype
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())

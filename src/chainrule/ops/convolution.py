@@ -131,34 +131,45 @@ SAVED_COLUMNS_BYTES = 64 * 2**20
 
 def batch_inner(rows: int, positions: int) -> bool:
     """Whether a layer whose window matrices are (rows = C kh kw, positions = H'W') per
-    sample is deep (taller than wide): its products then run once over the whole batch,
-    with the batch inside each row, rather than once per sample. Measured on the layers of
-    benchmarks/cnn.py (docs/performance.md, "Convolution"): thin per-sample products are
-    slow for the deep layers, one whole-batch product is slow for the shallow ones."""
+    sample is deep (taller than wide). A deep layer's window matrices are stored with the
+    batch innermost, (C kh kw, H'W', N), and its products run once over the whole batch;
+    a shallow layer's are stored sample by sample and multiplied once per sample. Measured
+    on the layers of benchmarks/cnn.py (docs/performance.md, "Convolution"): thin
+    per-sample products and short copies are slow for the deep layers, one whole-batch
+    product is slow for the shallow ones."""
     return rows > positions
+
+
+def stored_batch_inner(cols: np.ndarray) -> bool:
+    """Whether window matrices (N, rows, positions) are a view of (rows, positions, N)."""
+    return cols.strides[0] < cols.strides[1]
 
 
 def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
     """The windows of x (N, C, H, W) as N matrices (N, C kh kw, H' W'): row (c, p, q),
     column (i, j) of sample n holds x_pad[n, c, i s_h + p d_h, j s_w + q d_w].
 
-    One strided view and one copy. The copy is laid out sample by sample unless a
-    sample's matrix is taller than wide (C kh kw > H' W', the deep layers); then it is
-    stored as (C kh kw, N, H' W') and returned as a transposed view, so that the weight
-    gradient is one product over the whole batch (``weight_grad``) instead of N small ones.
+    One strided view and one copy, sample by sample for a shallow layer; for a deep one
+    (``batch_inner``) the copy is (C kh kw, H'W', N), returned as a transposed view: x is
+    first padded into (C, H, W, N) order, so that the copy moves runs of W' N numbers
+    (not W') and the products need no per-sample slices.
     """
-    xp = pad(x, geo)
-    n, c = xp.shape[:2]
-    sn, sc, sh, sw = xp.strides
+    n, c = x.shape[:2]
     (kh, kw), (dh, dw), (th, tw) = geo.kernel, geo.dilation, geo.stride
     rows, positions = c * kh * kw, small[0] * small[1]
-    window = (sc, sh * dh, sw * dw)
     if not batch_inner(rows, positions):
-        return as_strided(xp, (n, c, kh, kw, *small), (sn, *window, sh * th, sw * tw),
+        xp = pad(x, geo)
+        sn, sc, sh, sw = xp.strides
+        return as_strided(xp, (n, c, kh, kw, *small), (sn, sc, sh * dh, sw * dw, sh * th,
+                                                        sw * tw),
                           writeable=False).reshape(n, rows, positions)
-    cols = as_strided(xp, (c, kh, kw, n, *small), (*window, sn, sh * th, sw * tw),
-                      writeable=False).reshape(rows, n, positions)
-    return cols.transpose(1, 0, 2)
+    (pt, pb), (pl, pr) = geo.padding
+    xp = np.zeros((c, x.shape[2] + pt + pb, x.shape[3] + pl + pr, n), x.dtype)
+    xp[:, pt:pt + x.shape[2], pl:pl + x.shape[3]] = x.transpose(1, 2, 3, 0)
+    sc, sh, sw, sn = xp.strides
+    cols = as_strided(xp, (c, kh, kw, *small, n), (sc, sh * dh, sw * dw, sh * th, sw * tw, sn),
+                      writeable=False).reshape(rows, positions, n)
+    return cols.transpose(2, 0, 1)
 
 
 def col2im(cols: np.ndarray, geo: Geometry, big: Pair, small: Pair) -> np.ndarray:
@@ -202,29 +213,52 @@ def _flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(*a.shape[:2], -1)
 
 
+def _whole_batch(cols: np.ndarray, groups: int) -> np.ndarray:
+    """Batch-inner window matrices (N, rows, positions) as the per-group matrices
+    (g, rows / g, positions N) of one product over the whole batch (a view)."""
+    n, rows, positions = cols.shape
+    return cols.transpose(1, 2, 0).reshape(groups, rows // groups, positions * n)
+
+
+def _batch_last(y: np.ndarray, groups: int) -> np.ndarray:
+    """y (N, O, H', W') as (g, O/g, H'W' N), the batch innermost (a copy)."""
+    n, o = y.shape[:2]
+    return np.ascontiguousarray(_flat(y).transpose(1, 2, 0)).reshape(groups, o // groups, -1)
+
+
+def _batch_first(a: np.ndarray, n: int, small: Pair) -> np.ndarray:
+    """The inverse of ``_batch_last``: (g, O/g, H'W' N) as (N, O, H', W') (a copy)."""
+    return np.ascontiguousarray(a.reshape(-1, small[0] * small[1], n).transpose(2, 0, 1)
+                                ).reshape(n, -1, *small)
+
+
 def conv_array(x: np.ndarray, w: np.ndarray, geo: Geometry, small: Pair,
                cols: np.ndarray | None = None) -> np.ndarray:
-    """y_n = w im2col(x)_n per sample and group: (g, O/g, C/g kh kw) @ (N, g, C/g kh kw, H'W'),
-    which is y in (N, O, H', W') order already (no transpose)."""
+    """y_n = w im2col(x)_n per group, (g, O/g, C/g kh kw) @ (N, g, C/g kh kw, H'W'): per
+    sample, which gives y in (N, O, H', W') order already; or, for a deep layer, one
+    product over the whole batch, then y moved to that order."""
     cols = im2col(x, geo, small) if cols is None else cols
-    y = np.matmul(_kernel_matrix(w, geo.groups), _per_group(cols, geo.groups))
+    kernel = _kernel_matrix(w, geo.groups)
+    if stored_batch_inner(cols):
+        return _batch_first(np.matmul(kernel, _whole_batch(cols, geo.groups)), x.shape[0],
+                            small)
+    y = np.matmul(kernel, _per_group(cols, geo.groups))
     return y.reshape(x.shape[0], w.shape[0], *small)
 
 
 def conv_transpose_array(y: np.ndarray, w: np.ndarray, geo: Geometry, big: Pair) -> np.ndarray:
     """x = col2im(w^T y_n) per sample and group: the adjoint of ``conv_array`` in its input.
 
-    For a deep layer (C kh kw > H'W', as in ``im2col``) w^T y is one product over the
-    whole batch with y's columns ordered (position, sample), which puts the batch innermost
-    in col2im's additions: they then run over W' N contiguous numbers instead of W'."""
-    n, o, small = y.shape[0], y.shape[1], y.shape[2:]
+    For a deep layer (``batch_inner``) w^T y is one product over the whole batch with the
+    batch innermost, as ``im2col`` lays it out; col2im's additions then run over W' N
+    contiguous numbers instead of W'."""
+    n, small = y.shape[0], y.shape[2:]
     kernel = _kernel_matrix(w, geo.groups).transpose(0, 2, 1)  # (g, C/g kh kw, O/g)
     rows, positions = kernel.shape[0] * kernel.shape[1], small[0] * small[1]
     if not batch_inner(rows, positions):
         cols = np.matmul(kernel, _per_group(_flat(y), geo.groups))
         return col2im(cols.reshape(n, rows, positions), geo, big, small)
-    ys = np.ascontiguousarray(_flat(y).transpose(1, 2, 0))  # (O, H'W', N)
-    cols = np.matmul(kernel, ys.reshape(geo.groups, o // geo.groups, positions * n))
+    cols = np.matmul(kernel, _batch_last(y, geo.groups))
     return col2im(cols.reshape(rows, positions, n).transpose(2, 0, 1), geo, big, small)
 
 
@@ -232,19 +266,16 @@ def weight_grad(cols: np.ndarray, y: np.ndarray, groups: int) -> np.ndarray:
     """dW = sum_n y_n cols_n^T per group, shape (O, C/g kh kw), from the window matrices
     cols (N, C kh kw, H'W') of ``im2col`` and y (N, O, H', W').
 
-    Stored batch-inner ((C kh kw, N, H'W'), the deep layers), cols is one matrix over the
-    whole batch and dW one product, (cols y^T)^T with y's columns reordered to match;
-    stored sample by sample, dW is N small products summed (the layers of few input
-    channels, whose products are too thin for BLAS to run fast as one)."""
-    n, rows, positions = cols.shape
-    o = y.shape[1]
+    Stored batch-inner (the deep layers), cols is one matrix over the whole batch and dW
+    one product, (cols y^T)^T with y's columns reordered to match; stored sample by
+    sample, dW is N small products summed (the layers of few input channels, whose
+    products are too thin for BLAS to run fast as one)."""
+    rows, o = cols.shape[1], y.shape[1]
+    if stored_batch_inner(cols):
+        dw = np.matmul(_whole_batch(cols, groups), _batch_last(y, groups).transpose(0, 2, 1))
+        return dw.transpose(0, 2, 1).reshape(o, rows // groups)
     ys = _per_group(_flat(y), groups)  # (N, g, O/g, H'W')
-    if cols.strides[0] < cols.strides[1]:  # batch-inner: (C kh kw, N H'W') is a view
-        whole = cols.transpose(1, 0, 2).reshape(groups, rows // groups, n * positions)
-        y_rows = ys.transpose(1, 2, 0, 3).reshape(groups, o // groups, n * positions)
-        dw = np.matmul(whole, y_rows.transpose(0, 2, 1)).transpose(0, 2, 1)
-    else:
-        dw = np.matmul(ys, _per_group(cols, groups).transpose(0, 1, 3, 2)).sum(axis=0)
+    dw = np.matmul(ys, _per_group(cols, groups).transpose(0, 1, 3, 2)).sum(axis=0)
     return dw.reshape(o, rows // groups)
 
 
