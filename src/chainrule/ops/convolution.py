@@ -25,8 +25,11 @@ come from the chain rule with no extra code.
 
 im2col lays the kernel-sized windows of each sample out as the columns of a matrix of
 shape (C kh kw, H' W'): one strided view (``as_strided``, no Python loop over pixels) and
-one copy. The products are batched over the samples, w (O, C kh kw) times each sample's
-matrix, so y comes out in (N, O, H', W') order and needs no transpose. col2im is the
+one copy. For a shallow layer (few input channels, a large image) the products are
+batched over the samples, w (O, C kh kw) times each sample's matrix, so y comes out in
+(N, O, H', W') order and needs no transpose; a deep layer stores its matrices with the
+batch innermost and runs each product once over the whole batch (``batch_inner``, for
+speed only: the numbers are the same up to rounding). col2im is the
 adjoint of im2col: it adds each column back onto the window it came from, as kh kw
 additions of a strided slice (one per kernel offset), which is much cheaper than
 ``np.add.at`` and never writes one element twice in the same addition.
@@ -160,16 +163,16 @@ def im2col(x: np.ndarray, geo: Geometry, small: Pair) -> np.ndarray:
     if not batch_inner(rows, positions):
         xp = pad(x, geo)
         sn, sc, sh, sw = xp.strides
-        return as_strided(xp, (n, c, kh, kw, *small), (sn, sc, sh * dh, sw * dw, sh * th,
-                                                        sw * tw),
-                          writeable=False).reshape(n, rows, positions)
+        windows = as_strided(xp, (n, c, kh, kw, *small),
+                             (sn, sc, sh * dh, sw * dw, sh * th, sw * tw), writeable=False)
+        return windows.reshape(n, rows, positions)  # the one copy
     (pt, pb), (pl, pr) = geo.padding
     xp = np.zeros((c, x.shape[2] + pt + pb, x.shape[3] + pl + pr, n), x.dtype)
     xp[:, pt:pt + x.shape[2], pl:pl + x.shape[3]] = x.transpose(1, 2, 3, 0)
     sc, sh, sw, sn = xp.strides
-    cols = as_strided(xp, (c, kh, kw, *small, n), (sc, sh * dh, sw * dw, sh * th, sw * tw, sn),
-                      writeable=False).reshape(rows, positions, n)
-    return cols.transpose(2, 0, 1)
+    windows = as_strided(xp, (c, kh, kw, *small, n),
+                         (sc, sh * dh, sw * dw, sh * th, sw * tw, sn), writeable=False)
+    return windows.reshape(rows, positions, n).transpose(2, 0, 1)  # the one copy
 
 
 def col2im(cols: np.ndarray, geo: Geometry, big: Pair, small: Pair) -> np.ndarray:
