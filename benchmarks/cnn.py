@@ -1,8 +1,9 @@
 """Convolutional networks on MNIST: chainrule beside PyTorch, seconds per epoch at batch 64.
 
-    python benchmarks/cnn.py [--reps 3] [--steps 150] [--no-write]
+    python benchmarks/cnn.py [--reps 3] [--steps 150] [--threads 2] [--clock wall] [--no-write]
 
-Two networks (float32, plain SGD lr 0.05, softmax cross-entropy, 2 BLAS threads):
+Two networks (float32, plain SGD lr 0.05, softmax cross-entropy, 2 BLAS threads unless
+``--threads`` says otherwise; one thread is the steadier choice on a shared machine):
 - lenet5: Conv(1->6, 5x5, pad 2) ReLU MaxPool(2) Conv(6->16, 5x5) ReLU MaxPool(2)
   Linear(400->120) ReLU Linear(120->84) ReLU Linear(84->10), as LeCun et al. 1998 with
   ReLU and max pooling;
@@ -14,7 +15,10 @@ name) and see the same batches. Every measurement runs in its own fresh process 
 peak RSS is the library's own, and the two thread pools never meet), the repetitions of
 the two peers interleaved; each figure is the median. An epoch's time is the time of
 ``--steps`` timed steps (after 10 warm-up steps) scaled to the 938 steps of 60,000 images,
-so the table takes minutes, not an hour. The parity column is the largest difference of
+so the table takes minutes, not an hour. ``--clock cpu`` times the process's CPU time
+instead of the wall clock: on a machine other sessions load, with ``--threads 1``, it
+leaves out the time spent waiting for a core (with more threads it would add up every
+thread's time, idle spinning included). The parity column is the largest difference of
 the first 20 losses between the two libraries (float32 rounding, about 1e-6 relative).
 """
 
@@ -71,11 +75,12 @@ def initial_weights(name: str) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in nn.Sequential(*layers(nn, name)).state_dict().items()}
 
 
-def chainrule_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict
+def chainrule_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict, threads: int
                     ) -> Callable[[int], float]:
     import chainrule as cr
     from chainrule import nn, optim
 
+    cr.set_num_threads(threads)
     model = nn.Sequential(*layers(nn, name))
     model.load_state_dict(weights)
     opt = optim.SGD(model.parameters(), lr=LR)
@@ -92,10 +97,11 @@ def chainrule_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict
     return step
 
 
-def torch_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict) -> Callable[[int], float]:
+def torch_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict, threads: int
+                ) -> Callable[[int], float]:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     model = torch.nn.Sequential(*layers(torch.nn, name))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     opt = torch.optim.SGD(model.parameters(), lr=LR)
@@ -113,23 +119,25 @@ def torch_steps(name: str, x: np.ndarray, y: np.ndarray, weights: dict) -> Calla
     return step
 
 
-def child(peer: str, name: str, steps: int) -> dict:
+def child(peer: str, name: str, steps: int, threads: int, clock: str) -> dict:
     x, y = load(steps)
     weights = initial_weights(name)
-    step = (chainrule_steps if peer == "chainrule" else torch_steps)(name, x, y, weights)
+    step = (chainrule_steps if peer == "chainrule" else torch_steps)(name, x, y, weights, threads)
     losses = [step(i) for i in range(PARITY_STEPS)]  # the parity run doubles as a warm-up
     for i in range(PARITY_STEPS, PARITY_STEPS + WARMUP):
         step(i)
-    started = time.perf_counter()
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    started = now()
     for i in range(PARITY_STEPS + WARMUP, PARITY_STEPS + WARMUP + steps):
         step(i)
-    seconds = (time.perf_counter() - started) / steps * STEPS_PER_EPOCH
+    seconds = (now() - started) / steps * STEPS_PER_EPOCH
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"epoch_s": seconds, "rss_mb": rss, "losses": losses}
 
 
-def run_child(peer: str, name: str, steps: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", peer, name, str(steps)],
+def run_child(peer: str, name: str, steps: int, threads: int, clock: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", peer, name, str(steps),
+                          str(threads), clock],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -154,19 +162,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        peer, name, steps = args.child
-        print(json.dumps(child(peer, name, int(steps))))
+        peer, name, steps, threads, clock = args.child
+        print(json.dumps(child(peer, name, int(steps), int(threads), clock)))
         return
     results = {name: {p: [] for p in PEERS} for name in MODELS}
     for _ in range(args.reps):
         for name in MODELS:
             for peer in PEERS:
-                results[name][peer].append(run_child(peer, name, args.steps))
-    body = (f"Measured {machine()}; batch {BATCH}, {args.steps} timed steps scaled to "
+                results[name][peer].append(run_child(peer, name, args.steps, args.threads,
+                                                     args.clock))
+    body = (f"Measured {machine()}; {args.threads} thread(s), {args.clock} clock, batch "
+            f"{BATCH}, {args.steps} timed steps scaled to "
             f"{STEPS_PER_EPOCH} per epoch, median of {args.reps} fresh processes per peer "
             f"(`python benchmarks/cnn.py`).\n\n{table(results)}")
     print(body)

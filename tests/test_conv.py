@@ -468,3 +468,133 @@ def test_bad_inputs_get_one_clear_line(make, message):
     with pytest.raises((ValueError, TypeError), match=message) as info:
         make()
     assert "\n" not in str(info.value)
+
+
+# -- fast paths: each equal to the general path it short-cuts ----------------------------------
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_weight_gradient_is_the_same_from_either_window_layout(dtype, rtol, groups):
+    """im2col stores a sample's windows sample by sample or batch-inner (C kh kw, H'W', N);
+    dW from either is the same sum, in another order."""
+    from chainrule.ops.convolution import Geometry, im2col, weight_grad
+    rng = np.random.default_rng(0)
+    geo = Geometry((3, 2), (1, 2), ((1, 1), (0, 1)), groups=groups)
+    x = rng.standard_normal((3, 4, 6, 7)).astype(dtype)
+    small = geo.small(x.shape[2:])
+    gy = rng.standard_normal((3, 2 * groups) + small).astype(dtype)
+    cols = im2col(x, geo, small)
+    by_sample = np.ascontiguousarray(cols)
+    batch_inner = np.ascontiguousarray(cols.transpose(1, 2, 0)).transpose(2, 0, 1)
+    a, b = weight_grad(by_sample, gy, groups), weight_grad(batch_inner, gy, groups)
+    assert a.dtype == b.dtype == dtype
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_conv_and_its_gradients_are_the_same_in_either_layout(dtype, rtol, monkeypatch):
+    """Deep layers run their products over the whole batch (batch-inner layouts), shallow
+    ones per sample: forcing either on the same layer changes only the rounding."""
+    from chainrule.ops import convolution
+    rng = np.random.default_rng(1)
+    x = cr.tensor(rng.standard_normal((3, 4, 5, 6)).astype(dtype), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((6, 2, 3, 2)).astype(dtype), requires_grad=True)
+    results = []
+    for deep in (False, True):
+        monkeypatch.setattr(convolution, "batch_inner", lambda rows, positions, d=deep: d)
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, stride=(1, 2), padding=(1, 0), dilation=(2, 1), groups=2)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
+        results.append([y.data, x.grad.data, w.grad.data])
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == b.dtype == dtype and a.flags.c_contiguous and b.flags.c_contiguous
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
+
+
+def test_conv_gradients_are_the_same_with_and_without_the_saved_windows(monkeypatch):
+    from chainrule.ops import convolution
+    x, w, b = leaf((2, 3, 7, 6), 0), leaf((4, 3, 3, 3), 1), leaf((4,), 2)
+
+    def grads():
+        for t in (x, w, b):
+            t.grad = None
+        F.conv2d(x, w, b, stride=(2, 1), padding=1).sum().backward()
+        return [t.grad.data.copy() for t in (x, w, b)]
+
+    saved = grads()
+    monkeypatch.setattr(convolution, "SAVED_COLUMNS_BYTES", 0)
+    for a, c in zip(saved, grads(), strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+@st.composite
+def window_cases(draw, disjoint=False):
+    """An unpadded pooling geometry (disjoint: no two windows share an element) and an
+    input with many ties, zeros of both signs among them."""
+    from chainrule.ops.convolution import Geometry
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (1, 1) if disjoint else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation, strict=True)]
+    stride = tuple(s + draw(st.integers(0, 1)) if disjoint else draw(st.integers(1, 3))
+                   for s in span)
+    size = tuple(s + draw(st.integers(0, 4)) for s in span)
+    values = draw(st.sampled_from([[-1.0, -0.0, 0.0, 1.0], [0.0, 1.0, 2.0], [-0.5, 3.0]]))
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    x = rng.choice(values, (2, 3) + size)
+    return Geometry(kernel, stride, dilation=dilation), x
+
+
+@FEW
+@given(case=window_cases(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_max_pool_tournament_equals_the_scan_bit_for_bit(case, dtype):
+    from chainrule.ops.pooling import MaxPool, _tournament
+    geo, x = case
+    x = x.astype(dtype)
+    small = geo.small(x.shape[2:])
+    best, winner = _tournament(x, geo, small, np.dtype(np.int8))
+    scan_best, scan_winner = MaxPool(geo)._scan(x, small, np.dtype(np.int8))
+    np.testing.assert_array_equal(winner, scan_winner)
+    np.testing.assert_array_equal(np.signbit(best), np.signbit(scan_best))  # -0.0 stays -0.0
+    np.testing.assert_array_equal(best, scan_best)
+    assert best.dtype == dtype and winner.dtype == np.int8
+
+
+def test_max_pool_of_signed_zeros_returns_the_first_one_as_torch():
+    torch = torch_or_skip()
+    x = np.array([[[[-0.0, 0.0, 0.0, -0.0, -0.0, -0.0]]]])
+    ours = F.max_pool2d(cr.tensor(x), (1, 2)).data
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), (1, 2)).numpy()
+    np.testing.assert_array_equal(np.signbit(ours), [[[[True, False, True]]]])
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+@FEW
+@given(case=window_cases(disjoint=True), average=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_disjoint_window_scatter_equals_the_general_sum(case, average, dtype):
+    from chainrule.ops.convolution import Geometry
+    geo, x = case
+    x = cr.tensor(x.astype(dtype), requires_grad=True)
+    args = (geo.kernel, geo.stride)
+    pool = (lambda t: F.avg_pool2d(t, *args)) if average else \
+        (lambda t: F.max_pool2d(t, *args))
+    g = np.random.default_rng(0).standard_normal(pool(x).shape).astype(dtype)
+    pool(x).backward(g)
+    fast = x.grad.data
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Geometry, "disjoint", lambda self: False)
+        x.grad = None
+        pool(x).backward(g)
+    np.testing.assert_array_equal(fast, x.grad.data)
+    assert fast.dtype == dtype
+
+
+def test_max_pool_fast_paths_leave_non_finite_values_to_the_general_rules():
+    """A NaN in x or a non-finite upstream gradient takes the general path: the last NaN
+    wins, and positions that are no arg-max get exactly 0, never inf * 0."""
+    x = cr.tensor(np.array([[[[np.nan, np.nan, 1.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, (1, 4)).backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 1.0, 0.0, 0.0]]]])
+    x = cr.tensor(np.array([[[[1.0, 2.0, 3.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, (1, 2)).backward(np.array([[[[np.inf, 1.0]]]]))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, np.inf, 1.0, 0.0]]]])

@@ -61,7 +61,12 @@ class WindowSum(_Windows):
 
 class WindowScatter(_Windows):
     """dx_pad[n, c, window (i, j) at offset k] += a_k[n, c, i, j] dy[n, c, i, j], cropped
-    to x's size: the adjoint of ``WindowSum``, whose own backward it is."""
+    to x's size: the adjoint of ``WindowSum``, whose own backward it is.
+
+    When no two windows share an element (stride >= window span on both axes, as in the
+    common 2x2 pooling with stride 2) and dy is finite, each element gets at most one
+    term, so every offset writes its slice once, a_k dy, instead of adding into zeros
+    (the same numbers, up to the sign of a zero, in a third of the passes)."""
 
     __slots__ = ()
 
@@ -69,10 +74,18 @@ class WindowScatter(_Windows):
         if self.scale is not None:
             gy = gy * self.scale
         hp, wp = self.geo.padded(self.big)
-        buf = np.zeros(gy.shape[:2] + (hp, wp), gy.dtype)
+        # a non-finite dy times a_k = 0 would be NaN where the sum below has 0
+        disjoint = self.geo.disjoint() and np.isfinite(gy.sum())
+        buf = (np.empty if disjoint and self.geo.tiles(self.big) else np.zeros)(
+            gy.shape[:2] + (hp, wp), gy.dtype)
         for k, rows, cols in self.geo.offsets(self.small):
-            buf[:, :, rows, cols] += gy if self.winner is None else \
-                np.where(self.winner == k, gy, 0)
+            view = buf[:, :, rows, cols]
+            if not disjoint:
+                view += gy if self.winner is None else np.where(self.winner == k, gy, 0)
+            elif self.winner is None:
+                view[...] = gy
+            else:
+                np.multiply(gy, self.winner == k, out=view)
         (pt, _), (pl, _) = self.geo.padding
         if hp == self.big[0] and wp == self.big[1]:
             return buf
@@ -115,10 +128,23 @@ class MaxPool(Function):
         big = x.shape[2:]
         small = geo.small(big)
         kk = geo.kernel[0] * geo.kernel[1]
+        index = np.dtype(np.int8 if kk < 2**7 else np.int16 if kk < 2**15 else np.int64)
+        if any(sum(p) for p in geo.padding) or np.isnan(x.max()):
+            best, winner = self._scan(x, small, index)
+        else:
+            best, winner = _tournament(x, geo, small, index)
+        self.saved = (big, small, winner)
+        return best
+
+    def _scan(self, x: np.ndarray, small: Pair, index: np.dtype) -> tuple[np.ndarray, ...]:
+        """The maximum and arg-max by one pass over the offsets, in order: padding never
+        wins, a NaN always does (so the last NaN)."""
+        geo = self.geo
+        big = x.shape[2:]
         valid = _valid(geo, big, small) if any(sum(p) for p in geo.padding) else None
         xp = pad(x, geo)
         best = np.full(x.shape[:2] + small, -np.inf, x.dtype)
-        winner = np.zeros(best.shape, np.int16 if kk < 2**15 else np.int64)
+        winner = np.zeros(best.shape, index)
         if valid is not None:  # a window of -inf only sends its gradient to its first element
             winner[...] = valid.argmax(axis=0)
         better = np.empty(best.shape, bool)
@@ -130,12 +156,32 @@ class MaxPool(Function):
                 better &= valid[k]
             np.copyto(best, window, where=better)
             np.copyto(winner, k, where=better)
-        self.saved = (big, small, winner)
-        return best
+        return best, winner
 
     def backward(self, gy: Tensor) -> Tensor:
         big, small, winner = self.saved
         return WindowScatter(self.geo, big, small, winner=winner)(gy)
+
+
+def _tournament(x: np.ndarray, geo: Geometry, small: Pair, index: np.dtype
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum and first arg-max of each window of x (no padding, no NaN in x) as a
+    knock-out tournament over the kernel offsets: neighbours in row-major order meet in
+    pairs, and the later one wins a match only if it is strictly greater, so the first
+    maximum wins overall, as in ``MaxPool._scan``. kh kw - 1 matches of four whole-batch
+    operations on small arrays, instead of ``_scan``'s five per offset with masked copies.
+
+    ``np.maximum(later, earlier)`` returns its second argument on a tie, so even between
+    -0.0 and 0.0 the value is the earlier one's, bit for bit the arg-max's."""
+    players = [(x[:, :, rows, cols], index.type(k)) for k, rows, cols in geo.offsets(small)]
+    while len(players) > 1:
+        matches = zip(players[0::2], players[1::2], strict=False)  # odd: one waits
+        winners = [(np.maximum(b, a), i + (j - i) * (b > a)) for (a, i), (b, j) in matches]
+        players = winners + players[len(winners) * 2:]  # it plays the next round
+    best, winner = players[0]
+    if isinstance(winner, np.generic):  # a 1x1 window: the input itself, offset 0
+        return np.array(best), np.zeros(best.shape, index)
+    return best, winner
 
 
 def max_pool2d(x: Tensor, geo: Geometry) -> Tensor:
