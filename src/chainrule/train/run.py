@@ -34,7 +34,8 @@ from chainrule.train.progress import line_printer
 from chainrule.train.strategy import Strategy, resolve_strategy
 
 __all__ = ["ConfigError", "RunResult", "Splits", "TrainConfig", "apply_preprocessing",
-           "build_model", "build_optimizer", "prepare_data", "run_training", "targets_for"]
+           "build_model", "build_optimizer", "check_trained_metadata", "prepare_data",
+           "run_training", "targets_for"]
 
 # -- data -------------------------------------------------------------------------------------
 
@@ -96,6 +97,36 @@ def apply_preprocessing(x: np.ndarray, preprocessing: dict[str, Any]) -> np.ndar
                              f"on {mean.shape[0]}")
         x = (x - mean) / scale
     return x
+
+
+def check_trained_metadata(meta: Any, where: str) -> None:
+    """Refuse the metadata of a model file written by ``run_training`` if its class names,
+    preprocessing or configuration have the wrong JSON types or contradict each other
+    (``preprocessing: {}`` when the configuration says the inputs were standardized), with
+    a ``ModelFileError`` naming ``where`` (the file)."""
+    from chainrule.safetensors import ModelFileError
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ModelFileError(f"{where}: the model's metadata is damaged: {what}")
+
+    classes, pre, config = (meta.get(k) for k in ("classes", "preprocessing", "config"))
+    need(isinstance(classes, list) and bool(classes) and all(isinstance(c, str)
+                                                             for c in classes),
+         "'classes' must be a non-empty list of class names")
+    need(isinstance(pre, dict), "'preprocessing' must be an object")
+    need(isinstance(config, dict), "'config' must be an object")
+    std = pre.get("standardize")
+    need(std is not None or not config.get("standardize", False),
+         "the configuration says the inputs were standardized but 'preprocessing' has no "
+         "standardization")
+    if std is not None:
+        mean, scale = (std.get(k) if isinstance(std, dict) else None for k in ("mean", "std"))
+        need(all(isinstance(v, list) for v in (mean, scale)) and len(mean) == len(scale)
+             and all(type(v) in (int, float) and np.isfinite(v) for v in mean + scale)
+             and all(v > 0 for v in scale),
+             "'standardize' must hold lists 'mean' and 'std' of finite numbers, of equal "
+             "length, every std positive")
 
 
 # -- model, loss, optimizer ------------------------------------------------------------------
