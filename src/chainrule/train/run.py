@@ -184,8 +184,32 @@ class _Setup:
     loss_fn: LossFn
 
 
+# What a run leaves in its output directory (evaluate adds the confusion matrix beside
+# the model): one set, replaced whole, never mixed with another run's
+RUN_FILES = ("model.safetensors", "metrics.csv", "metrics.json", "curves.png",
+             "confusion.png", "confusion.csv")
+
+
+def _claim_out_dir(out_dir: Path, overwrite: bool, clear: bool) -> None:
+    """Refuse an output directory that holds a finished run (its metrics, curves or
+    confusion matrix: a run that diverged or was killed leaves at most its model, which
+    the new run replaces) unless ``overwrite``; with ``clear`` and ``overwrite``, remove
+    that run's files, so that the new run's files never sit beside the old one's, and
+    with ``clear`` the temporaries a killed run left."""
+    from chainrule._io import remove_stale_temporaries
+
+    present = [name for name in RUN_FILES[1:] if (out_dir / name).exists()]
+    if present and not overwrite:
+        raise ConfigError(f"--out {out_dir} already holds a run ({', '.join(present)}); "
+                          f"give --force to replace it, or another --out")
+    for name in RUN_FILES if clear else ():
+        if overwrite:
+            (out_dir / name).unlink(missing_ok=True)
+        remove_stale_temporaries(out_dir / name)
+
+
 def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None = None,
-                 strategy: Strategy | None = None) -> RunResult:
+                 strategy: Strategy | None = None, overwrite: bool = False) -> RunResult:
     """Train as configured and write model.safetensors, metrics.csv/json and curves.png.
 
     ``progress`` shows the fit loop's progress (on stderr); ``config.quiet`` turns it off.
@@ -195,7 +219,9 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     progress and writes files. A bad option or unreadable data (``ConfigError``,
     ``ValueError``, ``OSError``, ...) found before training, on any rank, is raised by
     rank 0 alone, before any output; the other ranks raise ``SystemExit(2)`` without
-    printing, the status ``chainrule train`` gives such errors.
+    printing, the status ``chainrule train`` gives such errors. An output directory that
+    already holds a run (``RUN_FILES``) is refused unless ``overwrite``, which removes
+    that run's files once the setup has succeeded.
     """
     config.validate()
     strategy = resolve_strategy(strategy, config.distributed and strategy is None,
@@ -205,9 +231,13 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         set_num_threads(threads)
     started = time.perf_counter()
     manual_seed(config.seed)
-    with strategy.setup_errors():
-        setup = _set_up(config, strategy.world_size)
     out_dir = Path(config.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
+    with strategy.setup_errors():
+        if strategy.is_main:
+            _claim_out_dir(out_dir, overwrite, clear=False)
+        setup = _set_up(config, strategy.world_size)
+        if strategy.is_main:
+            _claim_out_dir(out_dir, overwrite, clear=True)
     files = {"model": out_dir / "model.safetensors", "metrics_csv": out_dir / "metrics.csv",
              "metrics_json": out_dir / "metrics.json", "curves": out_dir / "curves.png"}
     metadata = {"config": dataclasses.asdict(config), "classes": setup.splits.class_names,
