@@ -53,10 +53,12 @@ def positive_int(text: str) -> int:
 def load_trained(path: str) -> tuple[Any, dict[str, Any]]:
     """A model written by ``chainrule train`` and its metadata (classes, preprocessing)."""
     import chainrule
+    from chainrule.train.run import check_trained_metadata
 
     model = chainrule.load(path)
     meta = getattr(model, "metadata", {})
     if "classes" not in meta:
         raise ValueError(f"{path} is a chainrule model but not one written by 'chainrule train' "
                          f"(its metadata has no class names or preprocessing)")
+    check_trained_metadata(meta, path)
     return model, meta

@@ -65,6 +65,9 @@ def add_parser(sub: Any) -> None:
                         "--until-converged ends the run first)")
     p.add_argument("--val-fraction", type=float, default=d)
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
+    p.add_argument("--force", "--overwrite", action="store_true", dest="force",
+                   help="replace the run already in --out (its model, metrics, curves and "
+                        "confusion matrix); without it such an --out is refused")
     p.add_argument("--quiet", action="store_true", default=d, help="no progress output")
     p.add_argument("--threads", type=positive_int, default=d, help=THREADS_HELP +
                    "; 1 per rank with --distributed")
@@ -111,10 +114,11 @@ def configure(options: dict[str, Any], config_file: str | Path | None = None
 def run(args: argparse.Namespace) -> int:
     from chainrule.train.run import run_training
 
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "config", "func")}
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("command", "config", "func", "force")}
     config, strategy = configure(options, args.config)  # with --distributed: printed once
     if strategy is None:
-        result = run_training(config, log=sys.stdout)
+        result = run_training(config, log=sys.stdout, overwrite=args.force)
     else:
         # An error on one rank would leave the others waiting in a collective forever:
         # print "rank N: <error>" and abort them all (one process just re-raises).
@@ -122,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
         with abort_on_error():
             result = run_training(config, log=sys.stdout if strategy.is_main else None,
-                                  strategy=strategy)
+                                  strategy=strategy, overwrite=args.force)
         if not strategy.is_main:
             return EXIT_OK
     test, files = result.test, result.files

@@ -15,6 +15,7 @@ truncated download must fail loudly, never train on half a dataset.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -31,6 +32,11 @@ _TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
+# deflate (gzip, zip) cannot expand data more than this: a bound on what a compressed file
+# can hold, checked before allocating what its header claims
+DEFLATE_MAX_RATIO = 1032
+
+
 class IDXFormatError(ValueError):
     """An IDX file is malformed: wrong magic number, bad header or wrong payload length."""
 
@@ -45,7 +51,7 @@ def _open(path: Path) -> BinaryIO:
     return f
 
 
-def _read_exact(f: BinaryIO, out: memoryview) -> int:
+def read_exact(f: BinaryIO, out: memoryview) -> int:
     """Fill ``out`` from ``f``; the number of bytes read (less than len(out) at end of file)."""
     filled = 0
     while filled < len(out):
@@ -96,9 +102,10 @@ def read_idx(path: str | os.PathLike, magic: int | None = None) -> np.ndarray:
                                      f"sizes ({4 * ndim} bytes), found {len(raw)} bytes")
             shape = struct.unpack(f">{ndim}I", raw)
             dtype = _TYPES[code]
+            expected = math.prod(shape) * dtype.itemsize
+            _check_size(path, f, shape, dtype, expected, 4 + 4 * ndim)
             out = np.empty(shape, dtype=dtype)
-            expected = out.nbytes
-            got = _read_exact(f, memoryview(out).cast("B")) if expected else 0
+            got = read_exact(f, memoryview(out).cast("B")) if expected else 0
             if got < expected:
                 raise IDXFormatError(f"{path}: truncated data: the header declares shape "
                                      f"{shape} of {dtype.name}, i.e. {expected} bytes after the "
@@ -111,6 +118,23 @@ def read_idx(path: str | os.PathLike, magic: int | None = None) -> np.ndarray:
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise IDXFormatError(f"{path}: corrupt or truncated gzip stream ({e})") from None
     return out.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _check_size(path: Path, f: BinaryIO, shape: tuple[int, ...], dtype: np.dtype,
+                expected: int, header: int) -> None:
+    """Refuse a header whose shape needs more bytes than the file can hold, before the array
+    is allocated: a plain file's size is known, and a gzip file can hold at most
+    ``DEFLATE_MAX_RATIO`` times its size."""
+    size = path.stat().st_size
+    if isinstance(f, gzip.GzipFile):
+        if expected > size * DEFLATE_MAX_RATIO:
+            raise IDXFormatError(f"{path}: the header declares shape {shape} of {dtype.name}, "
+                                 f"i.e. {expected} bytes, more than a {size}-byte gzip file "
+                                 f"can hold (deflate expands at most {DEFLATE_MAX_RATIO}x)")
+    elif expected > size - header:
+        raise IDXFormatError(f"{path}: truncated data: the header declares shape {shape} of "
+                             f"{dtype.name}, i.e. {expected} bytes after the header, but the "
+                             f"file holds only {size - header}")
 
 
 def _describe(magic: int) -> str:

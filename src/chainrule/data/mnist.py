@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule.data.download import download_from_mirrors
 from chainrule.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from chainrule.data.npy import read_npz
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -167,12 +168,8 @@ def _read_idx_set(name: str, paths: list[Path]) -> tuple[Split, Split]:
 
 def _read_npz(name: str, path: Path) -> tuple[Split, Split]:
     keys = ("x_train", "y_train", "x_test", "y_test")
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [k for k in keys if k not in archive.files]
-        if missing:
-            raise ValueError(f"{path}: missing arrays {missing}; expected keys {list(keys)}, "
-                             f"found {archive.files}")
-        x_train, y_train, x_test, y_test = (archive[k] for k in keys)
+    arrays = read_npz(path, keys)  # each member's header checked before it is allocated
+    x_train, y_train, x_test, y_test = (arrays[k] for k in keys)
     _check_split(name, f"{path} (x_train, y_train)", x_train, y_train, 60000)
     _check_split(name, f"{path} (x_test, y_test)", x_test, y_test, 10000)
     return (x_train, y_train), (x_test, y_test)

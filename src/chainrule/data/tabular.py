@@ -7,10 +7,15 @@ import csv
 import gzip
 import io
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+# The most classes integer labels may ask for: labels are their own class indices, so
+# one stray label of 10**12 would otherwise mean a trillion outputs.
+MAX_CLASSES = 100_000
 
 
 class CSVData(NamedTuple):
@@ -31,17 +36,28 @@ class CSVData(NamedTuple):
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a header
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig",  # type: ignore[return-value]
+                         newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _numbered_rows(path: Path, delimiter: str = ",") -> list[tuple[int, list[str]]]:
     """The non-blank rows of a CSV file with their line numbers, as in an editor (the
     first line is 1; blank lines are skipped but counted)."""
+    rows: list[tuple[int, list[str]]] = []
     with _open_text(path) as f:
-        return [(line, row) for line, row in enumerate(csv.reader(f, delimiter=delimiter),
-                                                       start=1) if row]
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            rows.extend((line, row) for line, row in enumerate(reader, start=1) if row)
+        except csv.Error as e:  # e.g. a cell over csv.field_size_limit() characters
+            raise ValueError(f"{path}, line {reader.line_num}: not a readable CSV file "
+                             f"({e})") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start} of a "
+                             f"block)") from None
+    return rows
 
 
 def _encode_labels(labels: list[str]) -> tuple[np.ndarray, list[Any]]:
@@ -50,11 +66,18 @@ def _encode_labels(labels: list[str]) -> tuple[np.ndarray, list[Any]]:
         values = [int(v) for v in labels]
     except ValueError:
         values = None
+    if values is not None and values and max(values) >= MAX_CLASSES:
+        raise ValueError(f"integer label {max(values)} would mean {max(values) + 1} classes "
+                         f"(integer labels are class indices 0, 1, ...), over the limit of "
+                         f"{MAX_CLASSES} (MAX_CLASSES)")
     if values is not None and (not values or min(values) >= 0):
         # Keep integer labels as given (so a file lacking some class keeps the others' indices);
         # classes then lists every index up to the largest, the number of outputs needed.
         return np.asarray(values, dtype=np.int64), list(range(max(values, default=-1) + 1))
     names = sorted(set(labels))
+    if len(names) > MAX_CLASSES:
+        raise ValueError(f"the label column holds {len(names)} distinct labels, over the "
+                         f"limit of {MAX_CLASSES} classes (MAX_CLASSES)")
     lookup = {name: k for k, name in enumerate(names)}
     return np.asarray([lookup[v] for v in labels], dtype=np.int64), names
 
@@ -94,7 +117,7 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
         raise ValueError(f"load_csv: {path} has no column {label_column!r}; its columns are "
                          f"{header}")
     if len(set(header)) != len(header):
-        repeated = sorted({h for h in header if header.count(h) > 1})
+        repeated = sorted(h for h, n in Counter(header).items() if n > 1)
         raise ValueError(f"load_csv: {path}: repeated column names {repeated}")
     body = numbered[1:]
     if not body:
@@ -152,11 +175,7 @@ def read_features(path: str | os.PathLike, label_column: str | None = None) -> n
     if not path.is_file():
         raise FileNotFoundError(f"no input file at {path}")
     if path.suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{path} is not a numeric .npy file: {e}") from None
-        return x.reshape(1, -1) if x.ndim == 1 else x
+        return _npy_features(path)
     rows = _numbered_rows(path)
     if not rows:
         raise ValueError(f"{path} is empty")
@@ -173,17 +192,41 @@ def read_features(path: str | os.PathLike, label_column: str | None = None) -> n
     return _numbers(path, rows, header, keep)
 
 
+def _npy_features(path: Path) -> np.ndarray:
+    """The rows of a .npy file of real numbers (its header checked before allocating)."""
+    from chainrule.data.npy import read_npy
+
+    x = read_npy(path)
+    if x.dtype.kind not in "biuf":
+        what = "complex numbers" if x.dtype.kind == "c" else f"values of dtype {x.dtype}"
+        raise ValueError(f"{path} holds {what}; expected real numbers")
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    if x.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {x.shape}; expected one example "
+                         f"per row (2 dimensions, or 1 for a single example)")
+    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
+    if len(bad):
+        r, c = bad[0]
+        raise ValueError(f"{path}: row {r + 1}, column {c + 1}: {x[r, c]} is not a finite "
+                         f"number")
+    return x
+
+
 def _numbers(path: Path, rows: list[tuple[int, list[str]]], header: list[str] | None,
              keep: list[int]) -> np.ndarray:
-    """The cells of columns ``keep`` as float32, or a ValueError naming the first bad one."""
+    """The cells of columns ``keep`` as float32, or a ValueError naming the first bad one
+    (not a number, or NaN or infinite, which no prediction can use)."""
     values = np.empty((len(rows), len(keep)), np.float32)
     for r, (line, row) in enumerate(rows):
         for c, k in enumerate(keep):
             try:
-                values[r, c] = float(row[k])
+                values[r, c] = value = float(row[k])
+                problem = "is not a finite number" if not np.isfinite(value) else None
             except (ValueError, IndexError):
+                problem = "is not a number"
+            if problem:
                 column = header[k] if header else str(k + 1)
                 cell = repr(row[k]) if k < len(row) else "(missing)"
                 raise ValueError(f"{path}: row {r + 1} (line {line}), column {column!r}: "
-                                 f"{cell} is not a number") from None
+                                 f"{cell} {problem}")
     return values

@@ -24,8 +24,10 @@ from chainrule.distributed.collectives import (
     allreduce_gradients,
     broadcast_parameters,
     check_in_sync,
+    check_same_data,
     check_same_model,
     check_same_settings,
+    data_fingerprint,
     parameters_digest,
     raised_on_every_rank,
     trainable_parameters,
@@ -53,7 +55,7 @@ def fit(*args: Any, **kwargs: Any) -> Any:
 __all__ = [
     "Context", "DataParallel", "DistributedError", "DistributedSampler", "DistributedUnavailable",
     "GradientAllreduce", "ModelMismatchError", "SettingsMismatchError", "abort_on_error",
-    "allreduce_gradients", "broadcast_parameters", "check_in_sync", "check_same_model",
-    "check_same_settings", "fit", "init", "is_main", "parameters_digest",
-    "raised_on_every_rank", "rank", "trainable_parameters", "world_size",
+    "allreduce_gradients", "broadcast_parameters", "check_in_sync", "check_same_data",
+    "check_same_model", "check_same_settings", "data_fingerprint", "fit", "init", "is_main",
+    "parameters_digest", "raised_on_every_rank", "rank", "trainable_parameters", "world_size",
 ]

@@ -3,9 +3,10 @@
 - ``broadcast_parameters``: every rank starts from rank 0's weights.
 - ``allreduce_gradients``: after each backward pass, every rank gets the gradient
   of the whole global batch, computed from all ranks' shards.
-- ``check_same_model`` / ``check_same_settings`` / ``check_in_sync``: refuse a run
-  whose ranks built different models or were given different data sizes or loop
-  settings, and prove at the end that all ranks hold the same weights.
+- ``check_same_model`` / ``check_same_settings`` / ``check_same_data`` /
+  ``check_in_sync``: refuse a run whose ranks built different models or were given
+  different data sizes, loop settings or data (compared by ``data_fingerprint``), and
+  prove at the end that all ranks hold the same weights.
 
 Why the averaging is exact. Rank r computes the gradient of the mean loss over its
 shard of b_r examples, g_r = (1/b_r) sum_{i in shard r} grad l_i. The gradient of the
@@ -231,8 +232,17 @@ def check_same_settings(settings: dict[str, Any], context: Context | None = None
         SettingsMismatchError: on every rank, naming each rank that differs from rank 0
             with its values and rank 0's.
     """
-    context = context or init()
-    mine = {name: repr(value) for name, value in settings.items()}
+    _refuse_differences({name: repr(value) for name, value in settings.items()},
+                        context or init(), "training settings",
+                        "Every rank must pass the same amount of data and the same loop "
+                        "settings")
+
+
+def _refuse_differences(mine: dict[str, str], context: Context, what: str, advice: str
+                        ) -> None:
+    """Compare ``mine`` (name -> value) across ranks; on a difference raise (on every rank)
+    a SettingsMismatchError saying "rank r has a=1 where rank 0 has a=2" for each rank
+    that differs, then ``advice``."""
     everyone = context.allgather(mine)
     problems = []
     for r, theirs in enumerate(everyone):
@@ -244,9 +254,38 @@ def check_same_settings(settings: dict[str, Any], context: Context | None = None
                 f"{_values(everyone[0], differ)}")
     if problems:
         raise raised_on_every_rank(SettingsMismatchError(
-            f"the ranks were given different training settings, refusing to train: "
-            f"{'; '.join(problems)}. Every rank must pass the same amount of data and the "
-            f"same loop settings"))
+            f"the ranks were given different {what}, refusing to train: "
+            f"{'; '.join(problems)}. {advice}"))
+
+
+def data_fingerprint(data: Any) -> str | None:
+    """sha256 (16 hex digits) of the dtypes, shapes and bytes of the arrays of (X, y) or a
+    ``TensorDataset``; None for data it cannot hash cheaply (another Dataset, a loader)."""
+    arrays = data if isinstance(data, tuple | list) and len(data) == 2 else getattr(
+        data, "arrays", None)
+    if not isinstance(arrays, tuple | list):
+        return None
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(getattr(a, "data", a))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B") if a.size and a.dtype != object else b"")
+    return h.hexdigest()[:16]
+
+
+def check_same_data(fingerprints: dict[str, str | None], context: Context | None = None
+                    ) -> None:
+    """Refuse to train unless every rank was given the same data (``data_fingerprint`` of
+    the training and validation data, by name): ranks that loaded different files of the
+    same size would otherwise train on a mix of both, while rank 0 alone names its file.
+
+    Raises:
+        SettingsMismatchError: on every rank, naming the ranks and fingerprints that differ.
+    """
+    _refuse_differences({name: str(value) for name, value in fingerprints.items()},
+                        context or init(), "data of the same size",
+                        "Every rank must load the same data (each trains on its own shard "
+                        "of every batch)")
 
 
 def _values(settings: dict[str, str], names: list[str]) -> str:

@@ -2,9 +2,9 @@
 data-parallel training strategy (``chainrule.train.strategy.Strategy``).
 
 At the start: join the run, check every rank built the same model and was given the
-same data size and loop settings, copy rank 0's weights everywhere, agree on a
-shuffling seed. Each step: average the gradients
-(exactly, weighted by shard size) between backward and the optimizer step. Each
+same data (size, then contents) and loop settings, copy rank 0's weights everywhere,
+agree on a shuffling seed. Each step: average the gradients (exactly, weighted by
+shard size) between backward and the optimizer step. Each
 epoch: sum the loss and accuracy counts over ranks so every rank logs the global
 numbers, and let rank 0 decide whether to stop. At the end: prove all ranks hold
 the same weights. On an error in one rank: name the rank and abort them all.
@@ -23,8 +23,10 @@ from chainrule.distributed.collectives import (
     GradientAllreduce,
     broadcast_parameters,
     check_in_sync,
+    check_same_data,
     check_same_model,
     check_same_settings,
+    data_fingerprint,
     is_raised_on_every_rank,
     raised_on_every_rank,
     trainable_parameters,
@@ -83,6 +85,8 @@ class DataParallel:
         check_same_settings(fit_settings(run.train_data, run.val_data, run.loss_fn,
                                          run.optimizer, run.scheduler, **run.loop_settings()),
                             context)
+        check_same_data({"sha256(train_data)": data_fingerprint(run.train_data),
+                         "sha256(val_data)": data_fingerprint(run.val_data)}, context)
         broadcast_parameters(model, context)
         # Every rank must shuffle alike: take rank 0's seed (or a draw of rank 0's generator).
         seed = run.seed

@@ -247,7 +247,12 @@ def render_conv(d: ConvDerivation, fmt: str = "text") -> str:
     doc.heading("Summary")
     doc.line(summary(d.checks, f" ({len(INTERMEDIATES)} deltas do, dP, dZ; "
                                f"{len(PARAMETERS) - 1} parameter gradients; dX two ways)"))
-    return doc.render("Backpropagation through a convolution and max pooling, step by step")
+    title = "Backpropagation through a convolution and max pooling, step by step"
+    if fmt == "html":  # a standalone page, as the other derivations' html is
+        from chainrule.explainer.page import full_page
+
+        return full_page(title, doc.render(title))
+    return doc.render(title)
 
 
 def _forward(doc: Document, d: ConvDerivation) -> None:

@@ -19,7 +19,7 @@ GREEK = {name: chr(code) for name, code in (
     ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6), ("Delta", 0x394), ("Sigma", 0x3A3))}
 OPERATORS = {"odot": "⊙", "le": "≤", "ge": "≥", "cdot": "⋅", "times": "×", "lVert": "‖",
              "rVert": "‖", "sum": "∑", "to": "→", "leftarrow": "←", "partial": "∂",
-             "approx": "≈", "ne": "≠"}
+             "approx": "≈", "ne": "≠", "star": "⋆", "ast": "∗", "circledast": "⊛"}
 IDENTIFIERS = {"top": "⊤", "log": "log", "tanh": "tanh", "exp": "exp", "max": "max"}
 SPACES = {"quad": "1em", ",": "0.17em", " ": "0.25em", ";": "0.28em", "qquad": "2em"}
 TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\s+|.")

@@ -4,6 +4,12 @@ The file is safetensors (``chainrule.safetensors``: the format, its checksums an
 its errors); this module adds what needs ``nn``: the architecture as JSON, so
 ``load`` rebuilds a saved network by layer type without the original script, and
 the registry of the Module classes it can rebuild by name.
+
+``load`` validates the whole file before building anything: the header and its limits,
+the metadata digest, and the tensors the architecture asks for against the file's
+tensor table (``chainrule.nn.state_shapes``); only then does it read the tensor bytes
+(checking each sha256) and construct the network. Every malformed file raises
+``ModelFileError``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,17 @@ import numpy as np
 
 from chainrule._version import __version__
 from chainrule.nn.container import Sequential
-from chainrule.safetensors import ModelFileError, checksums, load_file, save_file
+from chainrule.nn.state_shapes import check_spec, match_tensors
+from chainrule.safetensors import (
+    ModelFileError,
+    chainrule_info,
+    checksums,
+    is_chainrule,
+    metadata_digest,
+    read_header,
+    read_tensors,
+    save_file,
+)
 
 if TYPE_CHECKING:
     from chainrule.nn.module import Module
@@ -61,10 +77,12 @@ def architecture(model: Module) -> dict[str, Any] | None:
 
 
 def build(spec: dict[str, Any]) -> Module:
-    """Rebuild a model from ``architecture(model)``."""
+    """Rebuild a model from ``architecture(model)``; a malformed ``spec`` (unknown layer
+    type, wrong JSON types, arguments its constructor refuses) is a ModelFileError."""
     if not _REGISTRY:
         _register_builtin()
-    kind = spec.get("type")
+    check_spec(spec)
+    kind = spec["type"]
     if kind == "Sequential":
         return Sequential(*(build(s) for s in spec.get("layers", [])))
     cls = _REGISTRY.get(kind)
@@ -72,7 +90,16 @@ def build(spec: dict[str, Any]) -> Module:
         raise ModelFileError(f"the model uses a layer type {kind!r} that chainrule does not "
                              f"know; register it with chainrule.register_module, or pass an "
                              f"instance: chainrule.load(path, model=MyModel())")
-    return cls(**spec.get("config", {}))
+    config = spec.get("config", {})
+    try:
+        return cls(**config)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ModelFileError(f"the architecture's {kind}({_arguments(config)}) cannot be "
+                             f"built: {e}") from None
+
+
+def _arguments(config: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in config.items())[:200]
 
 
 # -- saving and loading ---------------------------------------------------------------
@@ -102,6 +129,7 @@ def save(model: Module | dict[str, Any], path: str | os.PathLike,
         info["content"] = "state_dict"
     if spec is not None:
         info["architecture"] = json.dumps(spec)
+    info["metadata_sha256"] = metadata_digest(info)
     save_file(state, path, info)
 
 
@@ -113,18 +141,36 @@ def load(path: str | os.PathLike, model: Module | None = None
     the weights are loaded into the given instance (which also accepts plain
     safetensors files, e.g. weights exported from PyTorch with matching names).
     The saved metadata is available as ``model.metadata``.
+
+    The whole file is checked before anything is built (see the module docstring).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ModelFileError: anything else wrong with the file, naming it and the problem.
     """
-    arrays, info = load_file(path)
-    if model is None and info.get("content") == "state_dict":
-        return arrays
+    header = read_header(path)
+    info = chainrule_info(header) if is_chainrule(header) else None
+    if model is None and info is not None and header.metadata.get("content") == "state_dict":
+        return read_tensors(header, info.sha256)  # a saved state dict: the weights alone
     if model is None:
-        if info.get("format") != "chainrule":
+        if info is None:
             raise ModelFileError(f"{path} is a safetensors file but not a chainrule model; to "
                                  f"load its weights, pass a model: chainrule.load(path, model)")
-        if "architecture" not in info:
+        if info.architecture is None:
             raise ModelFileError(f"{path} was saved from a model chainrule cannot rebuild by "
                                  f"name; pass an instance: chainrule.load(path, model=...)")
-        model = build(json.loads(info["architecture"]))
-    model.load_state_dict(arrays)
-    object.__setattr__(model, "metadata", json.loads(info.get("metadata", "{}")))
+    try:
+        if model is None:
+            match_tensors(info.architecture, header.tensors)
+        arrays = read_tensors(header, None if info is None else info.sha256)
+        if model is None:
+            model = build(info.architecture)
+        model.load_state_dict(arrays)
+    except ModelFileError as e:
+        message = str(e)
+        raise ModelFileError(message if message.startswith(str(path)) else f"{path}: {message}"
+                             ) from None
+    except (ValueError, KeyError, TypeError) as e:  # the state does not fit the given model
+        raise ModelFileError(f"{path}: the file's tensors do not fit the model: {e}") from None
+    object.__setattr__(model, "metadata", {} if info is None else info.metadata)
     return model

@@ -20,6 +20,11 @@ from chainrule.nn.builders import ACTIVATIONS, INITS
 from chainrule.optim.optimizer import Optimizer
 
 LOSSES = ("cross-entropy", "mse")
+# Sizes a command line may ask for: checked before anything is allocated. A layer wider
+# than this, or an MLP with more weights than this (4 bytes each, and the optimizer
+# keeps up to two more copies), is a typo, not a model to train on a CPU.
+MAX_LAYER_SIZE = 2**20
+MAX_PARAMETERS = 2**28
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,10 @@ class TrainConfig:
 
         for name, hint in typing.get_type_hints(type(self)).items():
             setattr(self, name, _typed(_flag(name), name, getattr(self, name), hint))
+        for option, sizes in (("--hidden", self.hidden), ("--layers", self.layers or [])):
+            need(max(sizes, default=0) <= MAX_LAYER_SIZE,
+                 f"{option} {','.join(map(str, sizes))}: a layer of {max(sizes, default=0)} "
+                 f"units is over the limit of {MAX_LAYER_SIZE} (MAX_LAYER_SIZE)")
 
         need(self.activation.replace("-", "_") in ACTIVATIONS,
              f"--activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
@@ -141,6 +150,10 @@ class TrainConfig:
         need(self.tol >= 0, f"--tol must be >= 0, got {self.tol}")  # NaN too
         need(self.threads is None or self.threads >= 1,
              f"--threads must be a positive integer, got {self.threads!r}")
+        for name in typing.get_type_hints(type(self)):  # inf passes the range checks above
+            value = getattr(self, name)
+            need(not isinstance(value, float) or bool(np.isfinite(value)),
+                 f"{_flag(name)} must be a finite number, got {value}")
         try:
             check_dataset_name(self.data)
         except ValueError as e:
@@ -287,5 +300,10 @@ def layer_sizes(config: TrainConfig, n_features: int, n_classes: int) -> list[in
         if sizes[-1] != n_classes:
             raise ConfigError(f"--layers {','.join(map(str, sizes))}: the last layer must have "
                               f"{n_classes} outputs, one per class (got {sizes[-1]})")
-        return sizes
-    return [n_features, *[int(h) for h in config.hidden], n_classes]
+    else:
+        sizes = [n_features, *[int(h) for h in config.hidden], n_classes]
+    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if weights > MAX_PARAMETERS:
+        raise ConfigError(f"the network {' -> '.join(map(str, sizes))} would have {weights} "
+                          f"parameters, over the limit of {MAX_PARAMETERS} (MAX_PARAMETERS)")
+    return sizes

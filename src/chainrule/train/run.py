@@ -34,7 +34,8 @@ from chainrule.train.progress import line_printer
 from chainrule.train.strategy import Strategy, resolve_strategy
 
 __all__ = ["ConfigError", "RunResult", "Splits", "TrainConfig", "apply_preprocessing",
-           "build_model", "build_optimizer", "prepare_data", "run_training", "targets_for"]
+           "build_model", "build_optimizer", "check_trained_metadata", "prepare_data",
+           "run_training", "targets_for"]
 
 # -- data -------------------------------------------------------------------------------------
 
@@ -98,6 +99,36 @@ def apply_preprocessing(x: np.ndarray, preprocessing: dict[str, Any]) -> np.ndar
     return x
 
 
+def check_trained_metadata(meta: Any, where: str) -> None:
+    """Refuse the metadata of a model file written by ``run_training`` if its class names,
+    preprocessing or configuration have the wrong JSON types or contradict each other
+    (``preprocessing: {}`` when the configuration says the inputs were standardized), with
+    a ``ModelFileError`` naming ``where`` (the file)."""
+    from chainrule.safetensors import ModelFileError
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ModelFileError(f"{where}: the model's metadata is damaged: {what}")
+
+    classes, pre, config = (meta.get(k) for k in ("classes", "preprocessing", "config"))
+    need(isinstance(classes, list) and bool(classes) and all(isinstance(c, str)
+                                                             for c in classes),
+         "'classes' must be a non-empty list of class names")
+    need(isinstance(pre, dict), "'preprocessing' must be an object")
+    need(isinstance(config, dict), "'config' must be an object")
+    std = pre.get("standardize")
+    need(std is not None or not config.get("standardize", False),
+         "the configuration says the inputs were standardized but 'preprocessing' has no "
+         "standardization")
+    if std is not None:
+        mean, scale = (std.get(k) if isinstance(std, dict) else None for k in ("mean", "std"))
+        need(all(isinstance(v, list) for v in (mean, scale)) and len(mean) == len(scale)
+             and all(type(v) in (int, float) and np.isfinite(v) for v in mean + scale)
+             and all(v > 0 for v in scale),
+             "'standardize' must hold lists 'mean' and 'std' of finite numbers, of equal "
+             "length, every std positive")
+
+
 # -- model, loss, optimizer ------------------------------------------------------------------
 
 
@@ -153,8 +184,32 @@ class _Setup:
     loss_fn: LossFn
 
 
+# What a run leaves in its output directory (evaluate adds the confusion matrix beside
+# the model): one set, replaced whole, never mixed with another run's
+RUN_FILES = ("model.safetensors", "metrics.csv", "metrics.json", "curves.png",
+             "confusion.png", "confusion.csv")
+
+
+def _claim_out_dir(out_dir: Path, overwrite: bool, clear: bool) -> None:
+    """Refuse an output directory that holds a finished run (its metrics, curves or
+    confusion matrix: a run that diverged or was killed leaves at most its model, which
+    the new run replaces) unless ``overwrite``; with ``clear`` and ``overwrite``, remove
+    that run's files, so that the new run's files never sit beside the old one's, and
+    with ``clear`` the temporaries a killed run left."""
+    from chainrule._io import remove_stale_temporaries
+
+    present = [name for name in RUN_FILES[1:] if (out_dir / name).exists()]
+    if present and not overwrite:
+        raise ConfigError(f"--out {out_dir} already holds a run ({', '.join(present)}); "
+                          f"give --force to replace it, or another --out")
+    for name in RUN_FILES if clear else ():
+        if overwrite:
+            (out_dir / name).unlink(missing_ok=True)
+        remove_stale_temporaries(out_dir / name)
+
+
 def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None = None,
-                 strategy: Strategy | None = None) -> RunResult:
+                 strategy: Strategy | None = None, overwrite: bool = False) -> RunResult:
     """Train as configured and write model.safetensors, metrics.csv/json and curves.png.
 
     ``progress`` shows the fit loop's progress (on stderr); ``config.quiet`` turns it off.
@@ -164,7 +219,9 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     progress and writes files. A bad option or unreadable data (``ConfigError``,
     ``ValueError``, ``OSError``, ...) found before training, on any rank, is raised by
     rank 0 alone, before any output; the other ranks raise ``SystemExit(2)`` without
-    printing, the status ``chainrule train`` gives such errors.
+    printing, the status ``chainrule train`` gives such errors. An output directory that
+    already holds a run (``RUN_FILES``) is refused unless ``overwrite``, which removes
+    that run's files once the setup has succeeded.
     """
     config.validate()
     strategy = resolve_strategy(strategy, config.distributed and strategy is None,
@@ -174,9 +231,13 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         set_num_threads(threads)
     started = time.perf_counter()
     manual_seed(config.seed)
-    with strategy.setup_errors():
-        setup = _set_up(config, strategy.world_size)
     out_dir = Path(config.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
+    with strategy.setup_errors():
+        if strategy.is_main:
+            _claim_out_dir(out_dir, overwrite, clear=False)
+        setup = _set_up(config, strategy.world_size)
+        if strategy.is_main:
+            _claim_out_dir(out_dir, overwrite, clear=True)
     files = {"model": out_dir / "model.safetensors", "metrics_csv": out_dir / "metrics.csv",
              "metrics_json": out_dir / "metrics.json", "curves": out_dir / "curves.png"}
     metadata = {"config": dataclasses.asdict(config), "classes": setup.splits.class_names,
