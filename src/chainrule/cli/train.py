@@ -57,13 +57,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
     p.add_argument("--until-converged", action="store_true", default=d,
                    help="stop when the training loss stops improving (see --tol, --patience)")
-    p.add_argument("--tol", type=float, default=d)
-    p.add_argument("--patience", type=int, default=d)
+    p.add_argument("--tol", type=float, default=d,
+                   help="--until-converged: the relative improvement of the training loss "
+                        "that counts as progress (default 1e-4)")
+    p.add_argument("--patience", type=int, default=d,
+                   help="epochs in a row without progress before --until-converged or "
+                        "--early-stopping stops (default 5)")
     p.add_argument("--early-stopping", action="store_true", default=d,
                    help="hold out a validation split; stop when its loss stops improving and "
                         "keep the best epoch's weights (also when --epochs or "
                         "--until-converged ends the run first)")
-    p.add_argument("--val-fraction", type=float, default=d)
+    p.add_argument("--val-fraction", type=float, default=d,
+                   help="fraction of the training split held out for validation, whose "
+                        "loss and accuracy are recorded per epoch (default: none, or 0.1 "
+                        "with --early-stopping)")
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--quiet", action="store_true", default=d, help="no progress output")
     p.add_argument("--threads", type=positive_int, default=d, help=THREADS_HELP +
@@ -109,6 +116,7 @@ def configure(options: dict[str, Any], config_file: str | Path | None = None
 
 
 def run(args: argparse.Namespace) -> int:
+    from chainrule.train.progress import counted, format_seconds
     from chainrule.train.run import run_training
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "config", "func")}
@@ -127,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
     test, files = result.test, result.files
     h = result.history
-    print(f"stopped: {h.stopped_reason} ({len(h)} epochs, {result.seconds:.1f} s)")
+    print(f"stopped: {h.stopped_reason} ({counted(len(h), 'epoch')}, "
+          f"{format_seconds(result.seconds)})")
     print(f"test accuracy: {test['accuracy'] * 100:.2f}%  test loss: {test['loss']:.4f}")
     for label, key in (("model", "model"), ("metrics", "metrics_csv"),
                        ("metrics", "metrics_json"), ("curves", "curves")):
