@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import chainrule as cr
@@ -219,3 +220,179 @@ def test_misspellings_get_the_close_match(args, suggestion):
 def test_no_suggestion_when_nothing_is_close():
     error = one_line_error(run("train", "--optimizer", "xyz"))
     assert "did you mean" not in error and "is not one of sgd, adam" in error
+
+
+# -- pipes: graph's DOT, predict's formats, - for standard input -----------------------------
+
+
+def test_graph_dot_prints_the_source_unless_out_is_given(tmp_path):
+    result = run("graph", "(x + y) * z", "--values", "x=1,y=2,z=3", "--format", "dot",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("digraph chainrule {") and result.stdout.endswith("}\n")
+    assert not list(tmp_path.iterdir())  # no graph.dot written
+    result = run("graph", "x * y", "--values", "x=1,y=2", "--format", "dot", "--out",
+                 str(tmp_path / "g.dot"))
+    assert result.returncode == 0 and result.stdout == f"graph: {tmp_path / 'g.dot'}\n"
+    assert (tmp_path / "g.dot").read_text().startswith("digraph chainrule {")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny")
+    result = run("train", "--epochs", "1", *TINY, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out / "model.safetensors"
+
+
+def digits_csv(count: int = 3) -> str:
+    from chainrule.data import load_digits
+
+    x, _ = load_digits()
+    return "\n".join(",".join(f"{v:g}" for v in row) for row in x[:count]) + "\n"
+
+
+def test_predict_refuses_an_unknown_output_extension(tiny_model, tmp_path):
+    (tmp_path / "x.csv").write_text(digits_csv())
+    error = one_line_error(run("predict", str(tiny_model), str(tmp_path / "x.csv"), "-o",
+                               str(tmp_path / "p.xlsx")))
+    assert ".xlsx is not .csv or .json" in error and "--format" in error
+    assert not (tmp_path / "p.xlsx").exists()
+    result = run("predict", str(tiny_model), str(tmp_path / "x.csv"), "-o",
+                 str(tmp_path / "p.txt"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads((tmp_path / "p.txt").read_text())) == 3
+
+
+def test_predict_reads_standard_input(tiny_model):
+    result = run("predict", str(tiny_model), "-", stdin=digits_csv(4))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("class,p_0") and len(lines) == 5
+
+
+def iris_like_csv(rows: int = 60) -> str:
+    """Three separable classes in 4 features, with a column of measurements (size)."""
+    rng = np.random.default_rng(0)
+    lines = ["size,a,b,c,species"]
+    for i in range(rows):
+        k = i % 3
+        a, b, c = rng.normal(k * 3, 0.3, 3)
+        lines.append(f"{rng.uniform(4, 8):.1f},{a:.3f},{b:.3f},{c:.3f},{'xyz'[k]}")
+    return "\n".join(lines) + "\n"
+
+
+def test_train_and_evaluate_read_csv_from_standard_input(tmp_path):
+    table = iris_like_csv()
+    result = run("train", "--data", "csv:-", "--label-column", "species", "--epochs", "2",
+                 *TINY, "--out", str(tmp_path), stdin=table)
+    assert result.returncode == 0, result.stderr
+    assert "data csv:-: 48 training, 0 validation, 12 test examples, 4 features, 3 classes" \
+        in result.stdout
+    model = str(tmp_path / "model.safetensors")
+    result = run("evaluate", model, "--data", "csv:-", "--out", str(tmp_path), stdin=table)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("- (all rows): 60 examples")
+    error = one_line_error(run("evaluate", model, stdin=""))
+    assert "trained on standard input" in error and "--data" in error
+
+
+# -- the label column ---------------------------------------------------------------------------
+
+
+def test_a_column_of_measurements_as_the_label_is_one_short_line(tmp_path):
+    (tmp_path / "t.csv").write_text(iris_like_csv(300))
+    error = one_line_error(run("train", "--data", f"csv:{tmp_path / 't.csv'}",
+                               "--label-column", "size", "--quiet"))
+    assert "the label column 'size' holds non-integer values (" in error
+    assert len(error) < 300, error
+    assert re.search(r"values \(\d\.\d, \d\.\d, \d\.\d, \.\.\.\)", error), error
+
+
+def test_integer_and_name_labels_are_still_classes():
+    from chainrule.data.tabular import _check_not_measurements
+
+    for labels in (["0", "1", "2"], ["-1", "1"], ["1.0", "2.0"], ["cat", "5.5"]):
+        _check_not_measurements(Path("t.csv"), "label", labels)  # no error
+    with pytest.raises(ValueError, match="holds non-integer values \\(0.5\\)"):
+        _check_not_measurements(Path("t.csv"), "label", ["1", "0.5"])
+
+
+# -- explain ------------------------------------------------------------------------------
+
+
+def test_explain_summarizes_large_matrices_unless_full(tmp_path):
+    (tmp_path / "t.csv").write_text(iris_like_csv(150))
+    args = ("explain", "--csv", str(tmp_path / "t.csv"), "--label-column", "species")
+    short, full = run(*args), run(*args, "--full")
+    assert short.returncode == 0 and full.returncode == 0, short.stderr + full.stderr
+    assert len(short.stdout.splitlines()) < 150 < len(full.stdout.splitlines())
+    assert "(150 x 4: the first 5 rows shown; --full shows all)" in short.stdout
+    assert "--full shows all" not in full.stdout
+    x_block = short.stdout.split("X = ", 1)[1].split("\nY = ", 1)[0]
+    assert x_block.count("\n") == 5  # 5 rows, then the note
+    markdown = run(*args, "--format", "markdown")
+    assert r"\vdots" in markdown.stdout and "--full shows all" in markdown.stdout
+
+
+def test_explain_steps_start_before_the_first_step(tmp_path):
+    result = run("explain", "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    assert "before the first step: L = " in result.stdout and "after step 0" not in \
+        result.stdout
+    assert "after step 2: L = " in result.stdout
+
+
+# -- the graph drawing ----------------------------------------------------------------------
+
+
+def test_graph_dot_uses_one_font_source_order_and_functional_names():
+    result = run("graph", "sigmoid(w0*x0 + w1*x1 + w2)", "--values",
+                 "w0=2,x0=-1,w1=-3,x1=-2,w2=-3", "--format", "dot")
+    assert result.returncode == 0, result.stderr
+    dot = result.stdout
+    assert 'node [fontname="Helvetica"];' in dot and 'edge [fontname="Helvetica"];' in dot
+    assert 'ordering="in";' in dot
+    leaves = re.findall(r'label="(\w+)\\nvalue[^\]]*shape=box', dot)
+    assert leaves == ["w0", "x0", "w1", "x1", "w2"], leaves  # the expression's order
+
+
+def test_op_names_are_the_functional_apis():
+    import chainrule.functional as F
+    from chainrule.viz.graph import build_graph, op_label
+
+    assert op_label("BinaryCrossEntropy") == "binary_cross_entropy"
+    assert op_label("CrossEntropy") == "cross_entropy"
+    assert op_label("LeakyReLU") == "leaky_relu" and op_label("LogSoftmax") == "log_softmax"
+    assert op_label("BCEWithLogits") == "binary_cross_entropy_with_logits"
+    p = cr.tensor([0.3, 0.8], requires_grad=True, dtype=cr.float64)
+    loss = F.binary_cross_entropy(F.sigmoid(p), cr.tensor([0.0, 1.0], dtype=cr.float64))
+    labels = [n.label for n in build_graph(loss) if n.op]
+    assert labels == ["sigmoid", "binary_cross_entropy", "mean"]
+    assert all(hasattr(F, name) or hasattr(cr, name) for name in labels)
+
+
+def test_standard_input_is_refused_for_a_distributed_run():
+    from chainrule.train.config import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match="csv:- \\(standard input\\) reaches one process"):
+        TrainConfig(data="csv:-", distributed=True).validate()
+
+
+# -- the docs ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_docs_use_placeholders_and_reproducible_times():
+    training = (ROOT / "docs" / "training.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "../shared" not in training and "DIR" in training
+    for text in (training, readme):
+        assert "(0.0s)" not in text and "17.1 s" not in text and "1.7 s)" not in text
+        assert "benchmarks/cli_times.py" in text
+    script = (ROOT / "benchmarks" / "cli_times.py").read_text()
+    assert "machine()" in script and '"train", "--out"' in script
+    explain = (ROOT / "docs" / "explain.md").read_text()
+    assert "after step 0" not in explain and "have one name each" not in explain
+    assert "--full" in explain

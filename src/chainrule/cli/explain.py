@@ -8,13 +8,14 @@ import dataclasses
 from typing import Any
 
 from chainrule.cli.common import EXIT_FAILED, EXIT_OK
+from chainrule.explainer.render import MAX_COLUMNS, MAX_ROWS
 from chainrule.explainer.setup import ACTIVATION_NAMES, ExampleSpec, build
 
 # every option's default, so that an option given but unused can be refused
 DEFAULTS: dict[str, Any] = {
     "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
     "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
-    "steps": 1, "columns": False,
+    "steps": 1, "columns": False, "full": False,
 }
 
 
@@ -56,6 +57,10 @@ def add_parser(sub: Any) -> None:
                    help="gradient-descent steps to show")
     p.add_argument("--columns", action="store_true",
                    help="samples as columns (the W X + b layout of textbook derivations)")
+    p.add_argument("--full", action="store_true",
+                   help="print every entry of large matrices (text and markdown show a "
+                        f"matrix of more than {MAX_ROWS} rows or {MAX_COLUMNS} columns as its "
+                        "first ones and its shape)")
     p.add_argument("--rnn", action="store_true",
                    help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
                         "(takes only --format and --out)")
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                               for f in dataclasses.fields(ExampleSpec)})
         model, x, y = build(spec)
         derivation = derive(model, x, y, args.loss, args.lr, args.l1, args.l2, args.steps)
-        text, ok = render(derivation, args.format, args.columns), derivation.all_ok
+        text, ok = render(derivation, args.format, args.columns, args.full), derivation.all_ok
     from chainrule._io import write_text_or_print
 
     write_text_or_print(text, args.out, "explain")

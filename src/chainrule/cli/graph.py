@@ -18,7 +18,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("expression", help='e.g. "(x + y) * z" or "sigmoid(w0*x0 + w1*x1 + w2)"')
     p.add_argument("--values", default="", help="x=-2,y=5,z=-4 (lists allowed: w=[1,2,3])")
     p.add_argument("--format", default="svg", choices=["svg", "png", "dot", "text"])
-    p.add_argument("--out", help="output file (default graph.<format>; text prints)")
+    p.add_argument("--out", help="output file (default graph.svg or graph.png; text and dot "
+                                 "print to standard output)")
     p.set_defaults(func=run)
 
 
@@ -27,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.viz.graph import draw_graph
 
     out, leaves = evaluate(parse(args.expression), parse_values(args.values))
-    if args.format == "text" and not args.out:
-        print(draw_graph(out, "text", names=leaves))
+    if args.format in ("text", "dot") and not args.out:  # sources print, for a pipe
+        text = draw_graph(out, args.format, names=leaves)
+        print(text.rstrip("\n"))
         return EXIT_OK
     path = args.out or f"graph.{args.format}"
     draw_graph(out, args.format, path, names=leaves)

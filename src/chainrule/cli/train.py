@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
     d = argparse.SUPPRESS  # unset options stay absent, so config-file values can fill them
     p.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
     p.add_argument("--data", default=d, help="digits (bundled, default), mnist, fashion-mnist "
-                                             "or csv:PATH")
+                                             "or csv:PATH (csv:- reads standard input)")
     p.add_argument("--data-dir", default=d, help="directory of the MNIST/Fashion-MNIST files "
                                                  "(default: $CHAINRULE_DATA, else "
                                                  "~/.cache/chainrule, and for Fashion-MNIST "

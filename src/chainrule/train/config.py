@@ -145,6 +145,9 @@ class TrainConfig:
              f"val_fraction must be in (0, 1), got {self.val_fraction}")
         need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
         need(self.tol >= 0, f"--tol must be >= 0, got {self.tol}")  # NaN too
+        need(not (self.distributed and self.data == "csv:-"),
+             "--data csv:- (standard input) reaches one process only; with --distributed "
+             "give the path of a CSV file")
         need(self.threads is None or self.threads >= 1,
              f"--threads must be a positive integer, got {self.threads!r}")
         try:
