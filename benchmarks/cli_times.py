@@ -1,6 +1,7 @@
-"""How long the README's `chainrule` commands take, so the figures in README.md and
-docs/training.md can be reproduced: each command in a fresh process (what a user types),
-wall time from launch to exit, the median of ``--reps`` runs, on a machine named by its CPU.
+"""How long the README's `chainrule` commands take, on a machine named by its CPU: the
+figures README.md and docs/training.md point to, which anyone can reproduce. Each command
+runs in a fresh process (what a user types), wall time from launch to exit, the median of
+``--reps`` runs.
 
 Measured:
 

@@ -211,6 +211,7 @@ def test_data_naming_an_existing_file_suggests_the_csv_prefix(tmp_path):
     (["train", "--loss", "cross_entropy"], "did you mean cross-entropy?"),
     (["evaluate", "m.safetensors", "--lable-column", "y"], "did you mean --label-column?"),
     (["train-text", "c.txt", "--cell", "lstn"], "did you mean lstm?"),
+    (["explain", "--activation", "sigmod"], "did you mean sigmoid?"),
     (["graph", "x", "--format", "pgn"], "did you mean png?"),
 ])
 def test_misspellings_get_the_close_match(args, suggestion):

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.cli.common import EXIT_OK, THREADS_HELP, int_list, positive_int
-from chainrule.train.config import ConfigError, TrainConfig, read_config_file
+from chainrule.train.config import (
+    CONVERGENCE_MAX_EPOCHS,
+    DEFAULT_EPOCHS,
+    ConfigError,
+    TrainConfig,
+    read_config_file,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -46,7 +52,9 @@ def add_parser(sub: Any) -> None:
                         "takes the steps of --l2 lambda (n: training examples) with any "
                         "optimizer but adamw. Default 0.01 for adamw, as in PyTorch, 0 for "
                         "the others; 0 means 0")
-    p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 60)")
+    p.add_argument("--epochs", type=int, default=d,
+                   help=f"maximum number of epochs (default {DEFAULT_EPOCHS}; with "
+                        f"--until-converged, {CONVERGENCE_MAX_EPOCHS}, a safety cap)")
     p.add_argument("--batch-size", type=int, default=d, help="mini-batch size (default 32)")
     p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")
     p.add_argument("--l2", type=float, default=d,
@@ -56,7 +64,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
     p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
     p.add_argument("--until-converged", action="store_true", default=d,
-                   help="stop when the training loss stops improving (see --tol, --patience)")
+                   help="stop when the training loss stops improving (see --tol, "
+                        "--patience); without --epochs, train until then (at most "
+                        f"{CONVERGENCE_MAX_EPOCHS} epochs)")
     p.add_argument("--tol", type=float, default=d,
                    help="--until-converged: the relative improvement of the training loss "
                         "that counts as progress (default 1e-4)")
