@@ -501,7 +501,7 @@ def test_every_command_module_registers_its_run_function():
     from chainrule.cli import COMMANDS, build_parser
 
     parser = build_parser()
-    assert sorted(parser.commands) == ["evaluate", "explain", "graph", "predict", "train",
+    assert sorted(parser.commands) == ["check", "evaluate", "explain", "graph", "predict", "train",
                                        "train-text"]
     for module in COMMANDS:
         name = module.__name__.rsplit(".", 1)[1].replace("_", "-")

@@ -127,3 +127,24 @@ def test_bad_inputs_get_one_clear_line(change, message):
     with pytest.raises(ValueError, match=message) as info:
         C.derive_conv(**{**args, **change})
     assert "\n" not in str(info.value)
+
+
+def test_the_command_explains_the_convolution(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--conv"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "dK" in run.stdout and "FAILED" not in run.stdout
+    page = tmp_path / "conv.html"
+    run = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--conv", "--format",
+                          "html", "--out", str(page)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    bad = subprocess.run([sys.executable, "-m", "chainrule", "explain", "--conv", "--l2", "1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("chainrule: error: explain: --conv shows a fixed tiny "
+                                  "convolution and takes only --format and --out, not --l2")

@@ -19,7 +19,14 @@ import sys
 from collections.abc import Sequence
 
 from chainrule.cli import check, evaluate, explain, graph, predict, train, train_text
-from chainrule.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError
+from chainrule.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+)
 
 COMMANDS = (train, evaluate, train_text, explain, check, graph, predict)  # in the order of --help
 
@@ -30,6 +37,9 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="chainrule", description="Train neural networks by backpropagation and see how "
                                       "it works.")
+    parser.add_argument("--version", action=_Version, nargs=0, default=argparse.SUPPRESS,
+                        help="print chainrule's version and the library doing the matrix "
+                             "products, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     parser.commands = sub.choices
@@ -38,13 +48,36 @@ def build_parser() -> Parser:
     return parser
 
 
+def version_text() -> str:
+    """What ``chainrule --version`` prints: the version, then numpy's and which library runs
+    the matrix products (``chainrule.backend.blas_info``: a cached verdict, so cheap)."""
+    import chainrule
+    from chainrule.backend import blas_info
+
+    info = blas_info()
+    return (f"chainrule {chainrule.__version__}\n"
+            f"numpy {info['numpy']}; matrix products: {info['blas']} ({info['reason']})")
+
+
+class _Version(argparse.Action):
+    """--version, computed only when asked for (argparse's version action would format
+    it at every start)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object
+                 ) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # argparse would blame the main parser; the command's --help lists them
-            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+            command = parser.commands[args.command]
+            command.error(f"unrecognized arguments: {' '.join(unknown)}"
+                          f"{_suggest_option(unknown, command)}")
     except UsageError as e:
         if not _another_rank_reports(argv):
             print(e, file=sys.stderr)
@@ -55,6 +88,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_allocator_unless_disabled()
     return _run(args)
+
+
+def _suggest_option(unknown: list[str], command: argparse.ArgumentParser) -> str:
+    """"; did you mean --activation?" for the first unknown option close to a real one."""
+    from chainrule._suggest import did_you_mean
+
+    # compared without the leading "--", which every option shares ("--bogus" is not
+    # close to "--out")
+    names = [s[2:] for action in command._actions for s in action.option_strings
+             if s.startswith("--")]
+    for word in unknown:
+        if word.startswith("--"):
+            hint = did_you_mean(word[2:].split("=", 1)[0], names, "--{}")
+            if hint:
+                return hint
+    return ""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,9 +133,9 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, TypeError, OSError, ModelFileError,
             DistributedUnavailable) as e:
         return _report(e, EXIT_USAGE)
-    except KeyboardInterrupt:
-        print("chainrule: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C; training says what it saved (TrainingInterrupted)
+        print(f"chainrule: {e or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _another_rank_reports(argv: list[str]) -> bool:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 THREADS_HELP = ("threads for numpy's matrix products (default: the BLAS default, usually one "
                 "per core); 1 is faster when the cores are shared")
@@ -25,8 +26,20 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         root = self.prog.split()[0]  # the prog of "chainrule train" is "chainrule train"
-        one_line = " ".join(message.split())
+        one_line = " ".join(message.split()) + _choice_hint(message)
         raise UsageError(f"{root}: error: {one_line} (see {self.prog} --help)")
+
+
+def _choice_hint(message: str) -> str:
+    """"; did you mean lstm?" for argparse's "invalid choice: 'lstn' (choose from ...)"."""
+    import re
+
+    from chainrule._suggest import did_you_mean
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    return did_you_mean(found[1], re.findall(r"'([^']*)'", found[2]))
 
 
 def int_list(text: str) -> list[int]:

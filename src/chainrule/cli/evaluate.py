@@ -14,9 +14,13 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion "
                                         "matrix of a saved model")
     p.add_argument("model", help="a .safetensors file written by chainrule train")
-    p.add_argument("--data", help="dataset (default: the one the model was trained on)")
-    p.add_argument("--data-dir")
-    p.add_argument("--label-column", default=None)
+    p.add_argument("--data", help="dataset (default: the one the model was trained on): "
+                                  "digits, mnist, fashion-mnist or csv:PATH (csv:- reads "
+                                  "standard input)")
+    p.add_argument("--data-dir", help="directory of the MNIST/Fashion-MNIST files (default: "
+                                      "the one given in training)")
+    p.add_argument("--label-column", default=None,
+                   help="label column of a CSV file (default: the one of training)")
     p.add_argument("--out", help="directory for confusion.png (default: beside the model)")
     p.set_defaults(func=run)
 
@@ -64,6 +68,9 @@ def _evaluation_data(args: argparse.Namespace, meta: dict[str, Any]) -> _Evaluat
     label_column = args.label_column or config.get("label_column", "label")
     name = args.data or meta.get("data", "digits")
     check_dataset_name(name)
+    if not args.data and name == "csv:-":
+        raise ValueError("the model was trained on standard input (--data csv:-), which is "
+                         "gone; give the data to score with --data")
     if args.data and name.startswith("csv:"):
         return _whole_csv(name[4:], label_column, meta.get("data", ""))
     *_, x, y, names = load_dataset(name, args.data_dir or config.get("data_dir"),

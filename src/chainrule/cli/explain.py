@@ -8,13 +8,14 @@ import dataclasses
 from typing import Any
 
 from chainrule.cli.common import EXIT_FAILED, EXIT_OK
+from chainrule.explainer.render import MAX_COLUMNS, MAX_ROWS
 from chainrule.explainer.setup import ACTIVATION_NAMES, ExampleSpec, build
 
 # every option's default, so that an option given but unused can be refused
 DEFAULTS: dict[str, Any] = {
     "layers": None, "activation": "sigmoid", "loss": "cross-entropy", "lr": 0.5, "l1": 0.0,
     "l2": 0.0, "x": None, "y": None, "csv": None, "label_column": "label", "weights_seed": 0,
-    "steps": 1, "columns": False, "model": None, "per_example": False,
+    "steps": 1, "columns": False, "full": False, "model": None, "per_example": False,
 }
 # what --model takes beside its examples (the network and its activations come from the file)
 MODEL_OPTIONS = ("--layers", "--activation", "--weights-seed")
@@ -68,9 +69,17 @@ def add_parser(sub: Any) -> None:
                    help="also derive the gradient one example at a time (Delta += delta "
                         "a^T, then D = Delta / m + the regularization), checked equal to the "
                         "matrix form")
+    p.add_argument("--full", action="store_true",
+                   help="print every entry of large matrices (text and markdown show a "
+                        f"matrix of more than {MAX_ROWS} rows or {MAX_COLUMNS} columns as its "
+                        "first ones and its shape)")
     p.add_argument("--rnn", action="store_true",
                    help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
                         "(takes only --format and --out)")
+    p.add_argument("--conv", action="store_true",
+                   help="the derivation of a tiny convolutional layer instead (a 5x5 image, "
+                        "one 2x2 kernel, 2x2 max pooling, a softmax output; takes only "
+                        "--format and --out)")
     p.add_argument("--out", help="write to this file instead of printing")
     p.set_defaults(func=run)
 
@@ -84,9 +93,12 @@ def _check_options(args: argparse.Namespace) -> None:
     """Refuse options that would otherwise be silently ignored."""
     if args.steps < 1:
         raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
-    if args.rnn and _given(args):
-        raise ValueError(f"explain: --rnn shows a fixed tiny RNN and takes only --format and "
-                         f"--out, not {', '.join(_given(args))}")
+    if args.rnn and args.conv:
+        raise ValueError("explain: --rnn and --conv are two different derivations; give one")
+    for flag, what in (("rnn", "a fixed tiny RNN"), ("conv", "a fixed tiny convolution")):
+        if getattr(args, flag) and _given(args):
+            raise ValueError(f"explain: --{flag} shows {what} and takes only --format and "
+                             f"--out, not {', '.join(_given(args))}")
     if args.csv and (args.x or args.y):
         raise ValueError("explain: give the examples either with --csv or with --x and --y, "
                          "not both")
@@ -117,11 +129,16 @@ def run(args: argparse.Namespace) -> int:
 
         bptt = derive_bptt(*default_rnn())
         text, ok = render_bptt(bptt, args.format), bptt.all_ok
+    elif args.conv:
+        from chainrule.explainer.conv import default_conv, derive_conv, render_conv
+
+        conv = derive_conv(*default_conv())
+        text, ok = render_conv(conv, args.format), conv.all_ok
     else:
         from chainrule.explainer.page import write
 
         derivation = _model_file_derivation(args) if args.model else _example_derivation(args)
-        text, ok = write(derivation, args.format, args.columns), derivation.all_ok
+        text, ok = write(derivation, args.format, args.columns, args.full), derivation.all_ok
     from chainrule._io import write_text_or_print
 
     write_text_or_print(text, args.out, "explain")

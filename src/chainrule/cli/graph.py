@@ -20,7 +20,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", default="svg", choices=["svg", "png", "dot", "text", "html"],
                    help="svg and png need Graphviz's dot; html is an interactive page that steps "
                         "through the forward and backward pass; text needs nothing")
-    p.add_argument("--out", help="output file (default graph.<format>; text prints)")
+    p.add_argument("--out", help="output file (default graph.svg or graph.png; text and dot "
+                                 "print to standard output)")
     p.set_defaults(func=run)
 
 
@@ -29,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.viz.graph import draw_graph
 
     out, leaves = evaluate(parse(args.expression), parse_values(args.values))
-    if args.format == "text" and not args.out:
-        print(draw_graph(out, "text", names=leaves))
+    if args.format in ("text", "dot") and not args.out:  # sources print, for a pipe
+        text = draw_graph(out, args.format, names=leaves)
+        print(text.rstrip("\n"))
         return EXIT_OK
     path = args.out or f"graph.{args.format}"
     draw_graph(out, args.format, path, names=leaves)

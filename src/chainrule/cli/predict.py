@@ -4,17 +4,23 @@ inputs."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from chainrule.cli.common import EXIT_OK, load_trained
+
+FORMATS = ("csv", "json")
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("predict", help="class and probabilities for new inputs")
     p.add_argument("model", help="a .safetensors file written by chainrule train")
-    p.add_argument("input", help="a .csv (one example per row) or .npy file")
-    p.add_argument("--output", "-o", help="write to this .csv or .json file (default: CSV on "
-                                           "stdout)")
+    p.add_argument("input", help="a .csv (one example per row) or .npy file; - reads CSV "
+                                 "from standard input")
+    p.add_argument("--output", "-o", help="write to this .csv or .json file (default: standard "
+                                           "output)")
+    p.add_argument("--format", choices=FORMATS, help="csv or json (default: from the "
+                                                     "--output extension, else csv)")
     p.set_defaults(func=run)
 
 
@@ -29,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.train.fit import predict
     from chainrule.train.run import apply_preprocessing
 
+    fmt = output_format(args.output, args.format)
     model, meta = load_trained(args.model)
     x = read_features(args.input, meta.get("config", {}).get("label_column"))
     scores = predict(model, apply_preprocessing(x, meta["preprocessing"]))
@@ -38,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         probs = F.softmax(Tensor(scores)).data
     classes = meta["classes"]
     predicted = probs.argmax(axis=1)
-    if args.output and args.output.endswith(".json"):
+    if fmt == "json":
         records = [{"class": classes[k], "probabilities": dict(zip(classes, map(float, p),
                                                                      strict=True))}
                    for k, p in zip(predicted, probs, strict=True)]
@@ -52,3 +59,15 @@ def run(args: argparse.Namespace) -> int:
 
     write_text_or_print(text, args.output, "predictions")
     return EXIT_OK
+
+
+def output_format(output: str | None, given: str | None) -> str:
+    """The format to write: --format, else the extension of --output (.csv or .json; any
+    other is refused rather than filled with CSV), else csv."""
+    if given or not output:
+        return given or "csv"
+    suffix = Path(output).suffix.lower()
+    if suffix.lstrip(".") in FORMATS:
+        return suffix.lstrip(".")
+    raise ValueError(f"predict: --output {output}: {'no extension' if not suffix else suffix} "
+                     f"is not .csv or .json; give one of those, or --format csv|json")

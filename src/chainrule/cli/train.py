@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.cli.common import EXIT_OK, THREADS_HELP, int_list, positive_int
-from chainrule.train.config import ConfigError, TrainConfig, read_config_file
+from chainrule.train.config import (
+    CONVERGENCE_MAX_EPOCHS,
+    DEFAULT_EPOCHS,
+    ConfigError,
+    TrainConfig,
+    read_config_file,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -19,7 +25,7 @@ def add_parser(sub: Any) -> None:
     d = argparse.SUPPRESS  # unset options stay absent, so config-file values can fill them
     p.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
     p.add_argument("--data", default=d, help="digits (bundled, default), mnist, fashion-mnist "
-                                             "or csv:PATH")
+                                             "or csv:PATH (csv:- reads standard input)")
     p.add_argument("--data-dir", default=d, help="directory of the MNIST/Fashion-MNIST files "
                                                  "(default: $CHAINRULE_DATA, else "
                                                  "~/.cache/chainrule, and for Fashion-MNIST "
@@ -46,7 +52,9 @@ def add_parser(sub: Any) -> None:
                         "takes the steps of --l2 lambda (n: training examples) with any "
                         "optimizer but adamw. Default 0.01 for adamw, as in PyTorch, 0 for "
                         "the others; 0 means 0")
-    p.add_argument("--epochs", type=int, default=d, help="maximum number of epochs (default 60)")
+    p.add_argument("--epochs", type=int, default=d,
+                   help=f"maximum number of epochs (default {DEFAULT_EPOCHS}; with "
+                        f"--until-converged, {CONVERGENCE_MAX_EPOCHS}, a safety cap)")
     p.add_argument("--batch-size", type=int, default=d, help="mini-batch size (default 32)")
     p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")
     p.add_argument("--l2", type=float, default=d,
@@ -56,14 +64,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
     p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
     p.add_argument("--until-converged", action="store_true", default=d,
-                   help="stop when the training loss stops improving (see --tol, --patience)")
-    p.add_argument("--tol", type=float, default=d)
-    p.add_argument("--patience", type=int, default=d)
+                   help="stop when the training loss stops improving (see --tol, "
+                        "--patience); without --epochs, train until then (at most "
+                        f"{CONVERGENCE_MAX_EPOCHS} epochs)")
+    p.add_argument("--tol", type=float, default=d,
+                   help="--until-converged: the relative improvement of the training loss "
+                        "that counts as progress (default 1e-4)")
+    p.add_argument("--patience", type=int, default=d,
+                   help="epochs in a row without progress before --until-converged or "
+                        "--early-stopping stops (default 5)")
     p.add_argument("--early-stopping", action="store_true", default=d,
                    help="hold out a validation split; stop when its loss stops improving and "
                         "keep the best epoch's weights (also when --epochs or "
                         "--until-converged ends the run first)")
-    p.add_argument("--val-fraction", type=float, default=d)
+    p.add_argument("--val-fraction", type=float, default=d,
+                   help="fraction of the training split held out for validation, whose "
+                        "loss and accuracy are recorded per epoch (default: none, or 0.1 "
+                        "with --early-stopping)")
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--force", "--overwrite", action="store_true", dest="force",
                    help="replace the run already in --out (its model, metrics, curves and "
@@ -112,6 +129,7 @@ def configure(options: dict[str, Any], config_file: str | Path | None = None
 
 
 def run(args: argparse.Namespace) -> int:
+    from chainrule.train.progress import counted, format_seconds
     from chainrule.train.run import run_training
 
     options = {k: v for k, v in vars(args).items()
@@ -131,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
     test, files = result.test, result.files
     h = result.history
-    print(f"stopped: {h.stopped_reason} ({len(h)} epochs, {result.seconds:.1f} s)")
+    print(f"stopped: {h.stopped_reason} ({counted(len(h), 'epoch')}, "
+          f"{format_seconds(result.seconds)})")
     print(f"test accuracy: {test['accuracy'] * 100:.2f}%  test loss: {test['loss']:.4f}")
     for label, key in (("model", "model"), ("metrics", "metrics_csv"),
                        ("metrics", "metrics_json"), ("curves", "curves")):

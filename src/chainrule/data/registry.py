@@ -57,9 +57,19 @@ DATASETS: dict[str, Callable[[str | None, float], NamedDataset]] = {
 
 def check_dataset_name(name: str, option: str = "--data") -> None:
     """Refuse a name that is neither in ``DATASETS`` nor ``csv:PATH`` (``option``: how
-    the message names where it came from)."""
-    if name not in DATASETS and not name.startswith(CSV_PREFIX):
-        raise ValueError(f"{option} {name!r} is not one of {', '.join(DATASETS)}, csv:PATH")
+    the message names where it came from), suggesting the close match: ``csv:NAME``
+    for a file (or a .csv name), else the nearest dataset name."""
+    if name in DATASETS or name.startswith(CSV_PREFIX):
+        return
+    from pathlib import Path
+
+    from chainrule._suggest import did_you_mean
+
+    if Path(name).is_file() or name.lower().endswith((".csv", ".csv.gz")):
+        hint = f"; did you mean {option} {CSV_PREFIX}{name}?"
+    else:
+        hint = did_you_mean(name, DATASETS, f"{option} {{}}")
+    raise ValueError(f"{option} {name!r} is not one of {', '.join(DATASETS)}, csv:PATH{hint}")
 
 
 def _csv(name: str, label_column: str, test_fraction: float, option: str) -> NamedDataset:

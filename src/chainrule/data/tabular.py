@@ -1,5 +1,6 @@
 """Tables of numbers from CSV files: numeric feature columns and one label column
-(``load_csv``), or inputs without labels (``read_features``, also .npy files)."""
+(``load_csv``), or inputs without labels (``read_features``, also .npy files). The path
+``-`` reads the CSV text from standard input (``cat table.csv | chainrule ...``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import gzip
 import io
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,7 +37,16 @@ class CSVData(NamedTuple):
     feature_names: list[str]
 
 
+STDIN = "-"  # the path that means standard input
+
+
+def _is_stdin(path: str | os.PathLike) -> bool:
+    return str(path) == STDIN
+
+
 def _open_text(path: Path) -> io.TextIOBase:
+    if _is_stdin(path):  # read whole, so that the caller may close it like a file
+        return io.StringIO(sys.stdin.read(), newline="")
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a header
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8-sig",  # type: ignore[return-value]
@@ -86,15 +97,16 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
     """Load a CSV file with a header row, numeric feature columns and a label column.
 
     Args:
-        path: the file (``.gz`` files are decompressed), UTF-8.
+        path: the file (``.gz`` files are decompressed), UTF-8; ``-``: standard input.
         label_column: the header name of the label column; every other column is
             a feature and must hold finite numbers.
         delimiter: the field separator.
 
     Labels that are all non-negative integers are used as class indices
     directly (``classes = [0, 1, ..., max]``). Any other labels (strings,
-    negative or decimal numbers) are treated as class names: ``classes`` is
-    their sorted list of distinct values and ``y`` indexes into it.
+    negative integers, numbers written as 1.0) are treated as class names: ``classes``
+    is their sorted list of distinct values and ``y`` indexes into it. Numbers that are
+    not whole (5.1) are refused: such a column holds measurements, not classes.
 
     Returns:
         A ``CSVData`` named tuple ``(X, y, classes, feature_names)``.
@@ -106,7 +118,7 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
             line number, counting the header as line 1, and the column name).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not _is_stdin(path):
         raise FileNotFoundError(f"load_csv: file not found: {path}")
     numbered = _numbered_rows(path, delimiter)
     if not numbered:
@@ -127,6 +139,10 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
             raise ValueError(f"load_csv: {path}, line {line}: expected {len(header)} cells "
                              f"(one per column of the header), found {len(row)}")
     label_index = header.index(label_column)
+    labels = [row[label_index].strip() for _, row in body]
+    # first: measurements chosen as the label leave a column of names among the features,
+    # and the label is what was mistaken
+    _check_not_measurements(path, label_column, labels)
     feature_index = [k for k in range(len(header)) if k != label_index]
     cells = [[row[k] for k in feature_index] for _, row in body]
     try:
@@ -136,9 +152,27 @@ def load_csv(path: str | os.PathLike, label_column: str, *, delimiter: str = ","
         finite = False
     if not finite:
         _raise_bad_cell(path, body, header, feature_index)
-    labels = [row[label_index].strip() for _, row in body]
     y, classes = _encode_labels(labels)
     return CSVData(X.astype(np.float32), y, classes, [header[k] for k in feature_index])
+
+
+def _check_not_measurements(path: Path, label_column: str, labels: list[str]) -> None:
+    """Refuse a label column of numbers that are not all whole (5.1, 4.9, ...): it holds
+    measurements, not classes, and taken as class names it would make a class of every
+    distinct value. The message shows a few of those values, not all."""
+    try:
+        values = [float(v) for v in labels]
+    except ValueError:  # names: classes
+        return
+    fractional = [text for text, v in zip(labels, values, strict=True)
+                  if not float(v).is_integer()]
+    if not fractional:
+        return
+    distinct = list(dict.fromkeys(fractional))
+    examples = ", ".join(distinct[:3]) + (", ..." if len(distinct) > 3 else "")
+    raise ValueError(f"load_csv: {path}: the label column {label_column!r} holds non-integer "
+                     f"values ({examples}): measurements, not classes; a label column holds "
+                     f"class names or whole-number class ids")
 
 
 def _raise_bad_cell(path: Path, body: list[tuple[int, list[str]]], header: list[str],
@@ -172,7 +206,7 @@ def read_features(path: str | os.PathLike, label_column: str | None = None) -> n
             not numeric.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not _is_stdin(path):
         raise FileNotFoundError(f"no input file at {path}")
     if path.suffix == ".npy":
         return _npy_features(path)

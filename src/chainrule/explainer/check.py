@@ -277,7 +277,7 @@ def _check(learner: Learner, layout: str | None, activations: list[str] | None,
     if a_out.shape != learner.Y.shape:
         raise CheckFileError(f"forward returned an output of shape {a_out.shape}, but Y has "
                              f"shape {learner.Y.shape}")
-    if not matches(calls.forward()[0], a_out):
+    if not all(matches(calls.forward()[0], a_out) for _ in range(3)):  # random: seen soon
         raise CheckFileError("forward gives different outputs for the same weights (dropout? "
                              "random noise?): make it deterministic to check it")
     acts_given = activations if activations is not None else declared.get("ACTIVATIONS")

@@ -447,13 +447,14 @@ def bptt_page(d: Any) -> str:
 # -- any report ------------------------------------------------------------------------------
 
 
-def write(d: Any, fmt: str, columns: bool = False) -> str:
-    """The report ``d`` (a Derivation or a BPTT) as text, markdown or html."""
+def write(d: Any, fmt: str, columns: bool = False, full: bool = False) -> str:
+    """The report ``d`` (a Derivation or a BPTT) as text, markdown or html (``full``: every
+    entry of large matrices in text and markdown)."""
     from chainrule.explainer.bptt import BPTT, render_bptt
 
     if isinstance(d, BPTT):
         return render_bptt(d, fmt)
-    return render(d, fmt, columns)
+    return render(d, fmt, columns, full)
 
 
 def fragment(d: Any, columns: bool = False) -> str:

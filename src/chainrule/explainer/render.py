@@ -90,6 +90,27 @@ def _vec(a: np.ndarray, columns: bool) -> np.ndarray:
     return a.reshape(-1, 1) if columns else a.reshape(1, -1)
 
 
+# Text and Markdown show a matrix of more rows (columns) than this as its first
+# SHOWN_ROWS rows (SHOWN_COLUMNS columns) and its shape, unless asked for every entry
+# (--full): 150 examples would otherwise print each of X, Y, Z, A, delta in full.
+MAX_ROWS, SHOWN_ROWS, MAX_COLUMNS, SHOWN_COLUMNS = 10, 5, 12, 8
+
+
+def summarized(a: np.ndarray, full: bool = False) -> tuple[np.ndarray, str]:
+    """The part of the 2-D ``a`` to print and a note saying what was left out ("" when
+    all of it is shown, always with ``full``)."""
+    a = np.atleast_2d(a)
+    rows, cols = a.shape
+    cut_rows = not full and rows > MAX_ROWS
+    cut_cols = not full and cols > MAX_COLUMNS
+    if not (cut_rows or cut_cols):
+        return a, ""
+    shown = a[:SHOWN_ROWS if cut_rows else rows, :SHOWN_COLUMNS if cut_cols else cols]
+    parts = ([f"the first {SHOWN_ROWS} rows"] if cut_rows else []) + (
+        [f"the first {SHOWN_COLUMNS} columns"] if cut_cols else [])
+    return shown, f"({rows} x {cols}: {' and '.join(parts)} shown; --full shows all)"
+
+
 def check_text(c: Check) -> str:
     """One check's verdict: '✓ ... matches autograd ...' or '✗ FAILED: ...'."""
     if c.ok:
@@ -105,6 +126,7 @@ class Document:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.full = False  # every entry of large matrices (text and markdown summarize)
 
     def heading(self, text: str) -> None:
         self.parts.append(f"\n== {text} ==")
@@ -113,10 +135,12 @@ class Document:
         self.parts.append(text)
 
     def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
-        body = np.array2string(np.atleast_2d(a), precision=4, floatmode="fixed",
-                               suppress_small=True, max_line_width=120)
+        shown, note = summarized(a, self.full)
+        body = np.array2string(shown, precision=4, floatmode="fixed", suppress_small=True,
+                               max_line_width=120, threshold=shown.size + 1)
         pad = " " * (len(name) + 3)
-        self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad))
+        self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad)
+                          + (f"\n{pad}{note}" if note else ""))
 
     def check(self, c: Check) -> None:
         self.parts.append(check_text(c))
@@ -135,8 +159,15 @@ class MarkdownDocument(Document):
         self.parts.append(f"$$ {latex} $$" if latex else text + "\n")
 
     def matrix(self, name: str, latex_name: str, a: np.ndarray) -> None:
-        rows = r" \\ ".join(" & ".join(f"{v:.4f}" for v in row) for row in np.atleast_2d(a))
-        self.parts.append(f"$$ {latex_name} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}} $$")
+        shown, note = summarized(a, self.full)
+        cells = [[f"{v:.4f}" for v in row] for row in shown]
+        if shown.shape[1] < np.atleast_2d(a).shape[1]:
+            cells = [row + [r"\cdots"] for row in cells]
+        if shown.shape[0] < np.atleast_2d(a).shape[0]:
+            cells.append([r"\vdots"] * len(cells[0]))
+        rows = r" \\ ".join(" & ".join(row) for row in cells)
+        self.parts.append(f"$$ {latex_name} = \\begin{{bmatrix}} {rows} \\end{{bmatrix}} $$"
+                          + (f"\n{note}\n" if note else ""))
 
     def check(self, c: Check) -> None:
         bold = "" if c.ok else "**"
@@ -188,14 +219,16 @@ def document(fmt: str) -> Document:
     return FORMATS[fmt]()
 
 
-def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
+def render(d: Derivation, fmt: str = "text", columns: bool = False, full: bool = False) -> str:
     """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page),
-    samples as rows or columns."""
+    samples as rows or columns; text and markdown show large matrices as their first rows
+    and shape unless ``full``."""
     if fmt == "html":
         from chainrule.explainer.page import mlp_page
 
         return mlp_page(d, columns)
     doc = document(fmt)
+    doc.full = full
     _notation(doc, d, columns)
     _forward(doc, d, columns)
     _loss(doc, d)
@@ -208,7 +241,8 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False) -> str:
     if len(d.losses) > 2:
         doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
         for k, value in enumerate(d.losses):
-            doc.line(f"after step {k}: L = {value:.6f}")
+            doc.line(f"after step {k}: L = {value:.6f}" if k else
+                     f"before the first step: L = {value:.6f}")
     doc.heading("Summary")
     doc.line(summary(d.checks))
     return doc.render("Backpropagation, step by step")

@@ -62,8 +62,11 @@ def activation_names(text: str) -> list[str]:
     names = [name.strip().replace("-", "_").lower() for name in text.split(",")]
     for name in names:
         if name not in ACTIVATION_NAMES:
+            from chainrule._suggest import did_you_mean
+
             raise ValueError(f"explain: unknown activation {name!r} in --activation; choose "
-                             f"from {', '.join(ACTIVATION_NAMES)}")
+                             f"from {', '.join(ACTIVATION_NAMES)}"
+                             f"{did_you_mean(name, ACTIVATION_NAMES)}")
     return names
 
 

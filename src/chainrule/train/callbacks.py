@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.train.progress import counted
+
 if TYPE_CHECKING:
     from chainrule.train.fit import TrainingState
 
@@ -140,7 +142,7 @@ class ConvergenceStop(_Patience):
 
     def reason(self) -> str:
         return (f"converged: {self.monitor} improved by less than {self.tol:g} (relative) "
-                f"for {self.patience} epochs")
+                f"for {counted(self.patience, 'epoch')}")
 
 
 class EarlyStopping(_Patience):
@@ -170,7 +172,8 @@ class EarlyStopping(_Patience):
             self.best_state = {k: v.copy() for k, v in state.model.state_dict().items()}
 
     def reason(self) -> str:
-        return (f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+        return (f"early stopping: {self.monitor} did not improve for "
+                f"{counted(self.patience, 'epoch')} "
                 f"(best at epoch {self.best_epoch})")
 
     def on_train_end(self, state: TrainingState) -> None:

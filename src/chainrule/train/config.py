@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import optim
+from chainrule._suggest import did_you_mean
 from chainrule.data.registry import check_dataset_name
 from chainrule.nn.builders import ACTIVATIONS, INITS
 from chainrule.optim.optimizer import Optimizer
@@ -25,6 +26,10 @@ LOSSES = ("cross-entropy", "mse")
 # keeps up to two more copies), is a typo, not a model to train on a CPU.
 MAX_LAYER_SIZE = 2**20
 MAX_PARAMETERS = 2**28
+DEFAULT_EPOCHS = 60
+# --until-converged without --epochs runs until the loss converges, but never past this:
+# a run whose loss keeps creeping down by more than --tol must still end
+CONVERGENCE_MAX_EPOCHS = 1000
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class TrainConfig:
     lr: float | None = None
     momentum: float | None = None  # sgd and rmsprop only; None: 0
     weight_decay: float | None = None  # None: DEFAULT_WEIGHT_DECAY; on the weights only
-    epochs: int = 60
+    epochs: int | None = None  # None: DEFAULT_EPOCHS, or CONVERGENCE_MAX_EPOCHS if until_converged
     batch_size: int = 32
     l1: float = 0.0
     l2: float = 1.0
@@ -125,13 +130,14 @@ class TrainConfig:
                  f"units is over the limit of {MAX_LAYER_SIZE} (MAX_LAYER_SIZE)")
 
         need(self.activation.replace("-", "_") in ACTIVATIONS,
-             f"--activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        need(self.loss in LOSSES, f"--loss {self.loss!r} is not one of {', '.join(LOSSES)}")
-        need(self.optimizer in OPTIMIZERS,
-             f"--optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        need(self.init in INITS, f"--init {self.init!r} is not one of {', '.join(INITS)}")
+             _not_one_of("--activation", self.activation, ACTIVATIONS))
+        need(self.loss in LOSSES, _not_one_of("--loss", self.loss, LOSSES))
+        need(self.optimizer in OPTIMIZERS, _not_one_of("--optimizer", self.optimizer,
+                                                       OPTIMIZERS))
+        need(self.init in INITS, _not_one_of("--init", self.init, INITS))
         need(self.lr is None or self.lr > 0, f"--lr must be positive, got {self.lr}")
-        need(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        need(self.epochs is None or self.epochs >= 1,
+             f"--epochs must be at least 1, got {self.epochs}")
         need(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         need(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
         need(self.l1 >= 0 and self.l2 >= 0, "--l1 and --l2 must be >= 0")
@@ -148,6 +154,9 @@ class TrainConfig:
              f"val_fraction must be in (0, 1), got {self.val_fraction}")
         need(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
         need(self.tol >= 0, f"--tol must be >= 0, got {self.tol}")  # NaN too
+        need(not (self.distributed and self.data == "csv:-"),
+             "--data csv:- (standard input) reaches one process only; with --distributed "
+             "give the path of a CSV file")
         need(self.threads is None or self.threads >= 1,
              f"--threads must be a positive integer, got {self.threads!r}")
         for name in typing.get_type_hints(type(self)):  # inf passes the range checks above
@@ -175,6 +184,19 @@ class TrainConfig:
                               f"example per step")
 
     @property
+    def max_epochs(self) -> int:
+        """The most epochs the run takes: ``epochs``, else 60, or with ``until_converged``
+        the safety cap ``CONVERGENCE_MAX_EPOCHS`` (run until converged)."""
+        if self.epochs is not None:
+            return self.epochs
+        return CONVERGENCE_MAX_EPOCHS if self.until_converged else DEFAULT_EPOCHS
+
+    @property
+    def runs_until_converged(self) -> bool:
+        """Whether the run ends only when the loss converges (or at the safety cap)."""
+        return self.until_converged and self.epochs is None
+
+    @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer].lr
 
@@ -188,6 +210,13 @@ class TrainConfig:
 
 _POSITIVE = ("epochs", "batch_size", "patience", "threads")  # int options of at least 1
 _FILE_ONLY = ("test_fraction", "standardize")  # options with no command-line flag
+
+
+def _not_one_of(option: str, value: str, choices: typing.Iterable[str]) -> str:
+    """The message "--optimizer 'adan' is not one of sgd, adam, ...; did you mean adam?"."""
+    choices = list(choices)
+    return (f"{option} {value!r} is not one of {', '.join(choices)}"
+            f"{did_you_mean(value, choices)}")
 
 
 def _flag(name: str) -> str:

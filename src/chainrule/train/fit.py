@@ -30,7 +30,7 @@ from chainrule.optim.optimizer import Optimizer
 from chainrule.train.callbacks import Callback, ConvergenceStop, EarlyStopping
 from chainrule.train.history import History
 from chainrule.train.metrics import accuracy
-from chainrule.train.progress import Progress
+from chainrule.train.progress import Progress, counted
 from chainrule.train.step import TrainingDiverged, check_loss, train_step
 from chainrule.train.strategy import Strategy, make_loader, resolve_strategy
 
@@ -261,7 +261,7 @@ def _run_epochs(model: Module, run: FitRun, strategy: Strategy, loader: Any,
             reporter.message(f"stopped after epoch {epoch}: {history.stopped_reason}")
             break
     else:
-        history.stopped_reason = f"reached the maximum of {run.epochs} epochs"
+        history.stopped_reason = f"reached the maximum of {counted(run.epochs, 'epoch')}"
     for cb in callbacks:
         cb.on_train_end(state)
     return history

@@ -53,12 +53,27 @@ class History:
         with atomic_write(path, "w") as f:
             f.write(buffer.getvalue())
 
-    def plot(self, path: str | os.PathLike, title: str = "", xlabel: str = "epoch") -> None:
-        """Loss (and accuracy, when recorded) per epoch, train and validation, as a PNG."""
+    def plot(self, path: str | os.PathLike, title: str = "", xlabel: str = "epoch",
+             test: dict[str, float] | None = None) -> None:
+        """Loss (and accuracy, when recorded) per epoch, train and validation, as a PNG;
+        ``test`` (e.g. ``{"loss": 0.05, "accuracy": 0.99}``) adds the final test result
+        as a star after the last epoch, its value in the legend. The epoch axis has
+        whole-number ticks only."""
+        import matplotlib.pyplot as plt
+
+        fig = self.figure(title, xlabel, test)
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
+        plt.close(fig)
+
+    def figure(self, title: str = "", xlabel: str = "epoch",
+               test: dict[str, float] | None = None) -> Any:
+        """The matplotlib figure ``plot`` saves (close it with ``plt.close``)."""
         import matplotlib
 
         matplotlib.use("Agg")  # no display needed
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         has_acc = any(e.get("accuracy") is not None for e in self.epochs)
         fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4))
@@ -69,13 +84,17 @@ class History:
                 values = self[key]
                 if any(v is not None for v in values):
                     ax.plot(epochs, values, marker="o", markersize=3, label=label)
+            if test and test.get(metric) is not None and epochs:
+                value = test[metric]
+                text = f"{value * 100:.2f}%" if metric == "accuracy" else f"{value:.4f}"
+                ax.plot([epochs[-1]], [value], marker="*", markersize=12, linestyle="none",
+                        color="black", label=f"test {text}")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(metric)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
             ax.grid(alpha=0.3)
             ax.legend()
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        with atomic_write(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        plt.close(fig)
+        return fig

@@ -26,15 +26,22 @@ from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
 from chainrule.serialization import save
 from chainrule.threads import get_num_threads, set_num_threads
-from chainrule.train.callbacks import ModelCheckpoint
-from chainrule.train.config import OPTIMIZERS, ConfigError, TrainConfig, layer_sizes
+from chainrule.train.callbacks import Callback, ModelCheckpoint
+from chainrule.train.config import (
+    CONVERGENCE_MAX_EPOCHS,
+    OPTIMIZERS,
+    ConfigError,
+    TrainConfig,
+    layer_sizes,
+)
 from chainrule.train.fit import LossFn, TrainingDiverged, evaluate, fit
 from chainrule.train.history import History
-from chainrule.train.progress import line_printer
+from chainrule.train.progress import counted, line_printer
 from chainrule.train.strategy import Strategy, resolve_strategy
 
-__all__ = ["ConfigError", "RunResult", "Splits", "TrainConfig", "apply_preprocessing",
-           "build_model", "build_optimizer", "check_trained_metadata", "prepare_data",
+__all__ = ["ConfigError", "RunResult", "Splits", "TrainConfig", "TrainingInterrupted",
+           "apply_preprocessing", "build_model", "build_optimizer", "check_trained_metadata",
+           "prepare_data",
            "run_training", "targets_for"]
 
 # -- data -------------------------------------------------------------------------------------
@@ -247,7 +254,7 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
         out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = ModelCheckpoint(files["model"], metadata)
     _describe(config, setup, strategy.world_size, line_printer(log))
-    history = _fit(config, setup, checkpoint, progress and not config.quiet, strategy)
+    history = _fit(config, setup, checkpoint, progress and not config.quiet, strategy, files)
     splits, n = setup.splits, setup.splits.n_classes
     test = evaluate(setup.model, setup.loss_fn,
                     (splits.x_test, targets_for(config.loss, splits.y_test, n)),
@@ -283,7 +290,7 @@ def _describe(config: TrainConfig, setup: _Setup, ranks: int, say: Any) -> None:
     say(f"model {' -> '.join(map(str, sizes))} ({config.activation}), "
         f"{setup.model.num_parameters():,} parameters; {config.optimizer} lr "
         f"{config.learning_rate:g}{_optimizer_options(config)}, batch {config.batch_size}, "
-        f"up to {config.epochs} epochs")
+        f"{_epochs_text(config)}")
     if config.distributed:
         say(f"distributed: {ranks} rank(s), each with about {config.batch_size / ranks:g} "
             f"examples of every global batch of {config.batch_size} and "
@@ -303,7 +310,7 @@ def _write(model: Module, history: History, test: dict[str, float], seconds: flo
     save(model, files["model"], metadata)
     history.save_csv(files["metrics_csv"])
     history.save_json(files["metrics_json"], test=test, seconds=seconds)
-    history.plot(files["curves"], title=f"chainrule train --data {config.data}")
+    history.plot(files["curves"], title=f"chainrule train --data {config.data}", test=test)
 
 
 def _optimizer_options(config: TrainConfig) -> str:
@@ -323,23 +330,80 @@ def _saved_after_divergence(checkpoint: ModelCheckpoint, path: Path) -> str:
     return nothing
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the finished epochs' metrics were written; the message
+    says which epoch the model file holds and where the metrics are."""
+
+
+class _Recorder(Callback):
+    """Keeps a reference to the run's ``TrainingState``, so that an interrupted run can
+    still write the metrics of the epochs it finished."""
+
+    state: Any = None
+
+    def on_train_begin(self, state: Any) -> None:
+        self.state = state
+
+
+def _epochs_text(config: TrainConfig) -> str:
+    """"up to 60 epochs", or "until converged (at most 1000 epochs, ...)" for the header."""
+    if config.runs_until_converged:
+        return (f"until converged (at most {CONVERGENCE_MAX_EPOCHS} epochs, the safety cap "
+                f"without --epochs)")
+    return f"up to {counted(config.max_epochs, 'epoch')}"
+
+
 def _fit(config: TrainConfig, setup: _Setup, checkpoint: ModelCheckpoint | None,
-         progress: bool, strategy: Strategy) -> History:
-    """fit as configured; a diverged run's error says what it left on disk."""
+         progress: bool, strategy: Strategy, files: dict[str, Path]) -> History:
+    """fit as configured; a diverged or interrupted run's error says what it left on disk."""
     splits, n = setup.splits, setup.splits.n_classes
     val = None if splits.x_val is None else (splits.x_val,
                                              targets_for(config.loss, splits.y_val, n))
+    recorder = _Recorder()
+    callbacks = [recorder] + ([] if checkpoint is None else [checkpoint])
     try:
-        return fit(setup.model, setup.loss_fn, setup.optimizer,
-                   (splits.x_train, targets_for(config.loss, splits.y_train, n)), val,
-                   epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                   l1=config.l1, l2=config.l2, until_converged=config.until_converged,
-                   tol=config.tol, patience=config.patience,
-                   early_stopping=config.early_stopping, progress=progress,
-                   classification=True, strategy=strategy,
-                   callbacks=[] if checkpoint is None else [checkpoint])
+        history = fit(setup.model, setup.loss_fn, setup.optimizer,
+                      (splits.x_train, targets_for(config.loss, splits.y_train, n)), val,
+                      epochs=config.max_epochs, batch_size=config.batch_size,
+                      seed=config.seed, l1=config.l1, l2=config.l2,
+                      until_converged=config.until_converged, tol=config.tol,
+                      patience=config.patience, early_stopping=config.early_stopping,
+                      progress=progress, classification=True, strategy=strategy,
+                      callbacks=callbacks)
     except TrainingDiverged as e:
         if checkpoint is None:  # not rank 0, which reports what was saved
             raise
         raise TrainingDiverged(f"{e}. {_saved_after_divergence(checkpoint, checkpoint.path)}"
                                ) from None
+    except KeyboardInterrupt:
+        if checkpoint is None or recorder.state is None:
+            raise
+        raise TrainingInterrupted(_save_interrupted(recorder.state, checkpoint, files)
+                                  ) from None
+    if config.runs_until_converged and len(history) == CONVERGENCE_MAX_EPOCHS \
+            and history.stopped_reason.startswith("reached the maximum"):
+        history.stopped_reason = (f"not converged within {CONVERGENCE_MAX_EPOCHS} epochs, "
+                                  f"the safety cap of --until-converged without --epochs")
+    return history
+
+
+def _save_interrupted(state: Any, checkpoint: ModelCheckpoint, files: dict[str, Path]
+                      ) -> str:
+    """Write the metrics of the finished epochs of the run (``state``: its TrainingState);
+    what to print. Ctrl-C during an epoch leaves the last finished epoch's model file;
+    between epochs (often: while that file is being written) the weights are the last
+    finished epoch's, so they are saved now."""
+    history = state.history
+    done = len(history)
+    if done and state.epoch == done and checkpoint.saved_epoch != done:
+        checkpoint.on_epoch_end(state, history.epochs[-1])
+    history.stopped_reason = f"interrupted (Ctrl-C) after {counted(done, 'finished epoch')}"
+    where = ("no model was saved" if checkpoint.saved_epoch is None
+             else f"{checkpoint.path} holds epoch {checkpoint.saved_epoch}")
+    if not done:
+        return f"interrupted during epoch 1: {where}"
+    history.save_csv(files["metrics_csv"])
+    history.save_json(files["metrics_json"], interrupted=True,
+                      seconds=sum(e["time"] for e in history.epochs))
+    return (f"interrupted after {counted(done, 'finished epoch')}: {where}; their metrics "
+            f"are in {files['metrics_csv']} and {files['metrics_json']}")

@@ -240,7 +240,7 @@ def _train_steps(model: CharRNN, optimizer: Any, corpus: Corpus, config: TextCon
     history (one entry per sample) and the samples."""
     streams, vocab = corpus.streams, corpus.vocab
     history = History()
-    reporter = Progress(1, config.steps, enabled=progress)
+    reporter = Progress.for_steps(config.steps, enabled=progress)
     reporter.start_epoch(1)
     state = None
     position = 0

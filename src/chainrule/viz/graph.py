@@ -9,6 +9,7 @@ total gradient, the sum over its outgoing edges, is shown on the value itself.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -24,11 +25,23 @@ from chainrule.autograd.function import Function
 from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
 
+# Operators are shown as their symbol; every other op by its name in chainrule's
+# functional API (chainrule.functional, the top level): op_label("BinaryCrossEntropy") is
+# "binary_cross_entropy". The names snake_case does not give are listed here.
 SYMBOLS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Neg": "neg", "PowScalar": "**",
-           "Pow": "**", "MatMul": "@", "Linear": "linear", "Sum": "sum", "Mean": "mean",
-           "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Sigmoid": "sigmoid",
-           "Tanh": "tanh", "ReLU": "relu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
-           "CrossEntropy": "cross_entropy", "Maximum": "max", "Minimum": "min"}
+           "Pow": "**", "MatMul": "@", "ReLU": "relu", "LeakyReLU": "leaky_relu",
+           "ELU": "elu", "BCEWithLogits": "binary_cross_entropy_with_logits",
+           "LogSumExp": "logsumexp", "Conv": "convolution", "MaxPool": "max_pool2d",
+           "GetItem": "getitem", "FusedLSTM": "lstm", "FusedGRU": "gru", "FusedRNN": "rnn"}
+FONT = "Helvetica"  # nodes and edges alike (Graphviz's default for edges is Times)
+
+
+def op_label(name: str) -> str:
+    """What a node of the op ``name`` (its Function class) shows: a symbol or the
+    functional API's name ("CrossEntropy" -> "cross_entropy", "Maximum" -> "maximum")."""
+    if name in SYMBOLS:
+        return SYMBOLS[name]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 PNG_MAX_INCHES = 20  # caps a rendered PNG near 2,000 pixels wide at 100 dpi
 
 
@@ -68,7 +81,9 @@ def _collect(root: Tensor) -> list[Tensor]:
         seen.add(id(t))
         stack.append((t, True))
         if t.grad_fn is not None and t.grad_fn.inputs is not None:
-            for x in t.grad_fn.inputs:
+            # pushed last to first, so the first input is visited (and listed) first: the
+            # drawing keeps the expression's order of operands
+            for x in reversed(t.grad_fn.inputs):
                 if id(x) not in seen:
                     stack.append((x, False))
     return order
@@ -99,8 +114,7 @@ def build_graph(output: Tensor, names: Mapping[str, Tensor] | None = None) -> li
             label = label_of.get(id(t), "const" if not t.requires_grad else f"x{t.shape}")
             nodes.append(Node(id(t), label, t.data, grad_of.get(id(t))))
             continue
-        node = Node(id(t), SYMBOLS.get(fn.name, fn.name.lower()), t.data, grad_of.get(id(t)),
-                    op=fn.name)
+        node = Node(id(t), op_label(fn.name), t.data, grad_of.get(id(t)), op=fn.name)
         edges = _edge_grads(fn, grad_of)
         node.inputs = [(id(x), g) for x, g in zip(fn.inputs, edges, strict=True)]
         nodes.append(node)
@@ -143,7 +157,9 @@ def to_text(nodes: list[Node]) -> str:
 
 def to_dot(nodes: list[Node]) -> str:
     """Graphviz DOT: values in the boxes, gradients on the edges."""
-    lines = ["digraph chainrule {", '  rankdir="LR";', '  node [fontname="Helvetica"];']
+    # ordering=in: each node's inputs drawn in the order of its in-edges, the operands' order
+    lines = ["digraph chainrule {", '  rankdir="LR";', '  ordering="in";',
+             f'  node [fontname="{FONT}"];', f'  edge [fontname="{FONT}"];']
     number = {n.key: i for i, n in enumerate(nodes)}  # stable names, not memory addresses
     for n in nodes:
         shape = "ellipse" if n.op else "box"
