@@ -78,16 +78,17 @@ def epoch_torch(x, y, batch: int) -> None:
         opt.step()
 
 
-def epoch_numpy(x, y, batch: int, matmul_only: bool = False) -> None:
+def epoch_numpy(x, y, batch: int, matmul_only: bool = False, mm=np.matmul) -> None:
     """Backprop written by hand: Z = A W^T + b, A = relu(Z); dZ_L = (softmax - Y)/m;
-    dW = dZ^T A_prev; db = sum dZ; dA_prev = dZ W; dZ = dA * [Z > 0]."""
+    dW = dZ^T A_prev; db = sum dZ; dA_prev = dZ W; dZ = dA * [Z > 0]. ``mm`` multiplies
+    (numpy's BLAS, or MKL's gemm through chainrule.backend)."""
     ws = init_weights()
     eye = np.eye(10, dtype=np.float32)
     for i in range(0, len(x), batch):
         a, ys = x[i:i + batch], y[i:i + batch]
         acts = [a]
         for k in range(0, len(ws), 2):
-            z = acts[-1] @ ws[k].T
+            z = mm(acts[-1], ws[k].T)
             if not matmul_only:
                 z += ws[k + 1]
                 if k < len(ws) - 2:
@@ -100,10 +101,10 @@ def epoch_numpy(x, y, batch: int, matmul_only: bool = False) -> None:
             dz -= eye[ys]
             dz /= len(ys)
         for k in range(len(ws) - 2, -1, -2):
-            dw = dz.T @ acts[k // 2]
+            dw = mm(dz.T, acts[k // 2])
             db = None if matmul_only else dz.sum(axis=0)
             if k:
-                da = dz @ ws[k]
+                da = mm(dz, ws[k])
                 dz = da if matmul_only else da * (acts[k // 2] > 0)
             ws[k] -= LR * dw
             if db is not None:
@@ -132,11 +133,62 @@ def prepare(peer: str) -> None:
         torch.set_num_threads(2)
     elif peer == "sklearn":
         from sklearn.neural_network import MLPClassifier  # noqa: F401
-    elif peer == "chainrule":
-        from chainrule import nn, optim  # noqa: F401
+    elif peer.startswith("chainrule"):
+        from chainrule import backend, nn, optim  # noqa: F401
+
+        backend.blas_info()  # the automatic choice (and its calibration) before the clock
+    elif peer == "PyTorch GEMM only":
+        import torch
+
+        torch.set_num_threads(2)
+    elif "MKL" in peer:
+        _mkl_matmul()
+
+
+def _mkl_matmul():
+    """MKL's gemm as chainrule.backend binds it (ImportError where the wheel is missing, so
+    the column reads 'skipped')."""
+    from chainrule import backend
+
+    mkl = backend._load_mkl()
+    if mkl is None:
+        raise ImportError(name="mkl")
+    return mkl.matmul
+
+
+def epoch_torch_products(x, y, batch: int) -> None:
+    """The same 8 products per step as "matmul only", through PyTorch's GEMM."""
+    import torch
+
+    torch.set_num_threads(2)
+    ws = [torch.from_numpy(w) for w in init_weights()]
+    xt = torch.from_numpy(x)
+    for i in range(0, len(x), batch):
+        acts = [xt[i:i + batch]]
+        for k in range(0, len(ws), 2):
+            acts.append(acts[-1] @ ws[k].T)
+        dz = acts[-1]
+        for k in range(len(ws) - 2, -1, -2):
+            ws[k] -= LR * (dz.T @ acts[k // 2])
+            if k:
+                dz = dz @ ws[k]
+
+
+def epoch_chainrule_on(blas: str):
+    def run(x, y, batch: int) -> None:
+        from chainrule import backend
+
+        backend.set_blas(blas)
+        epoch_chainrule(x, y, batch)
+    return run
 
 
 RUNNERS = {"matmul only": lambda x, y, b: epoch_numpy(x, y, b, matmul_only=True),
+           "matmul only (MKL)": lambda x, y, b: epoch_numpy(x, y, b, matmul_only=True,
+                                                            mm=_mkl_matmul()),
+           "PyTorch GEMM only": epoch_torch_products,
+           "chainrule (numpy BLAS)": epoch_chainrule_on("numpy"),
+           "chainrule (MKL)": epoch_chainrule_on("mkl"),
            "numpy BP": epoch_numpy, "chainrule": epoch_chainrule, "torch": epoch_torch,
            "sklearn": epoch_sklearn}
 

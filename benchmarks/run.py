@@ -17,6 +17,9 @@ What is measured (float32, 2 threads, the settings of the performance issue):
 - ops: forward + backward of small and medium ops (benchmarks/ops_overhead.py), in
   microseconds, chainrule beside numpy by hand and PyTorch.
 - import: ``import chainrule`` and ``import torch`` in a fresh interpreter.
+- blas: the same MLP epoch with the products alone on numpy's BLAS, on MKL's gemm (the
+  optional mkl wheel, through chainrule.backend) and on PyTorch's GEMM, and chainrule on
+  each path: forced to numpy, forced to MKL, and the automatic choice a user gets.
 
 Every measurement runs in a fresh process: PyTorch's OpenMP threads and numpy's
 OpenBLAS threads slow each other down badly when both live in one process (measured:
@@ -55,6 +58,10 @@ from _report import (  # noqa: E402
 
 BATCHES = (32, 128, 1024)
 MLP_PEERS = ("matmul only", "numpy BP", "chainrule", "torch", "sklearn")
+# the BLAS section: each library's products alone, and chainrule on each path; "chainrule"
+# alone is the automatic choice (chainrule.backend), as a user gets it
+BLAS_PEERS = ("matmul only", "matmul only (MKL)", "PyTorch GEMM only",
+              "chainrule (numpy BLAS)", "chainrule (MKL)", "chainrule", "torch")
 RNN_KINDS = ("RNN", "LSTM", "GRU")
 RNN_PEERS = ("chainrule", "chainrule unrolled", "torch fused", "torch loop", "numpy BPTT",
              "BLAS products alone")
@@ -145,7 +152,7 @@ def _child(spec: dict) -> dict:
 def measure(spec: dict, timeout: float = 600) -> dict:
     """Run one measurement in a fresh interpreter and return what it printed."""
     env = dict(os.environ)
-    if spec.get("peer", spec.get("module")) not in ("chainrule", "chainrule unrolled"):
+    if not str(spec.get("peer", spec.get("module"))).startswith("chainrule"):
         env["CHAINRULE_MALLOC_TUNING"] = "0"  # peers keep glibc's default allocator
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -186,6 +193,35 @@ def run_mlp(reps: int, quick: bool) -> dict:
             "skipped": {k: _skip_note(v) for k, v in raw.items() if _skip_note(v)}}
 
 
+def run_blas(reps: int, quick: bool) -> dict:
+    specs = [{"bench": "mlp", "peer": p, "batch": b} for b in BATCHES for p in BLAS_PEERS]
+    raw = collect(specs, reps, lambda s: f"{s['peer']} @ {s['batch']}")
+    from chainrule import backend
+
+    return {"seconds": {k: median(v) for k, v in raw.items()},
+            "choice": backend.blas_info(),
+            "skipped": {k: _skip_note(v) for k, v in raw.items() if _skip_note(v)}}
+
+
+def blas_report(results: dict) -> str:
+    s, nan = results["seconds"], float("nan")
+    rows = ["| batch | " + " | ".join(BLAS_PEERS) + " | MKL / numpy products | "
+            "chainrule (MKL) / PyTorch | automatic / numpy path |", "| --- " * 11 + "|"]
+    for b in BATCHES:
+        v = {p: s.get(f"{p} @ {b}", nan) for p in BLAS_PEERS}
+        rows.append(f"| {b} | " + " | ".join(_f(v[p]) for p in BLAS_PEERS) +
+                    f" | {_f(v['matmul only (MKL)'] / v['matmul only'])} | "
+                    f"{_f(v['chainrule (MKL)'] / v['torch'])} | "
+                    f"{_f(v['chainrule'] / v['chainrule (numpy BLAS)'])} |")
+    choice = results.get("choice", {})
+    skipped = "; ".join(f"{k}: {v}" for k, v in results.get("skipped", {}).items())
+    return ("### Where the products run: numpy's BLAS, MKL, and the automatic choice (MLP "
+            "epoch, seconds)\n\n" + "\n".join(rows) +
+            f"\n\nThe automatic choice on this machine: {choice.get('blas')} "
+            f"({choice.get('reason')}; numpy {choice.get('numpy')}, mkl {choice.get('mkl')})."
+            + (f" Skipped: {skipped}." if skipped else ""))
+
+
 def run_rnn(reps: int, quick: bool) -> dict:
     specs = [{"bench": "rnn", "peer": p, "kind": k, "steps": 10 if quick else 30}
              for k in RNN_KINDS for p in RNN_PEERS if not (p == "numpy BPTT" and k != "RNN")]
@@ -211,7 +247,8 @@ def run_import(reps: int, quick: bool) -> dict:
     return {"ms": {k: median(v) for k, v in raw.items()}}
 
 
-RUNNERS = {"mlp": run_mlp, "rnn": run_rnn, "ops": run_ops, "import": run_import}
+RUNNERS = {"mlp": run_mlp, "rnn": run_rnn, "ops": run_ops, "import": run_import,
+           "blas": run_blas}
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -308,6 +345,8 @@ def report(results: dict, reps: int) -> str:
         parts.append(f"### Import time\n\n`import chainrule`: {_f(ms.get('chainrule'), 0)} ms "
                      f"(target < 200 ms); `import torch`: {_f(ms.get('torch'), 0)} ms; "
                      f"each in a fresh interpreter, numpy's import included.")
+    if "blas" in results:
+        parts.append(blas_report(results["blas"]))
     parts.append("![chainrule time / PyTorch time](performance.png)")
     return "\n\n".join(parts)
 

@@ -36,6 +36,7 @@ LAYERS = {
     "chainrule.threads": (0, "core"),
     "chainrule._io": (0, "core"),
     "chainrule._version": (0, "core"),
+    "chainrule._suggest": (0, "core"),
     "chainrule.safetensors": (0, "core"),
     "chainrule.ops": (1, "ops"),
     "chainrule.functional": (2, "functional"),
