@@ -250,7 +250,7 @@ def render_bptt(d: BPTT, fmt: str = "text") -> str:
     for k in NAMES:
         write_weight_sum(doc, d, k)
     doc.heading("Summary")
-    doc.line(_summary(d))
+    doc.line(bptt_summary(d))
     return doc.render("Backpropagation through time, step by step")
 
 
@@ -311,7 +311,7 @@ def write_weight_sum(doc: Any, d: BPTT, k: str) -> None:
     doc.check(d.check(f"d{k}"))
 
 
-def _summary(d: BPTT) -> str:
+def bptt_summary(d: BPTT) -> str:
     """The check count, split into the per-step errors, the per-step shares and the sums."""
     steps = len(d.xs)
     return summary(d.checks, f" ({len(ERRORS) * steps} per-step errors do_t, dh_t, da_t; "

@@ -147,7 +147,7 @@ def flipped_correlation(dZ: np.ndarray, K: np.ndarray) -> np.ndarray:
 # -- the two independent checks ----------------------------------------------------------------
 
 
-def _loss(d: ConvDerivation, X: np.ndarray, K: np.ndarray, b: float, V: np.ndarray,
+def section_loss(d: ConvDerivation, X: np.ndarray, K: np.ndarray, b: float, V: np.ndarray,
           c: np.ndarray, at: tuple[str, np.ndarray] | None = None) -> float:
     """L of the network with these values; ``at`` = ('Z' | 'P' | 'o', value) puts value in
     place of that intermediate and runs the rest forward from it."""
@@ -166,7 +166,7 @@ def _numeric(d: ConvDerivation) -> dict[str, np.ndarray]:
               "c": d.c.copy()}
 
     def loss(at: tuple[str, np.ndarray] | None = None) -> float:
-        return _loss(d, values["X"], values["K"], values["b"], values["V"], values["c"], at)
+        return section_loss(d, values["X"], values["K"], values["b"], values["V"], values["c"], at)
 
     out = {f"d{k}": central_differences(loss, values[k]) for k in ("V", "c", "K", "X")}
     out["db"] = central_differences(loss, values["b"].reshape(1)).reshape(())

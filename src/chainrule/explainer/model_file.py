@@ -60,11 +60,14 @@ def derive_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any 
     class indices or class names, or None for the model's own predicted classes; the loss
     is the one it was trained with unless ``loss`` is given. ``options`` go to ``derive``
     (lr, l1, l2, steps, per_example)."""
-    import chainrule
+    from chainrule.autograd.mode import no_grad
+    from chainrule.autograd.tensor import Tensor
+    from chainrule.nn.loss import CrossEntropyLoss, MSELoss
+    from chainrule.nn.serialization import load
     from chainrule.train.run import apply_preprocessing
 
     where = os.fspath(path)
-    model = chainrule.load(where)
+    model = load(where)
     meta = getattr(model, "metadata", {}) or {}
     x = np.asarray(getattr(x, "data", x), np.float64)
     if x.ndim == 1:
@@ -73,7 +76,7 @@ def derive_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any 
     prepared = apply_preprocessing(x, meta.get("preprocessing") or {}).astype(np.float64)
     trained = (meta.get("config") or {}).get("loss", "cross-entropy")
     if loss is None:
-        loss = chainrule.nn.MSELoss() if trained == "mse" else chainrule.nn.CrossEntropyLoss()
+        loss = MSELoss() if trained == "mse" else CrossEntropyLoss()
     classes = meta.get("classes")
     notes = [f"model {where}" + (f", trained by chainrule train on {meta['data']}"
                                  if meta.get("data") else "")]
@@ -81,13 +84,13 @@ def derive_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any 
         notes.append("X below is your input standardized as the training data was: "
                      "(x - mean) / std with the training split's mean and std")
     if y is None:
-        with chainrule.no_grad():
-            scores = model.eval()(chainrule.tensor(prepared.astype(np.float32))).data
+        with no_grad():
+            scores = model.eval()(Tensor(prepared.astype(np.float32))).data
         y = scores.argmax(axis=1)
         notes.append("targets: the model's own predicted classes (no labels were given)")
     if classes:
         y = _class_indices(y, classes, where)
-        if isinstance(loss, chainrule.nn.MSELoss) or loss == "mse":  # trained on one-hot rows
+        if isinstance(loss, MSELoss) or loss == "mse":  # trained on one-hot rows
             y = np.eye(len(classes))[y]
     d = derive(model, prepared, y, loss, **options)
     d.notes = notes + d.notes

@@ -28,17 +28,17 @@ import numpy as np
 from chainrule.explainer.derivation import Derivation, LayerMath
 from chainrule.explainer.render import (
     HtmlDocument,
-    _delta,
-    _loss,
-    _loss_label,
-    _notation,
-    _per_example,
-    _t,
-    _update,
-    _vec,
-    _weight_gradients,
+    in_layout,
+    loss_label,
     render,
+    section_delta,
+    section_loss,
+    section_notation,
+    section_per_example,
+    section_update,
+    section_weight_gradients,
     summary,
+    vector_in_layout,
 )
 
 MAX_UNITS = 12  # units drawn per layer; more are summarized as "+k more"
@@ -229,7 +229,7 @@ def mlp_diagram(d: Derivation) -> Diagram:
                     diagram.edges.append((f"e{l}-{j}-{i}", f"W^({l})[{j + 1},{i + 1}]",
                                           f"n{l - 1}-{i}", f"n{l}-{j}"))
     last = len(sizes) - 1
-    diagram.nodes.append(("loss", f"L ({_loss_label(d)})", 60 + 150 * len(sizes) - 40,
+    diagram.nodes.append(("loss", f"L ({loss_label(d)})", 60 + 150 * len(sizes) - 40,
                           diagram.height / 2, "box"))
     for j in range(_shown(sizes[-1])):
         diagram.edges.append((f"eL-{j}", f"output {j + 1} to the loss", f"n{last}-{j}", "loss"))
@@ -259,9 +259,9 @@ def _per_edge(l: int, sym: str, w: np.ndarray) -> dict[str, tuple[str, list[floa
 def _forward_steps(d: Derivation, columns: bool) -> list[Step]:
     steps = [Step("inputs X (and targets Y)", _units(0, d.X.shape[1]),
                   _per_unit(0, "x", d.X),
-                  panel(lambda doc: (_notation(doc, d, columns),
-                                     doc.matrix("X", "X", _t(d.X, columns)),
-                                     doc.matrix("Y", "Y", _t(d.Y, columns)))))]
+                  panel(lambda doc: (section_notation(doc, d, columns),
+                                     doc.matrix("X", "X", in_layout(d.X, columns)),
+                                     doc.matrix("Y", "Y", in_layout(d.Y, columns)))))]
     for layer in d.layers:
         i, n = layer.index, layer.W.shape[0]
         rows = rf"A^{{({i - 1})}} W^{{({i})\top}} + b^{{({i})}}"
@@ -274,14 +274,14 @@ def _forward_steps(d: Derivation, columns: bool) -> list[Step]:
             doc.line(*formula)
             doc.matrix(f"W^({layer.index})", f"W^{{({layer.index})}}", layer.W)
             doc.matrix(f"b^({layer.index})", f"b^{{({layer.index})}}",
-                       _vec(layer.b, columns))
-            doc.matrix(f"Z^({layer.index})", f"Z^{{({layer.index})}}", _t(layer.Z, columns))
+                       vector_in_layout(layer.b, columns))
+            doc.matrix(f"Z^({layer.index})", f"Z^{{({layer.index})}}", in_layout(layer.Z, columns))
 
         def a_panel(doc: HtmlDocument, layer: LayerMath = layer) -> None:
             i = layer.index
             doc.matrix(f"A^({i}) = {layer.activation}(Z^({i}))",
                        f"A^{{({i})}} = \\mathrm{{{layer.activation}}}(Z^{{({i})}})",
-                       _t(layer.A, columns))
+                       in_layout(layer.A, columns))
 
         steps.append(Step(f"layer {i}: Z^({i})", _units(i, n) + _edges(i, layer.W),
                           {**_per_unit(i, "z", layer.Z), **_per_edge(i, "w", layer.W)},
@@ -291,7 +291,7 @@ def _forward_steps(d: Derivation, columns: bool) -> list[Step]:
     n_out = d.layers[-1].W.shape[0]
     steps.append(Step("loss", ["loss"] + [f"eL-{j}" for j in range(_shown(n_out))],
                       {"loss": ("L", [float(f"{d.loss:.6g}")])},
-                      panel(lambda doc: _loss(doc, d))))
+                      panel(lambda doc: section_loss(doc, d))))
     return steps
 
 
@@ -302,16 +302,16 @@ def _backward_steps(d: Derivation, columns: bool) -> list[Step]:
         checks = {c.name.split("^")[0]: c for c in layer.checks}
 
         def delta_panel(doc: HtmlDocument, layer: LayerMath = layer, c=checks) -> None:
-            _delta(doc, d, layer)
+            section_delta(doc, d, layer)
             doc.matrix(f"delta^({layer.index})", rf"\delta^{{({layer.index})}}",
-                       _t(layer.delta, columns))
+                       in_layout(layer.delta, columns))
             doc.check(c["delta"])
 
         def dw_panel(doc: HtmlDocument, layer: LayerMath = layer, c=checks) -> None:
-            _weight_gradients(doc, d, layer.index, columns)
+            section_weight_gradients(doc, d, layer.index, columns)
             doc.matrix(f"dW^({layer.index})", f"dW^{{({layer.index})}}", layer.dW)
             doc.matrix(f"db^({layer.index})", f"db^{{({layer.index})}}",
-                       _vec(layer.db, columns))
+                       vector_in_layout(layer.db, columns))
             doc.check(c["dW"])
             doc.check(c["db"])
 
@@ -330,7 +330,7 @@ def _backward_steps(d: Derivation, columns: bool) -> list[Step]:
                           else rf"dA^{{({i - 1})}} = \delta^{{({i})}} W^{{({i})}}"))
                 doc.line("each unit's dA sums the errors of every unit it feeds, along the "
                          "highlighted edges")
-                doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", _t(layer.dA_prev, columns))
+                doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", in_layout(layer.dA_prev, columns))
                 doc.check(c["dA"])
 
             prev = layer.W.shape[1]
@@ -347,10 +347,10 @@ def mlp_steps(d: Derivation, columns: bool = False) -> list[Step]:
     every_edge = [e for layer in d.layers for e in _edges(layer.index, layer.W)]
     if d.per_example is not None:
         steps.append(Step("the per-example form", every_edge, {},
-                          panel(lambda doc: _per_example(doc, d, columns))))
+                          panel(lambda doc: section_per_example(doc, d, columns))))
 
     def update(doc: HtmlDocument) -> None:
-        _update(doc, d, columns)
+        section_update(doc, d, columns)
         if len(d.losses) > 2:
             for k, value in enumerate(d.losses):
                 doc.line(f"after step {k}: L = {value:.6f}")
@@ -433,10 +433,10 @@ def bptt_steps(d: Any) -> list[Step]:
 
 
 def bptt_fragment(d: Any) -> str:
-    from chainrule.explainer.bptt import _summary
+    from chainrule.explainer.bptt import bptt_summary
 
     return fragment_html("Backpropagation through time, step by step", bptt_diagram(d),
-                         bptt_steps(d), _summary(d))
+                         bptt_steps(d), bptt_summary(d))
 
 
 def bptt_page(d: Any) -> str:

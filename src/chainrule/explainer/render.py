@@ -80,12 +80,12 @@ def _derivative(layer: LayerMath) -> tuple[str, str]:
             rf"f'(Z) = {latex}{p_latex}")
 
 
-def _t(a: np.ndarray, columns: bool) -> np.ndarray:
+def in_layout(a: np.ndarray, columns: bool) -> np.ndarray:
     """A matrix with one example per row (X, Y, Z, A, delta, dA), transposed for columns."""
     return a.T if columns else a
 
 
-def _vec(a: np.ndarray, columns: bool) -> np.ndarray:
+def vector_in_layout(a: np.ndarray, columns: bool) -> np.ndarray:
     """A bias or db vector: a row in the rows layout, a column in the columns layout."""
     return a.reshape(-1, 1) if columns else a.reshape(1, -1)
 
@@ -229,15 +229,15 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False, full: bool =
         return mlp_page(d, columns)
     doc = document(fmt)
     doc.full = full
-    _notation(doc, d, columns)
+    section_notation(doc, d, columns)
     _forward(doc, d, columns)
-    _loss(doc, d)
+    section_loss(doc, d)
     doc.heading("Backward pass")
     for layer in reversed(d.layers):
         _backward(doc, d, layer, columns)
     if d.per_example is not None:
-        _per_example(doc, d, columns)
-    _update(doc, d, columns)
+        section_per_example(doc, d, columns)
+    section_update(doc, d, columns)
     if len(d.losses) > 2:
         doc.heading(f"{len(d.losses) - 1} steps of gradient descent")
         for k, value in enumerate(d.losses):
@@ -248,14 +248,14 @@ def render(d: Derivation, fmt: str = "text", columns: bool = False, full: bool =
     return doc.render("Backpropagation, step by step")
 
 
-def _notation(doc: Document, d: Derivation, columns: bool) -> None:
+def section_notation(doc: Document, d: Derivation, columns: bool) -> None:
     """The sizes, the layout, the hyperparameters and the forward equations."""
     layers = d.layers
     sizes = [d.X.shape[1]] + [layer.W.shape[0] for layer in layers]
     layout = "columns (one example per column)" if columns else "rows (one example per row)"
     doc.heading("Notation")
     doc.line(f"{len(layers)} layer(s), sizes {' -> '.join(map(str, sizes))}; m = {len(d.X)} "
-             f"examples as {layout}; loss {_loss_label(d)}; learning rate alpha = {d.lr}"
+             f"examples as {layout}; loss {loss_label(d)}; learning rate alpha = {d.lr}"
              + (f"; L2 lambda = {d.l2}" if d.l2 else "") + (f"; L1 lambda = {d.l1}"
                                                              if d.l1 else ""))
     if columns:
@@ -274,7 +274,7 @@ def _notation(doc: Document, d: Derivation, columns: bool) -> None:
         doc.line(note)
 
 
-def _loss_label(d: Derivation) -> str:
+def loss_label(d: Derivation) -> str:
     """The loss as the caller gave it: 'cross-entropy', 'nn.MSELoss() (mse)', ..."""
     label = d.spec.label if d.spec is not None else d.loss_name
     return label if label in (d.loss_name, "") else f"{label} ({d.loss_name})"
@@ -283,19 +283,19 @@ def _loss_label(d: Derivation) -> str:
 def _forward(doc: Document, d: Derivation, columns: bool) -> None:
     """X, Y, then every layer's W, b, Z and A."""
     doc.heading("Forward pass")
-    doc.matrix("X", "X", _t(d.X, columns))
-    doc.matrix("Y", "Y", _t(d.Y, columns))
+    doc.matrix("X", "X", in_layout(d.X, columns))
+    doc.matrix("Y", "Y", in_layout(d.Y, columns))
     for layer in d.layers:
         i = layer.index
         doc.matrix(f"W^({i})", f"W^{{({i})}}", layer.W)
-        doc.matrix(f"b^({i})", f"b^{{({i})}}", _vec(layer.b, columns))
-        doc.matrix(f"Z^({i})", f"Z^{{({i})}}", _t(layer.Z, columns))
+        doc.matrix(f"b^({i})", f"b^{{({i})}}", vector_in_layout(layer.b, columns))
+        doc.matrix(f"Z^({i})", f"Z^{{({i})}}", in_layout(layer.Z, columns))
         doc.matrix(f"A^({i}) = {layer.activation}(Z^({i}))",
                    f"A^{{({i})}} = \\mathrm{{{layer.activation}}}(Z^{{({i})}})",
-                   _t(layer.A, columns))
+                   in_layout(layer.A, columns))
 
 
-def _loss(doc: Document, d: Derivation) -> None:
+def section_loss(doc: Document, d: Derivation) -> None:
     """The loss formula, its regularization terms, and its value."""
     loss_text, loss_tex, _, _ = loss_formulas(d)
     doc.heading("Loss")
@@ -311,7 +311,7 @@ def _loss(doc: Document, d: Derivation) -> None:
     doc.line(f"L = {d.loss:.6f}" + (f" (data term {d.data_loss:.6f})" if terms else ""))
 
 
-def _delta(doc: Document, d: Derivation, layer: LayerMath) -> None:
+def section_delta(doc: Document, d: Derivation, layer: LayerMath) -> None:
     """How delta^(i) is computed: from the loss at the output, by the recursion below it."""
     i = layer.index
     _, _, delta_text, delta_tex = loss_formulas(d)
@@ -326,7 +326,7 @@ def _delta(doc: Document, d: Derivation, layer: LayerMath) -> None:
                  rf"\delta^{{({i})}} = dA^{{({i})}} \odot f'(Z^{{({i})}}),\quad {f_tex}")
 
 
-def _weight_gradients(doc: Document, d: Derivation, i: int, columns: bool) -> None:
+def section_weight_gradients(doc: Document, d: Derivation, i: int, columns: bool) -> None:
     """The formula of dW^(i) and db^(i), with the regularization terms that are on."""
     reg = (" + lambda2/m W" if d.l2 else "") + (" + lambda1/m sign(W)" if d.l1 else "")
     reg_tex = (rf" + \frac{{\lambda_2}}{{m}} W^{{({i})}}" if d.l2 else "") + \
@@ -349,24 +349,24 @@ def _backward(doc: Document, d: Derivation, layer: LayerMath, columns: bool) -> 
     """Layer i's delta, dW and db with their checks, then dA^(i-1) for the layer below."""
     i = layer.index
     doc.line(f"Layer {i}")
-    _delta(doc, d, layer)
-    doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", _t(layer.delta, columns))
-    _weight_gradients(doc, d, i, columns)
+    section_delta(doc, d, layer)
+    doc.matrix(f"delta^({i})", rf"\delta^{{({i})}}", in_layout(layer.delta, columns))
+    section_weight_gradients(doc, d, i, columns)
     doc.matrix(f"dW^({i})", f"dW^{{({i})}}", layer.dW)
-    doc.matrix(f"db^({i})", f"db^{{({i})}}", _vec(layer.db, columns))
+    doc.matrix(f"db^({i})", f"db^{{({i})}}", vector_in_layout(layer.db, columns))
     for c in layer.checks:
         if not c.name.startswith("dA"):
             doc.check(c)
     if i > 1:
         doc.line(f"dA^({i - 1}) = W^({i})T delta^({i})" if columns else
                  f"dA^({i - 1}) = delta^({i}) W^({i})")
-        doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", _t(layer.dA_prev, columns))
+        doc.matrix(f"dA^({i - 1})", f"dA^{{({i - 1})}}", in_layout(layer.dA_prev, columns))
         for c in layer.checks:
             if c.name.startswith("dA"):
                 doc.check(c)
 
 
-def _per_example(doc: Document, d: Derivation, columns: bool) -> None:
+def section_per_example(doc: Document, d: Derivation, columns: bool) -> None:
     """The course form: the examples one at a time, each one's deltas and contributions
     to the running Delta^(l), then D^(l) = Delta^(l)/m + regularization, checked."""
     pe, L = d.per_example, len(d.layers)
@@ -379,18 +379,18 @@ def _per_example(doc: Document, d: Derivation, columns: bool) -> None:
     for e in pe.examples:
         k = e.k
         doc.line(f"Example {k}")
-        doc.matrix(f"x_{k}", f"x_{{{k}}}", _vec(e.x, columns))
-        doc.matrix(f"y_{k}", f"y_{{{k}}}", _vec(e.y, columns))
+        doc.matrix(f"x_{k}", f"x_{{{k}}}", vector_in_layout(e.x, columns))
+        doc.matrix(f"y_{k}", f"y_{{{k}}}", vector_in_layout(e.y, columns))
         for l in range(L, 0, -1):
             doc.matrix(f"delta^({l})_{k}", rf"\delta^{{({l})}}_{{{k}}}",
-                       _vec(e.deltas[l - 1], columns))
+                       vector_in_layout(e.deltas[l - 1], columns))
             doc.check(next(c for c in pe.checks if c.name == f"delta^({l}) of example {k}"))
             doc.matrix(f"delta^({l})_{k} a^({l - 1})_{k}T",
                        rf"\delta^{{({l})}}_{{{k}}}\, a^{{({l - 1})\top}}_{{{k}}}",
                        e.contributions[l - 1])
             doc.matrix(f"Delta^({l})", rf"\Delta^{{({l})}}", e.running[l - 1])
-            doc.matrix(f"Delta_b^({l})", rf"\Delta_b^{{({l})}}", _vec(e.running_b[l - 1],
-                                                                         columns))
+            doc.matrix(f"Delta_b^({l})", rf"\Delta_b^{{({l})}}",
+                       vector_in_layout(e.running_b[l - 1], columns))
     reg = (" + lambda2/m W^(l)" if d.l2 else "") + (" + lambda1/m sign(W^(l))" if d.l1 else "")
     reg_tex = (r" + \frac{\lambda_2}{m} W^{(l)}" if d.l2 else "") + \
         (r" + \frac{\lambda_1}{m}\,\mathrm{sign}(W^{(l)})" if d.l1 else "")
@@ -400,21 +400,21 @@ def _per_example(doc: Document, d: Derivation, columns: bool) -> None:
              r"\frac{1}{m}\Delta_b^{(l)}")
     for l in range(L, 0, -1):
         doc.matrix(f"D^({l})", f"D^{{({l})}}", pe.D[l - 1])
-        doc.matrix(f"D_b^({l})", f"D_b^{{({l})}}", _vec(pe.Db[l - 1], columns))
+        doc.matrix(f"D_b^({l})", f"D_b^{{({l})}}", vector_in_layout(pe.Db[l - 1], columns))
         for name in (f"D^({l})", f"D_b^({l})"):
             doc.check(next(c for c in pe.checks if c.name == name))
         doc.line(f"D^({l}) = dW^({l}) of the matrix form (max |diff| "
                  f"{pe.matrix_diff[l - 1]:.1e}): the two derivations are the same computation")
 
 
-def _update(doc: Document, d: Derivation, columns: bool) -> None:
+def section_update(doc: Document, d: Derivation, columns: bool) -> None:
     """One step of gradient descent: every layer's new W and b."""
     doc.heading("Update (one step of gradient descent)")
     for layer in d.layers:
         i = layer.index
         doc.line(f"W^({i}) <- W^({i}) - {d.lr} dW^({i}),  b^({i}) <- b^({i}) - {d.lr} db^({i})")
         doc.matrix(f"W^({i}) new", f"W^{{({i})}}_{{new}}", layer.W_new)
-        doc.matrix(f"b^({i}) new", f"b^{{({i})}}_{{new}}", _vec(layer.b_new, columns))
+        doc.matrix(f"b^({i}) new", f"b^{{({i})}}_{{new}}", vector_in_layout(layer.b_new, columns))
 
 
 def summary(checks: list[Check], detail: str = "") -> str:
