@@ -1,7 +1,8 @@
 """The datasets a command can name: ``digits``, ``mnist``, ``fashion-mnist`` or
 ``csv:PATH``, each loaded as train and test splits of float32 rows and int64 labels.
 
-Adding a dataset is one loader in ``DATASETS``.
+Adding a dataset is one loader in ``DATASETS`` (and, for images, its shape in
+``IMAGE_SHAPES``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def _fashion_mnist(data_dir: str | None, test_fraction: float) -> NamedDataset:
 DATASETS: dict[str, Callable[[str | None, float], NamedDataset]] = {
     "digits": _digits, "mnist": _mnist, "fashion-mnist": _fashion_mnist,
 }
+
+
+# the (channels, height, width) of the named image datasets, whose loaders give each image
+# as one flat row in row-major order: a row reshaped to this shape is the image
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
+}
+
+
+def image_shape(name: str) -> tuple[int, int, int] | None:
+    """The (C, H, W) shape of the images of dataset ``name``, or None if its rows are not
+    known to be images (a CSV file)."""
+    return IMAGE_SHAPES.get(name)
 
 
 def check_dataset_name(name: str, option: str = "--data") -> None:
