@@ -189,6 +189,12 @@ def test_bad_toml_values(tmp_path):
         TrainConfig.from_mapping({"model": "cnn", "batch_norm": "yes"}, source="--config f.toml")
     with pytest.raises(ConfigError, match="--channels is an option of --model cnn only"):
         TrainConfig.from_mapping({"channels": [8]})
+    with pytest.raises(ConfigError, match="--distributed with batch normalization: each rank "
+                                          "would keep the batch-norm statistics of its own "
+                                          "shard"):
+        TrainConfig.from_mapping({"model": "cnn", "distributed": True})
+    config = TrainConfig.from_mapping({"model": "cnn", "distributed": True, "batch_norm": False})
+    assert config.cnn_options["batch_norm"] is False
 
 
 def test_cnn_builder_shapes_and_checks():

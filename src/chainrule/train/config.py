@@ -173,6 +173,12 @@ class TrainConfig:
             raise ConfigError("--layers lists an MLP's sizes; with --model cnn give the dense "
                               "layers after the convolutions with --hidden")
         cnn = self.cnn_options
+        if self.distributed and cnn["batch_norm"]:
+            # the parameters stay in sync (their gradients are averaged), the running
+            # statistics would not: each rank's come from its own shard of the batch
+            raise ConfigError("--distributed with batch normalization: each rank would keep "
+                              "the batch-norm statistics of its own shard (chainrule has no "
+                              "synchronized batch norm); add --no-batch-norm")
         if cnn["kernel_size"] < 1:
             raise ConfigError(f"--kernel-size must be at least 1, got {cnn['kernel_size']}")
         if cnn["pooling"] not in POOLINGS:
