@@ -63,12 +63,6 @@ IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
 }
 
 
-def image_shape(name: str) -> tuple[int, int, int] | None:
-    """The (C, H, W) shape of the images of dataset ``name``, or None if its rows are not
-    known to be images (a CSV file)."""
-    return IMAGE_SHAPES.get(name)
-
-
 def check_dataset_name(name: str, option: str = "--data") -> None:
     """Refuse a name that is neither in ``DATASETS`` nor ``csv:PATH`` (``option``: how
     the message names where it came from)."""

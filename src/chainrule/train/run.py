@@ -20,7 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 from chainrule.creation import manual_seed
-from chainrule.data.registry import image_shape, load_dataset
+from chainrule.data.registry import IMAGE_SHAPES, load_dataset
 from chainrule.nn.builders import cnn, cnn_feature_shapes, mlp
 from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
@@ -103,7 +103,7 @@ def _image_shape(config: TrainConfig, n_features: int) -> tuple[int, ...] | None
     rows and the layers; None for an MLP."""
     if config.model != "cnn":
         return None
-    shape = tuple(config.image_shape or image_shape(config.data) or ())
+    shape = tuple(config.image_shape or IMAGE_SHAPES.get(config.data) or ())
     config.check_image(shape, n_features)
     return shape
 
