@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.data import match_classes
     from chainrule.train.fit import predict
     from chainrule.train.metrics import accuracy, classification_report, confusion_matrix
-    from chainrule.train.run import apply_preprocessing
+    from chainrule.train.run import prepare_inputs
 
     model, meta = load_trained(args.model)
     data = _evaluation_data(args, meta)
     classes = meta["classes"]
     y = match_classes(data.y, data.names, classes, data.where)
-    scores = predict(model, apply_preprocessing(data.x, meta["preprocessing"]))
+    scores = predict(model, prepare_inputs(data.x, meta))
     cm = confusion_matrix(scores, y, len(classes))
     print(f"{data.title}: {len(y)} examples, accuracy {accuracy(scores, y) * 100:.2f}%\n")
     print(classification_report(cm, classes))

@@ -33,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.autograd.tensor import Tensor
     from chainrule.data import read_features
     from chainrule.train.fit import predict
-    from chainrule.train.run import apply_preprocessing
+    from chainrule.train.run import prepare_inputs
 
     fmt = output_format(args.output, args.format)
     model, meta = load_trained(args.model)
     x = read_features(args.input, meta.get("config", {}).get("label_column"))
-    scores = predict(model, apply_preprocessing(x, meta["preprocessing"]))
+    scores = predict(model, prepare_inputs(x, meta))
     if meta.get("config", {}).get("loss") == "mse":
         probs = scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
     else:

@@ -92,7 +92,26 @@ def add_parser(sub: Any) -> None:
                    help="data-parallel training over the processes of an MPI launch, e.g. "
                         "mpiexec -n 4 chainrule train --distributed; --batch-size is the global "
                         "batch; only rank 0 prints and writes (needs chainrule[mpi])")
+    _add_model_options(p, d)
     p.set_defaults(func=run)
+
+
+def _add_model_options(p: argparse.ArgumentParser, d: Any) -> None:
+    """--model and the options of the convolutional network (--model cnn only)."""
+    p.add_argument("--model", default=d, help="mlp (default: --layers/--hidden dense layers) "
+                                              "or cnn (convolution blocks on images, then "
+                                              "the --hidden dense layers)")
+    p.add_argument("--channels", type=int_list, default=d,
+                   help="cnn: output channels of each convolution block, e.g. 32,64 (default)")
+    p.add_argument("--kernel-size", type=positive_int, default=d,
+                   help="cnn: square kernel size, 'same' padding (default 3)")
+    p.add_argument("--pooling", default=d, help="cnn: max (default), avg (2x2, stride 2, after "
+                                                "each convolution) or none")
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=d,
+                   help="cnn: BatchNorm2d after each convolution (default on)")
+    p.add_argument("--image-shape", type=int_list, default=d, metavar="C,H,W",
+                   help="cnn: the image shape of a CSV whose columns are pixels, e.g. 1,28,28 "
+                        "(digits, mnist and fashion-mnist: known)")
 
 
 def configure(options: dict[str, Any], config_file: str | Path | None = None

@@ -1,7 +1,8 @@
 """The datasets a command can name: ``digits``, ``mnist``, ``fashion-mnist`` or
 ``csv:PATH``, each loaded as train and test splits of float32 rows and int64 labels.
 
-Adding a dataset is one loader in ``DATASETS``.
+Adding a dataset is one loader in ``DATASETS`` (and, for images, its shape in
+``IMAGE_SHAPES``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def _fashion_mnist(data_dir: str | None, test_fraction: float) -> NamedDataset:
 # name -> loader(data_dir, test_fraction); MNIST and Fashion-MNIST come split already
 DATASETS: dict[str, Callable[[str | None, float], NamedDataset]] = {
     "digits": _digits, "mnist": _mnist, "fashion-mnist": _fashion_mnist,
+}
+
+
+# the (channels, height, width) of the named image datasets, whose loaders give each image
+# as one flat row in row-major order: a row reshaped to this shape is the image
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
 }
 
 

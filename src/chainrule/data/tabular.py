@@ -197,7 +197,8 @@ def read_features(path: str | os.PathLike, label_column: str | None = None) -> n
     """Rows of numbers (float32, one example per row) from a .npy file or a CSV file.
 
     A CSV file may have a header row (a first row that is not all numbers); its column
-    ``label_column``, if it has one, is left out. A 1-D .npy array is one example.
+    ``label_column``, if it has one, is left out. A 1-D .npy array is one example; one of
+    more than 2 dimensions keeps its shape (images, for an image model to check).
 
     Raises:
         FileNotFoundError: no such file.
@@ -234,15 +235,12 @@ def _npy_features(path: Path) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         what = "complex numbers" if x.dtype.kind == "c" else f"values of dtype {x.dtype}"
         raise ValueError(f"{path} holds {what}; expected real numbers")
-    x = x.reshape(1, -1) if x.ndim == 1 else x
-    if x.ndim != 2:
-        raise ValueError(f"{path} holds an array of shape {x.shape}; expected one example "
-                         f"per row (2 dimensions, or 1 for a single example)")
+    x = x.reshape(1, -1) if x.ndim == 1 else x  # images keep their shape (N, C, H, W)
     bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else ()
     if len(bad):
-        r, c = bad[0]
-        raise ValueError(f"{path}: row {r + 1}, column {c + 1}: {x[r, c]} is not a finite "
-                         f"number")
+        where = ("row {}, column {}" if x.ndim == 2 else "example {}, position {}").format(
+            bad[0][0] + 1, bad[0][1] + 1 if x.ndim == 2 else tuple(int(i) for i in bad[0][1:]))
+        raise ValueError(f"{path}: {where}: {x[tuple(bad[0])]} is not a finite number")
     return x
 
 

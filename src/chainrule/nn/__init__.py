@@ -16,7 +16,7 @@ from chainrule.nn.activation import (
 )
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.batchnorm import BatchNorm1d, BatchNorm2d
-from chainrule.nn.builders import activation, mlp
+from chainrule.nn.builders import activation, cnn, mlp
 from chainrule.nn.container import (
     ModuleDict,
     ModuleList,
@@ -61,7 +61,7 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CharRNN", "CrossEntropyLoss", "Dropout", "ELU",
     "Embedding", "Flatten", "GRU", "GRUCell", "Identity", "LSTM", "LSTMCell", "LeakyReLU",
     "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss", "Parameter", "RBF", "RNN",
-    "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation",
+    "RNNCell", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "activation", "cnn",
     "init", "l1_penalty", "l2_penalty", "mlp", "penalized_parameters", "weight_decay_groups",
     "ModuleDict", "ModuleList", "ParameterDict", "ParameterList",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 from chainrule import optim
 from chainrule._suggest import did_you_mean
 from chainrule.data.registry import check_dataset_name
-from chainrule.nn.builders import ACTIVATIONS, INITS
+from chainrule.nn.builders import ACTIVATIONS, INITS, POOLINGS, cnn_feature_shapes
 from chainrule.optim.optimizer import Optimizer
 
 LOSSES = ("cross-entropy", "mse")
@@ -30,6 +30,10 @@ DEFAULT_EPOCHS = 60
 # --until-converged without --epochs runs until the loss converges, but never past this:
 # a run whose loss keeps creeping down by more than --tol must still end
 CONVERGENCE_MAX_EPOCHS = 1000
+MODELS = ("mlp", "cnn")
+# the convolutional network's options (--model cnn only) and their defaults
+CNN_DEFAULTS: dict[str, Any] = {"channels": [32, 64], "kernel_size": 3, "pooling": "max",
+                                "batch_norm": True, "image_shape": None}
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ class TrainConfig:
     distributed: bool = False
     threads: int | None = None  # BLAS threads; None: the BLAS default (1 per rank if distributed)
     quiet: bool = False  # no progress output
+    # the model: "mlp" (the layers above) or "cnn" (convolution blocks, then the --hidden
+    # dense layers); the options below are the CNN's, None meaning CNN_DEFAULTS' value
+    model: str = "mlp"
+    channels: list[int] | None = None  # output channels of each convolution block
+    kernel_size: int | None = None  # square kernels, "same" padding
+    pooling: str | None = None  # max, avg (2x2, stride 2) or none, after each convolution
+    batch_norm: bool | None = None  # BatchNorm2d after each convolution
+    image_shape: list[int] | None = None  # C,H,W of CSV rows of pixels (named data: known)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], source: str | None = None) -> TrainConfig:
@@ -167,6 +179,63 @@ class TrainConfig:
             check_dataset_name(self.data)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.check_model()
+
+    def check_model(self) -> None:
+        """--model and the options that belong to one model only."""
+        given = [name for name in CNN_DEFAULTS if getattr(self, name) is not None]
+        if self.model not in MODELS:
+            raise ConfigError(f"--model {self.model!r} is not one of {', '.join(MODELS)}")
+        if self.model == "mlp":
+            if given:
+                raise ConfigError(f"{_flag(given[0])} is an option of --model cnn only; add "
+                                  f"--model cnn, or leave it out for the MLP")
+            return
+        if self.layers:
+            raise ConfigError("--layers lists an MLP's sizes; with --model cnn give the dense "
+                              "layers after the convolutions with --hidden")
+        cnn = self.cnn_options
+        if self.distributed and cnn["batch_norm"]:
+            # the parameters stay in sync (their gradients are averaged), the running
+            # statistics would not: each rank's come from its own shard of the batch
+            raise ConfigError("--distributed with batch normalization: each rank would keep "
+                              "the batch-norm statistics of its own shard (chainrule has no "
+                              "synchronized batch norm); add --no-batch-norm")
+        if cnn["kernel_size"] < 1:
+            raise ConfigError(f"--kernel-size must be at least 1, got {cnn['kernel_size']}")
+        if cnn["pooling"] not in POOLINGS:
+            raise ConfigError(f"--pooling {cnn['pooling']!r} is not one of {', '.join(POOLINGS)}")
+        shape = self.image_shape
+        if shape is not None and len(shape) != 3:
+            raise ConfigError(f"--image-shape must be three sizes C,H,W (channels, height, "
+                              f"width), e.g. 1,28,28; got {','.join(map(str, shape))}")
+        if shape is None and self.data.startswith("csv:"):
+            raise ConfigError(f"--model cnn needs images, and --data {self.data} has no known "
+                              f"image shape; if its columns are pixels, give --image-shape "
+                              f"C,H,W (e.g. 1,28,28 for 784 columns)")
+
+    @property
+    def cnn_options(self) -> dict[str, Any]:
+        """The CNN's options, CNN_DEFAULTS filling those not given."""
+        return {name: default if getattr(self, name) is None else getattr(self, name)
+                for name, default in CNN_DEFAULTS.items()}
+
+    def check_image(self, image_shape: tuple[int, ...], n_features: int) -> None:
+        """The CNN's layers against the images: --image-shape against the row length, and
+        every kernel against the input of its convolution (after the poolings before)."""
+        if int(np.prod(image_shape)) != n_features:
+            raise ConfigError(f"--image-shape {','.join(map(str, image_shape))} has "
+                              f"{int(np.prod(image_shape))} values, but the rows of --data "
+                              f"{self.data} have {n_features} features")
+        cnn = self.cnn_options
+        try:
+            cnn_feature_shapes(image_shape, cnn["channels"], cnn["kernel_size"], cnn["pooling"])
+        except ValueError as e:
+            raise ConfigError(f"--kernel-size {cnn['kernel_size']} --channels "
+                              f"{','.join(map(str, cnn['channels']))} on the "
+                              f"{'x'.join(map(str, image_shape))} images of --data "
+                              f"{self.data}: {e}; use a smaller --kernel-size, fewer "
+                              f"--channels or --pooling none") from None
 
     def check_ranks(self, ranks: int) -> None:
         """Options that the number of ranks can make wrong, checked before any output."""
@@ -208,7 +277,8 @@ class TrainConfig:
         return OPTIMIZERS[self.optimizer].weight_decay
 
 
-_POSITIVE = ("epochs", "batch_size", "patience", "threads")  # int options of at least 1
+# int options of at least 1
+_POSITIVE = ("epochs", "batch_size", "patience", "threads", "kernel_size")
 _FILE_ONLY = ("test_fraction", "standardize")  # options with no command-line flag
 
 

@@ -1,7 +1,8 @@
 """A complete training run from a configuration: the work of ``chainrule train``.
 
-load data -> standardize (statistics of the training split only) -> build the MLP
--> fit with the chosen optimizer and stopping rules -> evaluate on the test split
+load data -> standardize (statistics of the training split only; for a CNN one mean
+and standard deviation per image channel, the rows reshaped to images) -> build the MLP
+or the CNN -> fit with the chosen optimizer and stopping rules -> evaluate on the test split
 -> write model, metrics and curves into the output directory -> a ``RunResult``.
 
 Nothing here prints: the run's header lines go to ``log`` (the command passes stdout on
@@ -19,8 +20,8 @@ from typing import IO, Any
 import numpy as np
 
 from chainrule.creation import manual_seed
-from chainrule.data.registry import load_dataset
-from chainrule.nn.builders import mlp
+from chainrule.data.registry import IMAGE_SHAPES, load_dataset
+from chainrule.nn.builders import cnn, cnn_feature_shapes, mlp
 from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
@@ -41,8 +42,7 @@ from chainrule.train.strategy import Strategy, resolve_strategy
 
 __all__ = ["ConfigError", "RunResult", "Splits", "TrainConfig", "TrainingInterrupted",
            "apply_preprocessing", "build_model", "build_optimizer", "check_trained_metadata",
-           "prepare_data",
-           "run_training", "targets_for"]
+           "prepare_data", "prepare_inputs", "run_training", "targets_for"]
 
 # -- data -------------------------------------------------------------------------------------
 
@@ -59,10 +59,16 @@ class Splits:
     y_test: np.ndarray
     class_names: list[str]
     preprocessing: dict[str, Any]
+    image_shape: tuple[int, ...] | None = None  # (C, H, W) when the x arrays hold images
 
     @property
     def n_features(self) -> int:
-        return self.x_train.shape[1]
+        return int(np.prod(self.x_train.shape[1:]))
+
+    @property
+    def input_shape(self) -> list[int]:
+        """The shape of one example as the model takes it: (C, H, W) or (features,)."""
+        return list(self.image_shape or (self.n_features,))
 
     @property
     def n_classes(self) -> int:
@@ -81,15 +87,50 @@ def prepare_data(config: TrainConfig) -> Splits:
     if val_fraction:
         x_train, x_val, y_train, y_val = data.train_test_split(
             x_train, y_train, test_size=val_fraction, seed=config.seed, stratify=y_train)
+    shape = _image_shape(config, x_train.shape[1])
     preprocessing: dict[str, Any] = {}
     if config.standardize:
         scaler = data.Standardizer().fit(x_train)
+        if shape is not None:
+            _per_channel(scaler, x_train, shape)
         x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
         if x_val is not None:
             x_val = scaler.transform(x_val)
         preprocessing = {"standardize": {"mean": scaler.mean_.tolist(),
                                          "std": scaler.scale_.tolist()}}
-    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, names, preprocessing)
+    if shape is not None:
+        x_train, x_test = _images(x_train, shape), _images(x_test, shape)
+        x_val = None if x_val is None else _images(x_val, shape)
+    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, names, preprocessing, shape)
+
+
+def _image_shape(config: TrainConfig, n_features: int) -> tuple[int, ...] | None:
+    """The (C, H, W) a CNN takes (--image-shape, else the dataset's), checked against the
+    rows and the layers; None for an MLP."""
+    if config.model != "cnn":
+        return None
+    shape = tuple(config.image_shape or IMAGE_SHAPES.get(config.data) or ())
+    config.check_image(shape, n_features)
+    return shape
+
+
+def _per_channel(scaler: Any, x: np.ndarray, shape: tuple[int, ...]) -> None:
+    """Make ``scaler`` standardize each image channel with one mean and standard deviation
+    (over its examples and pixels), written per feature so that ``apply_preprocessing``
+    applies them as any other. Per-pixel statistics would scale a stroke differently by
+    where it is (a rarely-inked border pixel by a tiny std), against the translation
+    invariance a convolution builds on."""
+    per_channel = x.reshape(len(x), shape[0], -1)
+    mean = per_channel.mean(axis=(0, 2), dtype=np.float64)
+    std = per_channel.std(axis=(0, 2), dtype=np.float64)
+    pixels = int(np.prod(shape[1:]))
+    scaler.mean_ = np.repeat(mean, pixels).astype(x.dtype)
+    scaler.std_ = np.repeat(std, pixels).astype(x.dtype)
+    scaler.scale_ = np.repeat(np.where(std > 0, std, 1.0), pixels).astype(x.dtype)
+
+
+def _images(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(x).reshape(len(x), *shape)
 
 
 def apply_preprocessing(x: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
@@ -136,13 +177,55 @@ def check_trained_metadata(meta: Any, where: str) -> None:
              "length, every std positive")
 
 
+def prepare_inputs(x: np.ndarray, metadata: dict[str, Any]) -> np.ndarray:
+    """New inputs for a model written by ``chainrule train`` (``metadata``: its saved
+    metadata), prepared as its training data was: standardized, and for an image model
+    shaped (N, C, H, W) from its saved ``input_shape``. Image inputs may be rows of
+    flat pixels, an (N, C, H, W) array or one (C, H, W) image (with one channel also
+    (N, H, W) or (H, W)); any other size is a ValueError saying what the model takes."""
+    shape = [int(s) for s in metadata.get("input_shape") or ()]
+    if len(shape) < 2:  # an MLP (or a model saved before input_shape was recorded)
+        if np.ndim(x) != 2:
+            raise ValueError(f"the input holds an array of shape {np.shape(x)}; this model "
+                             f"takes one example per row (2 dimensions, or 1 for a single "
+                             f"example)")
+        return apply_preprocessing(x, metadata["preprocessing"])
+    rows = _image_rows(np.asarray(x), shape)
+    return _images(apply_preprocessing(rows, metadata["preprocessing"]), tuple(shape))
+
+
+def _image_rows(x: np.ndarray, shape: list[int]) -> np.ndarray:
+    """``x`` as one row of flat pixels per image of ``shape`` (C, H, W)."""
+    size = int(np.prod(shape))
+    if x.ndim == 2 and x.shape[1] == size:  # rows of pixels
+        return x
+    endings = [shape, shape[1:]] if shape[0] == 1 else [shape]  # one channel: (N, H, W) too
+    if any(x.ndim >= len(end) and list(x.shape[-len(end):]) == end for end in endings):
+        return x.reshape(-1, size)  # images, or a single image
+    each = x.shape[1:] if x.ndim >= 2 else x.shape
+    raise ValueError(f"the input's examples have shape {'x'.join(map(str, each))} "
+                     f"({int(np.prod(each))} values) but the model takes "
+                     f"{'x'.join(map(str, shape))} images: give rows of {size} pixels (.csv "
+                     f"or .npy) or an .npy of shape (N, {', '.join(map(str, shape))})")
+
+
 # -- model, loss, optimizer ------------------------------------------------------------------
 
 
-def build_model(config: TrainConfig, n_features: int, n_classes: int) -> Module:
+def build_model(config: TrainConfig, n_features: int, n_classes: int,
+                image_shape: tuple[int, ...] | None = None) -> Module:
+    """The configured MLP, or with ``config.model == "cnn"`` the CNN for images of
+    ``image_shape`` (C, H, W)."""
+    output = "sigmoid" if config.loss == "mse" else None
+    if config.model == "cnn":
+        if image_shape is None:
+            raise ConfigError("--model cnn needs the image shape of the data")
+        options = config.cnn_options
+        return cnn(image_shape, n_classes, options["channels"], options["kernel_size"],
+                   options["pooling"], options["batch_norm"], config.hidden,
+                   config.activation, output, config.dropout, config.init)
     return mlp(layer_sizes(config, n_features, n_classes), config.activation,
-               output_activation="sigmoid" if config.loss == "mse" else None,
-               dropout=config.dropout, init_scheme=config.init)
+               output_activation=output, dropout=config.dropout, init_scheme=config.init)
 
 
 def build_optimizer(config: TrainConfig, model: Module) -> Optimizer:
@@ -248,7 +331,8 @@ def run_training(config: TrainConfig, progress: bool = True, log: IO[str] | None
     files = {"model": out_dir / "model.safetensors", "metrics_csv": out_dir / "metrics.csv",
              "metrics_json": out_dir / "metrics.json", "curves": out_dir / "curves.png"}
     metadata = {"config": dataclasses.asdict(config), "classes": setup.splits.class_names,
-                "preprocessing": setup.splits.preprocessing, "data": config.data}
+                "preprocessing": setup.splits.preprocessing, "data": config.data,
+                "input_shape": setup.splits.input_shape}
     checkpoint = None
     if strategy.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +357,7 @@ def _set_up(config: TrainConfig, ranks: int) -> _Setup:
         config.check_ranks(ranks)
     splits = prepare_data(config)
     config.check_examples(len(splits.x_train), ranks)
-    model = build_model(config, splits.n_features, splits.n_classes)
+    model = build_model(config, splits.n_features, splits.n_classes, splits.image_shape)
     optimizer = build_optimizer(config, model)
     loss_fn = MSELoss() if config.loss == "mse" else CrossEntropyLoss()
     return _Setup(splits, model, optimizer, loss_fn)
@@ -286,8 +370,7 @@ def _describe(config: TrainConfig, setup: _Setup, ranks: int, say: Any) -> None:
         f"{0 if splits.x_val is None else len(splits.x_val)} validation, "
         f"{len(splits.x_test)} test examples, {splits.n_features} features, "
         f"{splits.n_classes} classes")
-    sizes = layer_sizes(config, splits.n_features, splits.n_classes)
-    say(f"model {' -> '.join(map(str, sizes))} ({config.activation}), "
+    say(f"model {_model_line(config, splits)}, "
         f"{setup.model.num_parameters():,} parameters; {config.optimizer} lr "
         f"{config.learning_rate:g}{_optimizer_options(config)}, batch {config.batch_size}, "
         f"{_epochs_text(config)}")
@@ -295,6 +378,29 @@ def _describe(config: TrainConfig, setup: _Setup, ranks: int, say: Any) -> None:
         say(f"distributed: {ranks} rank(s), each with about {config.batch_size / ranks:g} "
             f"examples of every global batch of {config.batch_size} and "
             f"{get_num_threads()} BLAS thread(s)")
+
+
+def _model_line(config: TrainConfig, splits: Splits) -> str:
+    """The layers for the header: "64 -> 256 -> 10 (relu)", or for the CNN each image
+    shape between its blocks, "cnn 1x8x8 -> conv 3x3 -> 32x4x4 -> ... -> 256 -> 10 (relu,
+    batch norm, max pooling 2x2, dropout 0.2)"."""
+    sizes = layer_sizes(config, splits.n_features, splits.n_classes) if \
+        splits.image_shape is None else None
+    if sizes is not None:
+        return f"{' -> '.join(map(str, sizes))} ({config.activation})"
+    cnn_options = config.cnn_options
+    k, pooling = cnn_options["kernel_size"], cnn_options["pooling"]
+    shapes = [splits.image_shape, *cnn_feature_shapes(splits.image_shape,
+                                                         cnn_options["channels"], k, pooling)]
+    chain = ["x".join(map(str, shapes[0]))]
+    for shape in shapes[1:]:
+        chain += [f"conv {k}x{k}", "x".join(map(str, shape))]
+    dense = [*config.hidden, splits.n_classes]
+    notes = [config.activation, *(["batch norm"] if cnn_options["batch_norm"] else []),
+             *([f"{pooling} pooling 2x2"] if pooling != "none" else []),
+             *([f"dropout {config.dropout:g}"] if config.dropout and config.hidden else [])]
+    return f"cnn {' -> '.join(chain)} -> dense {' -> '.join(map(str, dense))} " \
+           f"({', '.join(notes)})"
 
 
 def _write(model: Module, history: History, test: dict[str, float], seconds: float,
