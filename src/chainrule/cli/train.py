@@ -24,6 +24,14 @@ def add_parser(sub: Any) -> None:
                                    "given on the command line win.")
     d = argparse.SUPPRESS  # unset options stay absent, so config-file values can fill them
     p.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
+    _add_data_and_network_options(p, d)
+    _add_optimization_options(p, d)
+    _add_run_options(p, d)
+    _add_model_options(p, d)
+    p.set_defaults(func=run)
+
+
+def _add_data_and_network_options(p: argparse.ArgumentParser, d: Any) -> None:
     p.add_argument("--data", default=d, help="digits (bundled, default), mnist, fashion-mnist "
                                              "or csv:PATH (csv:- reads standard input)")
     p.add_argument("--data-dir", default=d, help="directory of the MNIST/Fashion-MNIST files "
@@ -40,6 +48,12 @@ def add_parser(sub: Any) -> None:
                                                    "sigmoid, tanh, leaky_relu, elu, softplus, "
                                                    "identity")
     p.add_argument("--loss", default=d, help="cross-entropy (default) or mse")
+    p.add_argument("--dropout", type=float, default=d, help="dropout probability after each "
+                                                            "hidden layer (default 0.2)")
+    p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
+
+
+def _add_optimization_options(p: argparse.ArgumentParser, d: Any) -> None:
     p.add_argument("--optimizer", default=d, help="adam (default), sgd, adamw, rmsprop, adagrad")
     p.add_argument("--lr", type=float, default=d, help="learning rate (default per optimizer)")
     p.add_argument("--momentum", type=float, default=d,
@@ -59,9 +73,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--l1", type=float, default=d, help="L1 strength lambda: lambda/n sum|W|")
     p.add_argument("--l2", type=float, default=d,
                    help="L2 strength lambda: lambda/(2n) sum W^2 (default 1.0)")
-    p.add_argument("--dropout", type=float, default=d, help="dropout probability after each "
-                                                            "hidden layer (default 0.2)")
-    p.add_argument("--init", default=d, help="default, xavier, he, normal, scaled_normal")
     p.add_argument("--seed", type=int, default=d, help="random seed (same seed, same results)")
     p.add_argument("--until-converged", action="store_true", default=d,
                    help="stop when the training loss stops improving (see --tol, "
@@ -81,6 +92,9 @@ def add_parser(sub: Any) -> None:
                    help="fraction of the training split held out for validation, whose "
                         "loss and accuracy are recorded per epoch (default: none, or 0.1 "
                         "with --early-stopping)")
+
+
+def _add_run_options(p: argparse.ArgumentParser, d: Any) -> None:
     p.add_argument("--out", default=d, help="output directory (default runs/train-<time>)")
     p.add_argument("--force", "--overwrite", action="store_true", dest="force",
                    help="replace the run already in --out (its model, metrics, curves and "
@@ -92,8 +106,6 @@ def add_parser(sub: Any) -> None:
                    help="data-parallel training over the processes of an MPI launch, e.g. "
                         "mpiexec -n 4 chainrule train --distributed; --batch-size is the global "
                         "batch; only rank 0 prints and writes (needs chainrule[mpi])")
-    _add_model_options(p, d)
-    p.set_defaults(func=run)
 
 
 def _add_model_options(p: argparse.ArgumentParser, d: Any) -> None:
