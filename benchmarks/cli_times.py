@@ -51,7 +51,7 @@ def measure(reps: int, env: dict[str, str]) -> list[tuple[str, float]]:
             times.setdefault("chainrule --version (start-up)", []).append(
                 timed(["--version"], env))
             times.setdefault("chainrule train (the default run)", []).append(
-                timed(["train", "--out", str(out)], env))
+                timed(["train", "--out", str(out), "--force"], env))  # one run dir, replaced
             epochs = json.loads((out / "metrics.json").read_text())["epochs"]
             times.setdefault("  of which its 60 epochs", []).append(
                 sum(e["time"] for e in epochs))
