@@ -33,7 +33,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check
+from chainrule.explainer.derivation import Check, PageReport
 from chainrule.explainer.render import document, summary
 from chainrule.gradcheck import central_differences
 
@@ -42,7 +42,7 @@ ERRORS = ("do", "dh", "da")  # the per-step errors dL/do_t, dL/dh_t, dL/da_t
 
 
 @dataclass
-class BPTT:
+class BPTT(PageReport):
     """The numbers of the derivation, for tests to check one by one."""
 
     params: dict[str, np.ndarray]
@@ -59,27 +59,6 @@ class BPTT:
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     per_step: dict[str, list[np.ndarray]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
-
-    @property
-    def all_ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def _repr_html_(self) -> str:  # Jupyter: the interactive page
-        from chainrule.explainer.page import fragment
-
-        return fragment(self)
-
-    def _repr_markdown_(self) -> str:
-        from chainrule.explainer.page import write
-
-        return write(self, "markdown")
-
-    def check(self, name: str) -> Check:
-        """The check called ``name``: 'da_2', 'dW (step 1)', 'dW', ..."""
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
 
 def default_rnn() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check
+from chainrule.explainer.derivation import Check, CheckedReport
 from chainrule.explainer.render import Document, document, summary
 from chainrule.gradcheck import central_differences
 
@@ -41,7 +41,7 @@ PARAMETERS = ("dV", "dc", "dK", "db", "dX")
 
 
 @dataclass
-class ConvDerivation:
+class ConvDerivation(CheckedReport):
     """The numbers of the derivation, for tests to check one by one; ``str()`` is the
     derivation as text, ``render(fmt)`` in 'text', 'markdown' or 'html'."""
 
@@ -60,17 +60,6 @@ class ConvDerivation:
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     dX_flipped: np.ndarray = field(default=None)  # dX the second way
     checks: list[Check] = field(default_factory=list)
-
-    @property
-    def all_ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def check(self, name: str) -> Check:
-        """The check called ``name``: 'do', 'dP', 'dZ', 'dK', 'dX (flipped kernel)', ..."""
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
     def render(self, fmt: str = "text") -> str:
         return render_conv(self, fmt)

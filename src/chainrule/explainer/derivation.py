@@ -187,8 +187,40 @@ class PerExample:
     checks: list[Check]
 
 
+class CheckedReport:
+    """What every derivation shares (MLP, BPTT, convolution): its ``checks``, whether they
+    all passed, and one of them by name."""
+
+    checks: list[Check]
+
+    @property
+    def all_ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def check(self, name: str) -> Check:
+        """The check called ``name`` (e.g. 'dW^(2)', 'da_2', 'dK'); KeyError if none is."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+class PageReport(CheckedReport):
+    """A derivation the interactive page draws (MLP, BPTT): Jupyter displays the page."""
+
+    def _repr_html_(self) -> str:  # Jupyter: the interactive page
+        from chainrule.explainer.page import fragment
+
+        return fragment(self)
+
+    def _repr_markdown_(self) -> str:
+        from chainrule.explainer.page import write
+
+        return write(self, "markdown")
+
+
 @dataclass
-class Derivation:
+class Derivation(PageReport):
     """Everything the explainer prints, for tests to check number by number."""
 
     X: np.ndarray
@@ -210,20 +242,6 @@ class Derivation:
     def checks(self) -> list[Check]:
         extra = self.per_example.checks if self.per_example is not None else []
         return [c for layer in self.layers for c in layer.checks] + extra
-
-    @property
-    def all_ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def _repr_html_(self) -> str:  # Jupyter: the interactive page
-        from chainrule.explainer.page import fragment
-
-        return fragment(self)
-
-    def _repr_markdown_(self) -> str:
-        from chainrule.explainer.page import write
-
-        return write(self, "markdown")
 
 
 def _activation_of(i: int, module: Activation) -> Act:
