@@ -168,3 +168,127 @@ def test_std_var_no_degrees_of_freedom_as_torch(fn, data, correction):
     # the gradient is not finite where torch's is not (torch's var gives +-inf where the
     # chain rule through the mean gives inf - inf = NaN: both say "undefined")
     np.testing.assert_array_equal(np.isfinite(x.grad.data), np.isfinite(t.grad.numpy()))
+
+
+# -- 0-d tensors: .data and .grad are 0-d ndarrays, for every op -----------------------
+# The elementwise and reduction tables of test_core.py and test_ops_more.py, on 0-d inputs.
+# Each op's gradient is gradchecked (and declared with @gradchecks) in its own test; here
+# gradcheck only confirms that the 0-d case computes the same derivative.
+
+import test_core  # noqa: E402  (the tables, after the numerics tests above)
+import test_ops_more  # noqa: E402
+
+
+def _zero_d_cases():
+    """name -> (fn of one or two 0-d tensors, input values, torch fn or None, smooth)."""
+    cases = {}
+    for name, fn in test_core.BINARY.items():
+        cases[f"core.{name}"] = (fn, (0.7, -1.3), None, name not in ("maximum", "minimum"))
+    for name, (fn, kinked) in test_core.UNARY.items():
+        cases[f"core.{name}"] = (fn, (0.6,), None, not kinked)
+    for name in test_core.REDUCTIONS:
+        cases[f"core.{name}"] = (lambda t, name=name: getattr(t, name)(), (0.6,), None,
+                                 name not in ("max", "min", "std"))
+    for name, (fn, theirs, (low, high)) in test_ops_more.UNARY.items():
+        cases[f"more.{name}"] = (fn, (0.4 * low + 0.6 * high,), theirs, True)
+    for name, (fn, theirs) in test_ops_more.STEPS.items():
+        cases[f"more.{name}"] = (lambda t, fn=fn: fn(t) + t, (0.37,),
+                                 lambda t, theirs=theirs: theirs(t) + t, False)
+    for name, (fn, theirs) in test_ops_more.BINARY.items():
+        cases[f"more.{name}"] = (fn, (0.7, -1.1), theirs, True)
+    return cases
+
+
+ZERO_D = _zero_d_cases()
+
+
+def _is_0d_array(t):
+    return type(t.data) is np.ndarray and t.data.shape == ()
+
+
+@pytest.mark.parametrize("name", list(ZERO_D))
+def test_every_op_on_0d_keeps_0d_arrays_forward_and_backward(name):
+    fn, values, theirs, smooth = ZERO_D[name]
+    xs = [cr.tensor(np.array(v), requires_grad=True) for v in values]
+    y = fn(*xs)
+    assert _is_0d_array(y), type(y.data)
+    y.backward()  # the array fast path where the op has one
+    assert all(_is_0d_array(x.grad) for x in xs), [type(x.grad.data) for x in xs]
+    grads = cr.grad(fn(*xs), xs, create_graph=True)  # the differentiable backward
+    assert all(_is_0d_array(g) for g in grads)
+    np.testing.assert_allclose([g.item() for g in grads], [x.grad.item() for x in xs])
+    with cr.no_grad():
+        assert _is_0d_array(fn(*xs))
+    assert cr.gradcheck(fn, xs)
+    if smooth:
+        assert cr.gradgradcheck(fn, xs)
+    if theirs is not None:
+        ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+        ty = theirs(*ts)
+        ty.backward()
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose([x.grad.item() for x in xs],
+                                   [0.0 if t.grad is None else t.grad.item() for t in ts],
+                                   rtol=1e-12)
+
+
+def test_0d_results_update_in_place_under_no_grad():
+    x = cr.tensor(np.array(2.0), requires_grad=True)
+    with cr.no_grad():
+        z = x * 3
+        assert type(z.data) is np.ndarray
+        z.zero_()
+        assert z.item() == 0.0
+        z += 1
+        assert z.item() == 1.0
+        z[...] = 5
+        assert z.item() == 5.0
+        z.fill_(-1.0)
+        assert z.item() == -1.0
+    assert np.asarray(x.detach() * 1.0).shape == () and np.asarray(z) == -1.0
+    (x * 3).backward()
+    assert type(x.grad.data) is np.ndarray
+    x.grad.zero_()  # the gradient a 0-d leaf accumulates is a writable array too
+    assert x.grad.item() == 0.0
+
+
+def test_0d_float32_stays_float32():
+    x = cr.tensor(np.float32(0.5), requires_grad=True)
+    y = F.tanh(x * 2.0) ** 2
+    assert type(y.data) is np.ndarray and y.dtype == np.float32
+    y.backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.dtype == np.float32
+
+
+def test_micrograd_style_scalar_mlp_trains():
+    """micrograd's demo: neurons of 0-d tensors (w . x + b, tanh), a 3-4-4-1 network trained
+    by SGD on four examples; the squared-error loss decreases."""
+    rng = np.random.default_rng(0)
+    sizes = [3, 4, 4, 1]
+    layers = [[([cr.tensor(rng.uniform(-1, 1), requires_grad=True) for _ in range(n_in)],
+                cr.tensor(rng.uniform(-1, 1), requires_grad=True)) for _ in range(n_out)]
+              for n_in, n_out in zip(sizes, sizes[1:], strict=False)]
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    ys = [1.0, -1.0, -1.0, 1.0]
+
+    def forward(x):
+        acts = [cr.tensor(np.array(v)) for v in x]
+        for layer in layers:
+            acts = [F.tanh(sum((wi * ai for wi, ai in zip(w, acts, strict=True)), b))
+                    for w, b in layer]
+        return acts[0]
+
+    losses = []
+    for _ in range(20):
+        loss = sum((forward(x) - y) ** 2 for x, y in zip(xs, ys, strict=True))
+        for p in params:
+            p.grad = None
+        loss.backward()
+        assert all(type(p.grad.data) is np.ndarray and p.grad.shape == () for p in params)
+        with cr.no_grad():
+            for p in params:
+                p -= 0.05 * p.grad
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert all(b < a + 1e-12 for a, b in zip(losses, losses[1:], strict=False)), losses
