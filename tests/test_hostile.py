@@ -452,6 +452,42 @@ def _option_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
     return cases
 
 
+def _expression_cases() -> dict[str, tuple[list[str], str]]:
+    """``chainrule graph`` past its resource budget, and --values that are not numbers."""
+    def graph(expression: str, **values: str) -> list[str]:
+        return ["graph", expression, "--format", "text",
+                "--values", ",".join(f"{k}={v}" for k, v in values.items())]
+
+    col, row = str([[0.5]] * 3000), str([[0.5] * 3000])  # (3000, 1) and (1, 3000)
+    big = {"u": col, "v": row}
+    cases = {
+        "graph-outer-4000-cubed": (graph("a * b * c", a=str([[[1]]] * 4000),
+                                         b=str([[[1]] * 4000]), c=str([1] * 4000)),
+                                   "MAX_ELEMENTS = 10,000,000"),
+        "graph-outer-then-exp": (graph("exp(a * b) + 1", a=str([[1]] * 5000),
+                                       b=str([[1] * 5000])), "MAX_ELEMENTS"),
+        "graph-chain-20-products": (graph(" @ ".join(["(u * v)"] * 20), **big), "MAX_WORK"),
+        "graph-one-product": (graph("(u * v) @ (u * v)", **big), "MAX_WORK = 1,000,000,000"),
+        "graph-batched-product": (graph("(a * b) @ (a * b)", a=str([[[1]]] * 1000),
+                                        b=str([[[1] * 100] * 100])), "MAX_WORK"),
+        "graph-many-intermediates": (graph(" + ".join(f"(u * v) * {k}" for k in range(8)),
+                                           **big), "MAX_TOTAL_ELEMENTS = 50,000,000"),
+        "graph-no-broadcast": (graph("x + y", x="[1,2,3]", y="[1,2]"),
+                               "the shapes (3,) and (2,) in x + y do not broadcast"),
+        "graph-product-mismatch": (graph("x @ y", x="[[1,2,3]]", y="[[1,2]]"),
+                                   "does not fit (inner sizes 3 and 1)"),
+        "graph-product-of-scalar": (graph("x @ y", x="2", y="[1,2]"),
+                                    "@ needs operands with at least one axis"),
+    }
+    for name, raw in {"quoted-single": "'1e5'", "quoted-double": '"1e5"', "bool": "True",
+                      "none": "None", "complex": "1j", "bytes": "b'1'",
+                      "list-with-str": "[1,'2']", "list-with-bool": "[1,False]",
+                      "ragged": "[[1,2],[3]]", "dict": "{1:2}", "set": "{1}",
+                      "deep": "[" * 5000 + "]" * 5000}.items():
+        cases[f"graph-values-{name}"] = (graph("x * 2", x=raw), "the value of x is not a number")
+    return cases
+
+
 # -- the worker: every case in one process under the memory limit ---------------------------------
 
 WORKER = textwrap.dedent("""\
@@ -494,7 +530,8 @@ def results(tmp_path_factory) -> dict[str, list]:
     (tmp / "x.csv").write_text("1,2,3,4\n")
     good = tmp / "model-good.safetensors"
     good.write_bytes(trained_model_bytes(tmp))
-    for name, (args, cause) in {**_data_cases(tmp, good), **_option_cases(tmp)}.items():
+    for name, (args, cause) in {**_data_cases(tmp, good), **_option_cases(tmp),
+                         **_expression_cases()}.items():
         CASES[f"cli:{name}"] = {"kind": "cli", "args": args, "expect": cause}
     # a trained model's metadata with the wrong types, its digest recomputed
     for name, change in {"preprocessing-null": lambda m: m.update(preprocessing=None),
@@ -752,3 +789,32 @@ def test_ranks_loading_different_csv_files_of_the_same_shape_are_refused(tmp_pat
     assert "the ranks were given different data of the same size" in result.stderr
     assert "rank 1 has sha256(train_data)=" in result.stderr
     assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
+def test_expression_budget_refuses_in_milliseconds():
+    """The shape pass refuses before any array is made: milliseconds, whatever the size."""
+    from chainrule.viz.expression import ExpressionError, evaluate, parse
+
+    values = {"a": np.ones((4000, 1, 1)), "b": np.ones((1, 4000, 1)), "c": np.ones(4000),
+              "u": np.ones((3000, 1)), "v": np.ones((1, 3000))}
+    for expression, limit in (("a * b * c", "MAX_ELEMENTS"),
+                              (" @ ".join(["(u * v)"] * 20), "MAX_WORK")):
+        started = time.perf_counter()
+        with pytest.raises(ExpressionError, match=limit) as refused:
+            evaluate(parse(expression), values)
+        assert time.perf_counter() - started < 0.2
+        assert "\n" not in str(refused.value)
+
+
+def test_expression_estimate_counts_elements_and_work():
+    from chainrule.viz.expression import MAX_ELEMENTS, estimate, evaluate, parse
+
+    values = {"x": np.ones((3, 4)), "y": np.ones((4, 5)), "s": np.ones(4)}
+    # x @ y: 15 elements, 3*4*5 = 60 multiply-adds; + 1: 15 and 15; x @ s: 3 and 12
+    assert estimate(parse("x @ y + 1"), values) == (30, 75)
+    assert estimate(parse("sum(x @ s)"), values) == (4, 13)
+    out, _ = evaluate(parse("x @ y + 1"), values)  # within the budget: evaluated
+    assert out.shape == (3, 5)
+    side = int(MAX_ELEMENTS ** 0.5)  # an intermediate at the limit itself is allowed
+    assert estimate(parse("p * q"), {"p": np.ones((side, 1)), "q": np.ones((1, side))})[0] \
+        == side * side

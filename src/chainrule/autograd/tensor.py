@@ -65,7 +65,17 @@ class Tensor:
     @classmethod
     def _make(cls, array: np.ndarray, requires_grad: bool, grad_fn: Function | None,
               out_index: int) -> Tensor:
-        """Wrap an array the caller owns, without copying or checking (the ops' fast path)."""
+        """Wrap an array the caller owns, without copying (the ops' fast path).
+
+        The one check: numpy returns a scalar (``numpy.float64``), not a 0-d array, from
+        arithmetic on 0-d arrays (``np.multiply(a0d, 3)``); ``.data`` and ``.grad`` are
+        always ndarrays, so in-place updates (``zero_()``, ``z += 1``, ``z[...] = 5``) and
+        ``np.asarray(t)`` work on 0-d tensors too. Every forward result, gradient and
+        constant passes here, so this is the one place that converts; an isinstance is
+        what it costs the other tensors.
+        """
+        if not isinstance(array, np.ndarray):
+            array = np.asarray(array)
         t = object.__new__(cls)
         t.data = array
         t.grad = None

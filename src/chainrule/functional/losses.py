@@ -153,7 +153,9 @@ class CrossEntropy(Function):
     K is the target written as a matrix: one row per example, a one-hot row for
     class-index targets, the probabilities for soft targets, times class weights
     and label smoothing when given. Averaged over m examples the gradient is
-    (softmax - Y) / m, as in the matrix derivation of backprop.
+    (softmax - Y) / m, as in the matrix derivation of backprop. A class whose K is 0
+    contributes 0 even when its logit is -inf (0 log 0 = 0), so masking a logit with
+    -inf leaves the loss and its gradient finite, as in PyTorch.
     """
 
     __slots__ = ("coef", "denominator", "reduction", "probs")
@@ -164,7 +166,15 @@ class CrossEntropy(Function):
     def forward(self, x: np.ndarray) -> np.ndarray:
         lse = logsumexp_array(x, 1)
         self.probs = np.exp(x - lse)
-        losses = (self.coef * (lse - x)).sum(axis=1)
+        nll = lse - x
+        if np.isfinite(nll).all():
+            terms = self.coef * nll
+        else:
+            # a -inf logit gives nll = inf; where K is 0 (not the target, no smoothing) the
+            # term is 0 * log 0 = 0, the limit (PyTorch's loss is finite too), not NaN
+            with np.errstate(invalid="ignore"):
+                terms = np.where(self.coef == 0, 0, self.coef * nll).astype(x.dtype)
+        losses = terms.sum(axis=1)
         if self.reduction == "none":
             return losses
         total = losses.sum()

@@ -9,6 +9,7 @@ argument-checking versions are ``chainrule.functional``'s.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -233,16 +234,25 @@ def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     return SoftplusOp(float(beta))(as_tensor(x))
 
 
+def _along(name: str, x: Tensor, axis: int, op: Callable[[int], Function]) -> Tensor:
+    """``op(axis)`` applied to x; a 0-d x counts as one element along axis 0 (or -1), as in
+    PyTorch, so softmax of a 0-d tensor is 1 and logsumexp its value."""
+    if x.ndim == 0:
+        normalize_axis(name, axis, 1)
+        return op(0)(x.reshape(1)).reshape(())
+    return op(normalize_axis(name, axis, x.ndim))(x)
+
+
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Normalized exponentials along ``axis`` (each slice sums to 1)."""
     x, axis = as_tensor(x), pick_axis("softmax", axis, dim, -1)
-    return SoftmaxOp(normalize_axis("softmax", axis, x.ndim))(x)
+    return _along("softmax", x, axis, SoftmaxOp)
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) computed stably along ``axis``."""
     x, axis = as_tensor(x), pick_axis("log_softmax", axis, dim, -1)
-    return LogSoftmaxOp(normalize_axis("log_softmax", axis, x.ndim))(x)
+    return _along("log_softmax", x, axis, LogSoftmaxOp)
 
 
 def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False, *, dim: int | None = None,
@@ -250,7 +260,7 @@ def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False, *, dim: int | N
     """log(sum(exp(x))) along ``axis``, computed stably."""
     x, axis = as_tensor(x), pick_axis("logsumexp", axis, dim, -1)
     keepdims = pick_keepdims("logsumexp", keepdims, keepdim)
-    return LogSumExpOp(normalize_axis("logsumexp", axis, x.ndim), keepdims)(x)
+    return _along("logsumexp", x, axis, lambda a: LogSumExpOp(a, keepdims))
 
 
 # -- the error function, GELU and SiLU ------------------------------------------------------

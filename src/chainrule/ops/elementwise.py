@@ -142,7 +142,12 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """y = x ** c for a constant c;  dy/dx = c * x ** (c - 1)."""
+    """y = x ** c for a constant c;  dy/dx = c * x ** (c - 1).
+
+    For c = 0, y = 1 everywhere and dy/dx = 0, also at x = 0 where the formula reads
+    0 * 0 ** -1 = NaN (PyTorch's convention too); other exponents at 0 keep the formula's
+    value (0 for c > 1, 1 for c = 1, +-inf for c < 1), as PyTorch's.
+    """
 
     __slots__ = ("c",)
 
@@ -155,6 +160,8 @@ class PowScalar(Function):
     def backward(self, gy: Tensor) -> Tensor:
         (x,) = self.inputs
         c = self.c
+        if c == 0:
+            return Tensor.constant(np.zeros(gy.shape, gy.dtype))
         if c == 2:
             return gy * (x * 2.0)
         if c == 1:
@@ -166,7 +173,9 @@ class Pow(_Binary):
     """y = a ** b, both tensors;  dy/da = b * a ** (b - 1),  dy/db = a ** b * log(a).
 
     At a = 0 the derivative with respect to the exponent is taken as 0 (its limit
-    for b > 0), so a zero base does not poison the exponent's gradient with NaN.
+    for b > 0), so a zero base does not poison the exponent's gradient with NaN; where
+    b = 0 the derivative with respect to a is 0 (a ** 0 = 1 is constant), not
+    0 * 0 ** -1 = NaN, as in PyTorch.
     """
 
     __slots__ = ()
@@ -174,7 +183,13 @@ class Pow(_Binary):
 
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = self.inputs
-        ga = sum_to(gy * b * a ** (b - 1.0), a.shape) if a.requires_grad else None
+        ga = None
+        if a.requires_grad:
+            local = b * a ** (b - 1.0)
+            flat = b.data == 0
+            if flat.any():
+                local = where(flat, np.zeros((), local.dtype), local)
+            ga = sum_to(gy * local, a.shape)
         gb = None
         if b.requires_grad:
             zero = a.data == 0

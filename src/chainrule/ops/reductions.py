@@ -7,12 +7,14 @@ the count for a mean, and only to the winning elements for max and min.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
+from chainrule.ops import elementwise as _ew
 from chainrule.ops.shape import broadcast_to, pick_axis, pick_keepdims, reshape
 
 Axis = int | Sequence[int] | None
@@ -164,19 +166,37 @@ def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
     ddof = _pick_ddof("var", ddof, correction)
     axes = _normalize("var", axis, x.ndim)
     n = x.data.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
-    if n - ddof <= 0:
-        raise ValueError(f"var: {n} element(s) per result with ddof={ddof}; need more than "
-                         f"ddof elements")
+    dof = n - ddof
+    if dof <= 0:
+        # as PyTorch: warn and divide by max(0, n - ddof), so the result is NaN (or inf)
+        warnings.warn(f"var/std: {n} element(s) per result with ddof={ddof}: the degrees of "
+                      f"freedom n - ddof are <= 0, so the result is NaN or inf",
+                      RuntimeWarning, stacklevel=3)
+        dof = 0
     centered = x - mean(x, axes, keepdims=True)
-    return sum(centered * centered, axes, keepdims) * (1.0 / (n - ddof))
+    with np.errstate(divide="ignore"):
+        scale = np.divide(1.0, np.asarray(dof, x.dtype if x.dtype.kind == "f" else None))
+    return sum(centered * centered, axes, keepdims) * scale
 
 
 def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False, *,
         dim: Axis = None, keepdim: bool | None = None, correction: int | None = None
         ) -> Tensor:
-    """Standard deviation: sqrt(var(x, axis, ddof)) (PyTorch's names accepted, as var)."""
+    """Standard deviation: sqrt(var(x, axis, ddof)) (PyTorch's names accepted, as var).
+
+    d std / d var = 1 / (2 std) is infinite where the deviation is identically 0 (constant
+    data, one element per result with ddof=0), and the chain rule would multiply it by
+    var's gradient 0 into NaN; there the gradient is taken as 0, as PyTorch does and
+    finite differences give: where var is 0 the result is the constant 0 (a where over a
+    sqrt of a safe value), so no infinite factor is ever formed.
+    """
     axis, keepdims = pick_axis("std", axis, dim), pick_keepdims("std", keepdims, keepdim)
-    return var(x, axis, _pick_ddof("std", ddof, correction), keepdims).sqrt()
+    v = var(x, axis, _pick_ddof("std", ddof, correction), keepdims)
+    flat = v.data == 0
+    if not flat.any():
+        return v.sqrt()
+    zero, one = np.zeros((), v.dtype), np.ones((), v.dtype)
+    return _ew.where(flat, zero, _ew.where(flat, one, v).sqrt())
 
 
 def _pick_ddof(name: str, ddof: int, correction: int | None) -> int:

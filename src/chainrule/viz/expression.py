@@ -4,11 +4,20 @@ Only numbers, names, + - * / ** @, unary minus and calls to a fixed list of
 chainrule functions are accepted; anything else (attribute access, subscripts,
 lambdas, comprehensions, keywords, huge constants) is refused with a message
 naming the offending piece, before anything is computed.
+
+A resource budget bounds what a valid expression may cost. Before evaluating, ``evaluate``
+walks the tree once on shapes alone (``estimate``: broadcasting and matrix-product rules,
+no array is made) and refuses, naming the piece and the limit, an expression that would
+make any intermediate array of more than MAX_ELEMENTS elements, keep more than
+MAX_TOTAL_ELEMENTS in its graph (backward needs every intermediate), or do more than
+MAX_WORK multiply-adds in its forward pass (a matrix product counts m k n, any other op
+one per output element).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +40,9 @@ MAX_LENGTH = 2000
 MAX_NODES = 400
 MAX_CONSTANT = 1e6
 MAX_EXPONENT = 100
+MAX_ELEMENTS = 10**7  # of any one intermediate result (80 MB of float64)
+MAX_TOTAL_ELEMENTS = 5 * 10**7  # of all of them together: the graph keeps each for backward
+MAX_WORK = 10**9  # multiply-adds of the forward pass (backward costs about twice as much)
 
 
 class ExpressionError(ValueError):
@@ -131,6 +143,13 @@ class _Vetter(ast.NodeVisitor):
             raise self.refuse(f"keyword arguments are not allowed: {self.piece(node)}")
 
 
+def _numeric(value: object) -> bool:
+    """A number (int or float, not bool) or a list (or tuple) of them, nested."""
+    if isinstance(value, list | tuple):
+        return all(_numeric(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def parse_values(text: str) -> dict[str, np.ndarray]:
     """'x=-2,y=5,w=[1,2,3]' -> float64 arrays by name (numbers or lists of numbers only)."""
     values: dict[str, np.ndarray] = {}
@@ -152,10 +171,13 @@ def parse_values(text: str) -> dict[str, np.ndarray]:
                                   f"(or w=[1,2,3]); could not read {part!r}")
         try:
             value = ast.literal_eval(raw.strip())
+            if not _numeric(value):  # np.asarray('1e5', float) would parse a string
+                raise TypeError
             array = np.asarray(value, dtype=np.float64)
-        except (ValueError, SyntaxError, TypeError):
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+            shown = raw.strip() if len(raw.strip()) <= 40 else raw.strip()[:37] + "..."
             raise ExpressionError(f"graph: the value of {name} is not a number or a list of "
-                                  f"numbers: {raw.strip()!r}") from None
+                                  f"numbers: {shown!r}") from None
         if array.size > 10_000:
             raise ExpressionError(f"graph: the value of {name} has {array.size} elements; keep "
                                   f"graphs small (at most 10,000)")
@@ -163,9 +185,112 @@ def parse_values(text: str) -> dict[str, np.ndarray]:
     return values
 
 
+def _no_value(name: str) -> ExpressionError:
+    return ExpressionError(f"graph: no value for {name}; give it with --values {name}=...")
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Estimate:
+    """Shapes and costs of an expression's nodes, from the values' shapes only."""
+
+    def __init__(self, values: dict[str, np.ndarray]) -> None:
+        self.values = values
+        self.total = 0
+        self.work = 0
+
+    def shape(self, node: ast.AST) -> tuple[int, ...]:
+        if isinstance(node, ast.Expression):
+            return self.shape(node.body)
+        if isinstance(node, ast.Constant):
+            return ()
+        if isinstance(node, ast.Name):
+            if node.id not in self.values:
+                raise _no_value(node.id)
+            return self.values[node.id].shape
+        if isinstance(node, ast.UnaryOp):
+            return self.charge(node, self.shape(node.operand))
+        if isinstance(node, ast.BinOp):
+            left, right = self.shape(node.left), self.shape(node.right)
+            if isinstance(node.op, ast.MatMult):
+                out, work = _matmul_shape(node, left, right)
+                return self.charge(node, out, work)
+            return self.charge(node, _broadcast(node, left, right))
+        if isinstance(node, ast.Call):
+            return self.charge(node, self.call_shape(node))
+        raise ExpressionError(f"graph: cannot evaluate {type(node).__name__}")
+
+    def call_shape(self, node: ast.Call) -> tuple[int, ...]:
+        args = [self.shape(a) for a in node.args]
+        if not args:
+            return ()  # the call itself reports the missing argument
+        if node.func.id in ("sum", "mean"):
+            return () if len(args) == 1 else args[0]  # with an axis, at most the input's
+        if node.func.id in ("maximum", "minimum") and len(args) == 2:
+            return _broadcast(node, *args)
+        return args[0]  # every other function is elementwise
+
+    def charge(self, node: ast.AST, shape: tuple[int, ...], work: int | None = None
+               ) -> tuple[int, ...]:
+        """Count the node's result and work against the budget; refuse past it."""
+        n = math.prod(shape)
+        if n > MAX_ELEMENTS:
+            raise ExpressionError(
+                f"graph: {_short(node)} would make an array of shape {shape} ({n:,} elements); "
+                f"the budget is MAX_ELEMENTS = {MAX_ELEMENTS:,} elements per intermediate")
+        self.total += n
+        self.work += n if work is None else work
+        if self.work > MAX_WORK:
+            raise ExpressionError(
+                f"graph: the expression needs over {self.work:,} multiply-adds by "
+                f"{_short(node)}; the budget is MAX_WORK = {MAX_WORK:,}")
+        if self.total > MAX_TOTAL_ELEMENTS:
+            raise ExpressionError(
+                f"graph: the graph would hold over {self.total:,} elements by {_short(node)}; "
+                f"the budget is MAX_TOTAL_ELEMENTS = {MAX_TOTAL_ELEMENTS:,}")
+        return shape
+
+
+def _broadcast(node: ast.AST, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ExpressionError(f"graph: the shapes {' and '.join(map(str, shapes))} in "
+                              f"{_short(node)} do not broadcast together") from None
+
+
+def _matmul_shape(node: ast.AST, a: tuple[int, ...], b: tuple[int, ...]
+                  ) -> tuple[tuple[int, ...], int]:
+    """numpy's matmul rules on shapes: (result shape, multiply-adds)."""
+    if not a or not b:
+        raise ExpressionError(f"graph: @ needs operands with at least one axis, not shapes "
+                              f"{a} and {b}: {_short(node)}")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ExpressionError(f"graph: @ of shapes {a} and {b} does not fit (inner sizes "
+                              f"{a2[-1]} and {b2[-2]}): {_short(node)}")
+    batch = _broadcast(node, a2[:-2], b2[:-2])
+    out = (*batch, *a2[-2:-1][:len(a) - 1], *b2[-1:][:len(b) - 1])
+    return out, math.prod(batch) * a2[-2] * a2[-1] * b2[-1]
+
+
+def estimate(tree: ast.Expression, values: dict[str, np.ndarray]) -> tuple[int, int]:
+    """(elements the graph holds, multiply-adds of the forward), from the shapes alone;
+    raise ExpressionError past the budget (MAX_ELEMENTS, MAX_TOTAL_ELEMENTS, MAX_WORK)."""
+    budget = _Estimate(values)
+    budget.shape(tree)
+    return budget.total, budget.work
+
+
 def evaluate(tree: ast.Expression, values: dict[str, np.ndarray]
              ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Build the graph: every name becomes a float64 leaf that requires grad."""
+    """Build the graph: every name becomes a float64 leaf that requires grad. The
+    expression's cost is estimated first and refused past the budget (``estimate``)."""
+    estimate(tree, values)
     leaves: dict[str, Tensor] = {}
 
     def ev(node: ast.AST) -> Tensor | float:
@@ -175,8 +300,7 @@ def evaluate(tree: ast.Expression, values: dict[str, np.ndarray]
             return float(node.value)
         if isinstance(node, ast.Name):
             if node.id not in values:
-                raise ExpressionError(f"graph: no value for {node.id}; give it with --values "
-                                      f"{node.id}=...")
+                raise _no_value(node.id)
             if node.id not in leaves:
                 leaves[node.id] = Tensor(values[node.id].copy(), requires_grad=True)
             return leaves[node.id]
