@@ -210,3 +210,34 @@ def load_text_model(path: str | Path) -> TextModel:
         raise ModelFileError(f"{path}: the text model's description cannot be built: "
                              f"{e}") from None
     return TextModel(load(path, model=model), vocab, spec["format"], spec["block_size"])
+
+
+def sample_file(path: str | Path, n: int = 20, temperature: float = 1.0,
+                top_k: int | None = None, seed: int | None = None, prime: str = "",
+                block_size: int | None = None, length: int = 200) -> list[str]:
+    """``n`` samples of the text model saved at ``path`` (``chainrule sample``); bad
+    options and files are refused with one line before anything is generated."""
+    if n < 1 or length < 1:
+        raise ValueError(f"sample: --n and --length must be at least 1, got {n} and {length}")
+    if not temperature > 0 or not np.isfinite(temperature):
+        raise ValueError(f"sample: --temperature must be a positive number, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"sample: --top-k must be at least 1, got {top_k}")
+    text_model = load_text_model(path)
+    unknown = sorted(set(prime) - set(text_model.vocab.index))
+    if unknown:
+        raise ValueError(f"sample: --prime has characters the model never saw: "
+                         f"{''.join(unknown)!r}; its vocabulary is {text_model.vocab.chars!r}")
+    trained = text_model.block_size
+    if block_size is not None:
+        if trained is None:
+            raise ValueError("sample: --block-size is for models of a fixed context; this "
+                             "char-RNN carries its state over any length")
+        if not 1 <= block_size <= trained:
+            raise ValueError(f"sample: --block-size {block_size} is beyond the model's trained "
+                             f"block size {trained}; give 1 to {trained}")
+    if text_model.mode == "lines" and len(prime) >= trained:
+        raise ValueError(f"sample: --prime has {len(prime)} characters; the model's items are "
+                         f"at most {trained - 1}")
+    rng = np.random.default_rng(seed)
+    return text_model.generate(n, temperature, top_k, prime, length, rng, block_size)
