@@ -501,8 +501,8 @@ def test_every_command_module_registers_its_run_function():
     from chainrule.cli import COMMANDS, build_parser
 
     parser = build_parser()
-    assert sorted(parser.commands) == ["check", "evaluate", "explain", "graph", "predict", "train",
-                                       "train-text"]
+    assert sorted(parser.commands) == ["check", "evaluate", "explain", "graph", "predict", "sample",
+                                       "train", "train-text"]
     for module in COMMANDS:
         name = module.__name__.rsplit(".", 1)[1].replace("_", "-")
         assert parser.commands[name].get_default("func") is module.run

@@ -1,7 +1,8 @@
 """The ``chainrule`` command: parse arguments, call the library, report.
 
 One module per command (``chainrule.cli.train``, ``evaluate``, ``predict``,
-``train_text``, ``explain``, ``check``, ``graph``), each with ``add_parser(subparsers)``, which
+``train_text``, ``sample``, ``explain``, ``check``, ``graph``), each with
+``add_parser(subparsers)``, which
 registers its ``run(args) -> exit code`` with ``set_defaults(func=run)``. Adding a
 command is one such module and one line in ``COMMANDS``.
 
@@ -18,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chainrule.cli import check, evaluate, explain, graph, predict, train, train_text
+from chainrule.cli import check, evaluate, explain, graph, predict, sample, train, train_text
 from chainrule.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -28,7 +29,8 @@ from chainrule.cli.common import (
     UsageError,
 )
 
-COMMANDS = (train, evaluate, train_text, explain, check, graph, predict)  # in the order of --help
+# in the order of --help
+COMMANDS = (train, evaluate, train_text, sample, explain, check, graph, predict)
 
 __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 

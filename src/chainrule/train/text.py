@@ -56,11 +56,26 @@ def _detach(state: Any) -> Any:
     return state.detach()
 
 
-def sample(model: CharRNN, vocab: Vocabulary, prime: str, length: int,
-           temperature: float = 0.8, generator: np.random.Generator | None = None) -> str:
-    """Generate ``length`` characters after ``prime``, drawing each from
-    softmax(logits / temperature)."""
+def draw(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+         generator: np.random.Generator | None = None) -> np.ndarray:
+    """One token per row of ``logits`` (n, vocab), drawn from softmax(logits / temperature)
+    restricted to the row's ``top_k`` largest logits (None: all of them)."""
     rng = generator or default_generator()
+    z = np.asarray(logits, np.float64) / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.partition(z, -top_k, axis=-1)[:, -top_k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = np.exp(z - z.max(-1, keepdims=True))
+    cdf = np.cumsum(p, -1)
+    u = rng.random((len(z), 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(-1), z.shape[-1] - 1)
+
+
+def sample(model: CharRNN, vocab: Vocabulary, prime: str, length: int,
+           temperature: float = 0.8, generator: np.random.Generator | None = None,
+           top_k: int | None = None) -> str:
+    """Generate ``length`` characters after ``prime``, drawing each from
+    softmax(logits / temperature) (``draw``), the recurrent state carried along."""
     model.eval()
     try:
         with no_grad():
@@ -68,10 +83,7 @@ def sample(model: CharRNN, vocab: Vocabulary, prime: str, length: int,
             logits, state = model(ids[None, :])
             out = []
             for _ in range(length):
-                z = logits.data[0, -1].astype(np.float64) / temperature
-                p = np.exp(z - z.max())
-                p /= p.sum()
-                nxt = int(rng.choice(len(p), p=p))
+                nxt = int(draw(logits.data[:, -1], temperature, top_k, generator)[0])
                 out.append(nxt)
                 logits, state = model(np.array([[nxt]]), state)
     finally:
@@ -81,9 +93,20 @@ def sample(model: CharRNN, vocab: Vocabulary, prime: str, length: int,
 
 @dataclass
 class TextConfig:
-    """Options of ``chainrule train-text``."""
+    """Options of ``chainrule train-text``. ``model`` None: today's char-RNN of ``cell`` on
+    one stream; a zoo model (``chainrule.train.zoo``) on one item a line (``lines`` True,
+    or None and the file looks like items) or on one stream. ``lr`` and ``clip`` None: the
+    char-RNN's 2e-3 and 5, the zoo's (makemore's) 5e-4 and no clipping."""
 
     path: str
+    model: str | None = None
+    lines: bool | None = None  # True: one item a line; False: one stream; None: detect
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 64
+    n_embd2: int = 64
+    block_size: int | None = None  # None: the longest item + 1 (lines), --seq-len (stream)
+    weight_decay: float = 0.01  # AdamW's, zoo models only
     cell: str = "lstm"
     hidden: int = 128
     layers: int = 1
@@ -91,8 +114,8 @@ class TextConfig:
     seq_len: int = 64
     batch_size: int = 32
     steps: int = 1000
-    lr: float = 2e-3
-    clip: float = 5.0  # largest gradient norm (clip_grad_norm_); 0: no clipping
+    lr: float | None = None
+    clip: float | None = None  # largest gradient norm (clip_grad_norm_); 0: no clipping
     sample_every: int = 200
     sample_length: int = 200
     temperature: float = 0.8
@@ -104,7 +127,8 @@ class TextConfig:
 
 # the options that must be whole numbers of at least 1
 _COUNTS = ("hidden", "layers", "embedding", "seq_len", "batch_size", "steps", "sample_every",
-           "sample_length")
+           "sample_length", "n_layer", "n_head", "n_embd", "n_embd2")
+CHAR_RNN_LR, CHAR_RNN_CLIP, ZOO_LR = 2e-3, 5.0, 5e-4
 
 
 def _option(field: str) -> str:
@@ -128,11 +152,11 @@ def check_config(config: TextConfig) -> None:
                              f"got {value!r}")
     for key in ("lr", "temperature"):
         value = getattr(config, key)
-        if not _finite(value) or value <= 0:
+        if value is not None and (not _finite(value) or value <= 0):  # lr None: the default
             raise ValueError(f"train-text: {_option(key)} must be a positive number, "
                              f"got {value!r}")
     clip = config.clip
-    if not _finite(clip) or clip < 0:
+    if clip is not None and (not _finite(clip) or clip < 0):
         raise ValueError(f"train-text: --clip must be a positive gradient norm, or 0 for no "
                          f"clipping; got {clip!r}")
     vf = config.val_fraction
@@ -148,6 +172,41 @@ def check_config(config: TextConfig) -> None:
         raise ValueError(f"train-text: --cell must be lstm, gru or rnn, got {config.cell!r}")
     if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
         raise ValueError(f"train-text: --out {config.out} is a file; give a directory")
+    _check_zoo(config)
+
+
+def _check_zoo(config: TextConfig) -> None:
+    """The options of the zoo's models."""
+    from chainrule.train.zoo import MODELS
+
+    if config.model is not None and config.model not in MODELS:
+        raise ValueError(f"train-text: --model must be one of {', '.join(MODELS)}, got "
+                         f"{config.model!r}")
+    if config.model == "transformer" and config.n_embd % config.n_head:
+        raise ValueError(f"train-text: --n-embd ({config.n_embd}) must be divisible by "
+                         f"--n-head ({config.n_head}): each head gets n_embd / n_head channels")
+    bs = config.block_size
+    if bs is not None and (not _whole(bs) or bs < 1):
+        raise ValueError(f"train-text: --block-size must be a whole number of at least 1, "
+                         f"got {bs!r}")
+    wd = config.weight_decay
+    if not _finite(wd) or wd < 0:
+        raise ValueError(f"train-text: --weight-decay must be a number of at least 0, got "
+                         f"{wd!r}")
+    if config.lines and config.model is None:
+        raise ValueError("train-text: --lines reads one item a line for a --model of the zoo "
+                         "(bigram, mlp, rnn, gru, lstm, bow, transformer); give --model")
+
+
+def with_defaults(config: TextConfig) -> TextConfig:
+    """``config`` with ``lr`` and ``clip`` filled in: the char-RNN's or the zoo's (makemore's
+    AdamW at 5e-4, no clipping)."""
+    from dataclasses import replace
+
+    zoo = config.model is not None
+    lr = config.lr if config.lr is not None else (ZOO_LR if zoo else CHAR_RNN_LR)
+    clip = config.clip if config.clip is not None else (0.0 if zoo else CHAR_RNN_CLIP)
+    return replace(config, lr=lr, clip=clip)
 
 
 def read_corpus(path: Path) -> str:
@@ -200,11 +259,32 @@ def load_corpus(config: TextConfig) -> Corpus:
 
 def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = None
                ) -> dict[str, Any]:
-    """Train a CharRNN on a text file; write model, metrics, curve and samples."""
+    """Train a language model on a text file; write model, metrics, curve and samples.
+
+    Without ``config.model``, or with a recurrent one on a text that is one stream, a
+    CharRNN by truncated BPTT; otherwise a zoo model (``chainrule.train.language``)."""
+    config = with_defaults(config)
+    check_config(config)
+    if config.model is not None:
+        from chainrule.train.language import train_zoo
+        from chainrule.train.lines import looks_like_items
+        from chainrule.train.zoo import RECURRENT
+
+        text = read_corpus(Path(config.path))
+        lines = config.lines if config.lines is not None else looks_like_items(text)
+        if lines or config.model not in RECURRENT:
+            return train_zoo(config, text, lines, progress, log)
+        from dataclasses import replace
+
+        config = replace(config, cell=config.model)
+    return _train_char_rnn(config, progress, log)
+
+
+def _train_char_rnn(config: TextConfig, progress: bool, log: IO[str] | None
+                    ) -> dict[str, Any]:
     from chainrule.optim import Adam
 
     say = line_printer(log)
-    check_config(config)
     corpus = load_corpus(config)
     if config.threads is not None:
         set_num_threads(config.threads)
@@ -212,26 +292,41 @@ def train_text(config: TextConfig, progress: bool = True, log: IO[str] | None = 
     model = CharRNN(len(corpus.vocab), config.embedding, config.hidden, config.layers,
                     config.cell)
     optimizer = Adam(list(model.parameters()), lr=config.lr)
-    out_dir = Path(config.out or f"runs/text-{time.strftime('%Y%m%d-%H%M%S')}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(config)
     say(f"corpus {corpus.path}: {len(corpus.ids):,} characters, vocabulary "
         f"{len(corpus.vocab)}; model {config.cell.upper()} {config.layers}x{config.hidden}, "
         f"{model.num_parameters():,} parameters; {config.steps} steps of "
         f"{config.batch_size}x{config.seq_len} characters")
     started = time.perf_counter()
     history, samples = _train_steps(model, optimizer, corpus, config, progress)
-    files = {"model": out_dir / "model.safetensors", "curve": out_dir / "loss.png",
-             "metrics": out_dir / "metrics.json", "samples": out_dir / "samples.txt"}
-    save(model, files["model"], {"config": asdict(config), "vocabulary": corpus.vocab.chars})
-    history.save_json(files["metrics"], seconds=time.perf_counter() - started)
-    history.plot(files["curve"], title=f"char-{config.cell} on {corpus.path.name}",
-                 xlabel="step")
-    from chainrule._io import atomic_write
-
-    with atomic_write(files["samples"], "w") as f:
-        f.write("\n".join(samples))
+    files = write_run(out_dir, model, {"config": asdict(config),
+                                       "vocabulary": corpus.vocab.chars},
+                      history, samples, f"char-{config.cell} on {corpus.path.name}", started)
     return {"history": history, "files": files, "model": model, "vocab": corpus.vocab,
             "seconds": time.perf_counter() - started}
+
+
+def output_dir(config: TextConfig) -> Path:
+    """``--out``, or runs/text-<time>, created."""
+    out_dir = Path(config.out or f"runs/text-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def write_run(out_dir: Path, model: Any, metadata: dict[str, Any], history: History,
+              samples: list[str], title: str, started: float) -> dict[str, Path]:
+    """Write the model (safetensors, with ``metadata``), the metrics, the loss curve and
+    the samples into ``out_dir``; their paths by label."""
+    from chainrule._io import atomic_write
+
+    files = {"model": out_dir / "model.safetensors", "curve": out_dir / "loss.png",
+             "metrics": out_dir / "metrics.json", "samples": out_dir / "samples.txt"}
+    save(model, files["model"], metadata)
+    history.save_json(files["metrics"], seconds=time.perf_counter() - started)
+    history.plot(files["curve"], title=title, xlabel="step")
+    with atomic_write(files["samples"], "w") as f:
+        f.write("\n".join(samples))
+    return files
 
 
 def _train_steps(model: CharRNN, optimizer: Any, corpus: Corpus, config: TextConfig,
