@@ -818,3 +818,20 @@ def test_expression_estimate_counts_elements_and_work():
     side = int(MAX_ELEMENTS ** 0.5)  # an intermediate at the limit itself is allowed
     assert estimate(parse("p * q"), {"p": np.ones((side, 1)), "q": np.ones((1, side))})[0] \
         == side * side
+
+
+def test_registering_a_layer_before_the_first_load_keeps_the_builtins(tmp_path):
+    """register_module before any load must not hide the built-in layers from load."""
+    import subprocess
+    import sys
+
+    code = ("import chainrule as cr\nfrom chainrule import nn\n"
+            "class Twice(nn.Module):\n    config_fields = ()\n"
+            "    def forward(self, x):\n        return x * 2\n"
+            "cr.register_module(Twice)\n"
+            f"cr.save(nn.Sequential(nn.Linear(2, 3), Twice()), {str(tmp_path / 'm.st')!r})\n"
+            f"print(type(cr.load({str(tmp_path / 'm.st')!r})[0]).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Linear"

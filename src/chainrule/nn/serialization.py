@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 # -- the architecture as JSON ----------------------------------------------------------
 
 _REGISTRY: dict[str, type[Module]] = {}
+_BUILTINS_REGISTERED = False  # the built-in layers join on the first build, whatever came first
 
 
 def register_module(cls: type[Module]) -> type[Module]:
@@ -54,8 +55,10 @@ def register_module(cls: type[Module]) -> type[Module]:
 
 
 def _register_builtin() -> None:
+    global _BUILTINS_REGISTERED
     import chainrule.nn as nn
 
+    _BUILTINS_REGISTERED = True
     for name in nn.__all__:
         obj = getattr(nn, name)
         if isinstance(obj, type) and issubclass(obj, nn.Module):
@@ -79,7 +82,7 @@ def architecture(model: Module) -> dict[str, Any] | None:
 def build(spec: dict[str, Any]) -> Module:
     """Rebuild a model from ``architecture(model)``; a malformed ``spec`` (unknown layer
     type, wrong JSON types, arguments its constructor refuses) is a ModelFileError."""
-    if not _REGISTRY:
+    if not _BUILTINS_REGISTERED:  # (a user's register_module may have filled the table first)
         _register_builtin()
     check_spec(spec)
     kind = spec["type"]
