@@ -297,11 +297,14 @@ def summary(results: dict) -> str:
 
 
 def report(results: dict, reps: int) -> str:
-    parts = [f"## Performance: chainrule beside PyTorch and numpy (benchmarks/run.py)\n\n"
-             f"Measured {machine()}. Every figure is the median of {reps} repetitions, each in "
-             f"a fresh process, peers interleaved; float32, 2 threads. A shared virtual "
-             f"machine is noisy: read the ratios (same run) rather than the absolute times.",
-             summary(results)]
+    when = sorted({f"{name}: {r.get('measured', 'an earlier run')}, median of "
+                   f"{r.get('reps', reps)} repetitions" for name, r in results.items()})
+    parts = ["## Performance: chainrule beside PyTorch and numpy (benchmarks/run.py)\n\n"
+             "Every figure is the median of repetitions, each in a fresh process, peers "
+             "interleaved; float32, 2 threads. A shared virtual machine is noisy: read the "
+             "ratios (same run) rather than the absolute times. Each section was measured "
+             "(`--only` re-measures some and keeps the others):\n\n"
+             + "\n".join(f"- {w}" for w in when), summary(results)]
     if "mlp" in results:
         s = results["mlp"]["seconds"]
         peers = [p for p in MLP_PEERS if any(f"{p} @ {b}" in s for b in BATCHES)]
@@ -394,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(store.read_text()) if store.exists() and not args.no_write else {}
     for name in args.only:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        results[name] = RUNNERS[name](args.reps, args.quick)
+        results[name] = {**RUNNERS[name](args.reps, args.quick), "measured": machine(),
+                         "reps": args.reps}
     text = report(results, args.reps)
     print(text)
     if not args.no_write:
