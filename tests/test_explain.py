@@ -827,3 +827,17 @@ def test_mathml_typesets_the_latex_the_reports_write():
     assert "annotation encoding='application/x-tex'>x &lt; 1<" in to_mathml("x < 1")
     with pytest.raises(ValueError, match=r"unknown LaTeX command \\nabla"):
         to_mathml(r"\nabla L")
+
+
+def test_gelu_is_derived_exactly_and_its_tanh_form_is_refused():
+    from chainrule.explainer import derive
+
+    x, y = np.array([[0.3, -1.2], [1.5, 0.4]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    exact = nn.Sequential(nn.Linear(2, 3, dtype=np.float64), nn.GELU(),
+                          nn.Linear(3, 2, dtype=np.float64), nn.Softmax())
+    assert derive(exact, x, y, "cross-entropy").all_ok
+    tanh = nn.Sequential(nn.Linear(2, 3, dtype=np.float64), nn.GELU("tanh"),
+                         nn.Linear(3, 2, dtype=np.float64), nn.Softmax())
+    with pytest.raises(ValueError, match=r"layer 1 \(GELU\(approximate='tanh'\)\): the "
+                                         r"explainer derives the exact GELU only"):
+        derive(tanh, x, y, "cross-entropy")

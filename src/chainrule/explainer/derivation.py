@@ -249,6 +249,9 @@ def _activation_of(i: int, module: Activation) -> Act:
     if isinstance(module, Softmax) and module.axis not in (-1, 1):
         raise ValueError(f"explain: layer {i} (Softmax(axis={module.axis})) must normalize "
                          f"each example's outputs: use axis=-1")
+    if getattr(module, "approximate", "none") != "none":  # GELU's tanh form
+        raise ValueError(f"explain: layer {i} (GELU(approximate={module.approximate!r})): the "
+                         f"explainer derives the exact GELU only; use GELU()")
     attribute = module.parameter
     return Act(module.name, None if attribute is None else float(getattr(module, attribute)))
 

@@ -65,7 +65,8 @@ class MaskedSoftmax(Function):
 
 
 class ScaledDotProductAttention(Function):
-    """O = softmax(Q K^T scale + mask) V in one node (the module docstring has the backward).
+    """O = P V, P = softmax(S), S = Q K^T scale + mask;  dV = P^T dO, dP = dO V^T,
+    dS = P * (dP - rowsum(dP * P)), dQ = dS K scale, dK = dS^T Q scale (one node).
 
     ``allowed`` (bool, True = attend) and ``additive`` (float) are the masks, ``keep``
     the dropout mask already scaled by 1 / (1 - p); each broadcasts to (..., L, S) and

@@ -312,7 +312,8 @@ def _add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
 
 
 class Conv(Function):
-    """y = b + w (star) x, the convolution (cross-correlation) of the module docstring.
+    """y = b + w (star) x (cross-correlation);  dx = ConvTranspose(dy, w) (the full
+    convolution of delta with w), dw = ConvWeight(x, dy), db = sum of dy.
 
     dx = ConvTranspose(dy, w): each dy[n, o, i, j] sent back through every kernel tap to
     the input position it read, overlaps added (the full convolution of delta with w);
@@ -352,8 +353,11 @@ class Conv(Function):
 
 
 class ConvTranspose(Function):
-    """x = b + ConvTranspose(y, w): the adjoint of ``Conv`` in its input, the transposed
-    convolution (each y[n, o, i, j] spreads w[o] onto the output window it maps to):
+    """x = b + ConvTranspose(y, w), the adjoint of ``Conv`` in its input;  dy = Conv(dx, w),
+    dw = ConvWeight(dx, y), db = sum of dx.
+
+    The transposed convolution: each y[n, o, i, j] spreads w[o] onto the output window it
+    maps to:
 
         x[n, c', i s + p d - pad, j s + q d - pad] += w[o, c, p, q] y[n, o, i, j]
 
@@ -380,7 +384,8 @@ class ConvTranspose(Function):
 
 
 class ConvWeight(Function):
-    """dW = ConvWeight(x, dy): the adjoint of ``Conv`` in its kernel,
+    """dW = ConvWeight(x, dy), the adjoint of ``Conv`` in its kernel;  with G the gradient
+    arriving at dW, d/dx = ConvTranspose(dy, G), d/d(dy) = Conv(x, G).
 
         dW[o, c, p, q] = sum_{n,i,j} dy[n, o, i, j] x_pad[n, c', i s + p d, j s + q d],
 

@@ -70,8 +70,10 @@ def batch_norm_grads(gy: Any, x_hat: Any, inv_std: Any, gamma: Any, axes: tuple[
 
 
 class BatchNorm(Function):
-    """y = gamma (x - mu) / sqrt(var + eps) + beta per channel (axis 1); see the module
-    docstring for the backward. Inputs: x, then gamma and beta if given (``affine``).
+    """y = gamma x_hat + beta, x_hat = (x - mu) / sigma per channel (axis 1);  dx = (1/m)
+    gamma / sigma (m dy - sum dy - x_hat sum(dy x_hat)), dgamma = sum dy x_hat, dbeta = sum dy.
+
+    Inputs: x, then gamma and beta if given (``affine``).
 
     ``fixed`` = (mean, var) uses those statistics (evaluation mode); None uses the batch's
     and leaves them in ``self.mean`` and ``self.var`` (biased) for the running averages.
@@ -230,7 +232,8 @@ class _TrailingNorm(Function):
 
 
 class LayerNormOp(_TrailingNorm):
-    """y = (x - mean) / sqrt(var + eps) w + b over the last ``n`` axes (module docstring)."""
+    """y = xhat w + b, xhat = (x - mean) rstd over the last ``n`` axes;  with g = dy w,
+    dx = rstd (g - mean(g) - xhat mean(g xhat)), dw = sum dy xhat, db = sum dy."""
 
     __slots__ = ()
     name = "LayerNorm"
@@ -238,7 +241,8 @@ class LayerNormOp(_TrailingNorm):
 
 
 class RMSNormOp(_TrailingNorm):
-    """y = x / sqrt(mean(x^2) + eps) w over the last ``n`` axes (module docstring)."""
+    """y = x rrms w, rrms = 1 / sqrt(mean(x^2) + eps) over the last ``n`` axes;  with
+    g = dy w, dx = rrms (g - xhat mean(g xhat)), xhat = x rrms, dw = sum dy xhat."""
 
     __slots__ = ()
     name = "RMSNorm"
