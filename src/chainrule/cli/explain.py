@@ -80,6 +80,9 @@ def add_parser(sub: Any) -> None:
                    help="the derivation of a tiny convolutional layer instead (a 5x5 image, "
                         "one 2x2 kernel, 2x2 max pooling, a softmax output; takes only "
                         "--format and --out)")
+    p.add_argument("--attention", action="store_true",
+                   help="the derivation of one tiny causal attention head instead (3 "
+                        "tokens, d = 2, L = 1/2 sum (O - T)^2; takes only --format and --out)")
     p.add_argument("--out", help="write to this file instead of printing")
     p.set_defaults(func=run)
 
@@ -93,9 +96,11 @@ def _check_options(args: argparse.Namespace) -> None:
     """Refuse options that would otherwise be silently ignored."""
     if args.steps < 1:
         raise ValueError(f"explain: --steps must be at least 1, got {args.steps}")
-    if args.rnn and args.conv:
-        raise ValueError("explain: --rnn and --conv are two different derivations; give one")
-    for flag, what in (("rnn", "a fixed tiny RNN"), ("conv", "a fixed tiny convolution")):
+    chosen = [f"--{f}" for f in ("rnn", "conv", "attention") if getattr(args, f)]
+    if len(chosen) > 1:
+        raise ValueError(f"explain: {' and '.join(chosen)} are different derivations; give one")
+    for flag, what in (("rnn", "a fixed tiny RNN"), ("conv", "a fixed tiny convolution"),
+                       ("attention", "a fixed tiny causal attention head")):
         if getattr(args, flag) and _given(args):
             raise ValueError(f"explain: --{flag} shows {what} and takes only --format and "
                              f"--out, not {', '.join(_given(args))}")
@@ -134,6 +139,11 @@ def run(args: argparse.Namespace) -> int:
 
         conv = derive_conv(*default_conv())
         text, ok = render_conv(conv, args.format), conv.all_ok
+    elif args.attention:
+        from chainrule.explainer import attention
+
+        head = attention.derive_attention(*attention.default_attention())
+        text, ok = attention.render_attention(head, args.format), head.all_ok
     else:
         from chainrule.explainer.page import write
 
