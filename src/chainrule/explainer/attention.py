@@ -34,7 +34,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.explainer.derivation import Check, CheckedReport
-from chainrule.explainer.render import Document, document, summary
+from chainrule.explainer.render import Document, write_sections
 from chainrule.gradcheck import central_differences
 
 INTERMEDIATES = ("dO", "dP", "dS")  # the gradients checked at O, P and S
@@ -188,18 +188,10 @@ def _check_shapes(Q: np.ndarray, K: np.ndarray, V: np.ndarray, T: np.ndarray) ->
 
 def render_attention(d: AttentionDerivation, fmt: str = "text") -> str:
     """The derivation in ``fmt`` ('text', 'markdown' or 'html')."""
-    doc = document(fmt)
-    _forward(doc, d)
-    _backward(doc, d)
-    doc.heading("Summary")
-    doc.line(summary(d.checks, f" ({len(INTERMEDIATES)} intermediates dO, dP, dS; "
-                               f"{len(INPUTS)} input gradients dV, dQ, dK)"))
-    title = "Backpropagation through a causal attention head, step by step"
-    if fmt == "html":  # a standalone page, as the other derivations' html is
-        from chainrule.explainer.page import full_page
-
-        return full_page(title, doc.render(title))
-    return doc.render(title)
+    return write_sections(fmt, "Backpropagation through a causal attention head, step by step",
+                          [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
+                          d.checks, f" ({len(INTERMEDIATES)} intermediates dO, dP, dS; "
+                               f"{len(INPUTS)} input gradients dV, dQ, dK)")
 
 
 def _forward(doc: Document, d: AttentionDerivation) -> None:

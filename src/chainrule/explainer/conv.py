@@ -32,7 +32,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.explainer.derivation import Check, CheckedReport
-from chainrule.explainer.render import Document, document, summary
+from chainrule.explainer.render import Document, write_sections
 from chainrule.gradcheck import central_differences
 
 POOL = 2  # the pooling window and stride
@@ -230,18 +230,11 @@ def _check_shapes(X: np.ndarray, K: np.ndarray, V: np.ndarray, c: np.ndarray, y:
 
 def render_conv(d: ConvDerivation, fmt: str = "text") -> str:
     """The derivation in ``fmt`` ('text', 'markdown' or 'html')."""
-    doc = document(fmt)
-    _forward(doc, d)
-    _backward(doc, d)
-    doc.heading("Summary")
-    doc.line(summary(d.checks, f" ({len(INTERMEDIATES)} deltas do, dP, dZ; "
-                               f"{len(PARAMETERS) - 1} parameter gradients; dX two ways)"))
-    title = "Backpropagation through a convolution and max pooling, step by step"
-    if fmt == "html":  # a standalone page, as the other derivations' html is
-        from chainrule.explainer.page import full_page
-
-        return full_page(title, doc.render(title))
-    return doc.render(title)
+    return write_sections(fmt, "Backpropagation through a convolution and max pooling, step "
+                               "by step",
+                          [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
+                          d.checks, f" ({len(INTERMEDIATES)} deltas do, dP, dZ; "
+                               f"{len(PARAMETERS) - 1} parameter gradients; dX two ways)")
 
 
 def _forward(doc: Document, d: ConvDerivation) -> None:

@@ -219,6 +219,23 @@ def document(fmt: str) -> Document:
     return FORMATS[fmt]()
 
 
+def write_sections(fmt: str, title: str, sections: list, checks: list[Check],
+                   detail: str) -> str:
+    """A fixed small derivation (the convolution's, the attention head's) in ``fmt``: each of
+    ``sections`` writes into one document, then the summary of ``checks``; html is a
+    standalone page, as every derivation's html is."""
+    doc = document(fmt)
+    for write in sections:
+        write(doc)
+    doc.heading("Summary")
+    doc.line(summary(checks, detail))
+    if fmt == "html":
+        from chainrule.explainer.page import full_page
+
+        return full_page(title, doc.render(title))
+    return doc.render(title)
+
+
 def render(d: Derivation, fmt: str = "text", columns: bool = False, full: bool = False) -> str:
     """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page),
     samples as rows or columns; text and markdown show large matrices as their first rows
