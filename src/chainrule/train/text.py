@@ -128,6 +128,7 @@ class TextConfig:
 # the options that must be whole numbers of at least 1
 _COUNTS = ("hidden", "layers", "embedding", "seq_len", "batch_size", "steps", "sample_every",
            "sample_length", "n_layer", "n_head", "n_embd", "n_embd2")
+_OPTIONAL_COUNTS = ("threads", "block_size")  # None: the default (the BLAS's, the data's)
 CHAR_RNN_LR, CHAR_RNN_CLIP, ZOO_LR = 2e-3, 5.0, 5e-4
 
 
@@ -145,8 +146,10 @@ def _finite(value: Any) -> bool:
 
 def check_config(config: TextConfig) -> None:
     """Refuse bad options with one clear line, before anything is read or written."""
-    for key in _COUNTS:
+    for key in (*_COUNTS, *_OPTIONAL_COUNTS):
         value = getattr(config, key)
+        if value is None and key in _OPTIONAL_COUNTS:
+            continue
         if not _whole(value) or value < 1:
             raise ValueError(f"train-text: {_option(key)} must be a whole number of at least 1, "
                              f"got {value!r}")
@@ -165,9 +168,6 @@ def check_config(config: TextConfig) -> None:
     if not _whole(config.seed) or config.seed < 0:
         raise ValueError(f"train-text: --seed must be a whole number of at least 0, "
                          f"got {config.seed!r}")
-    if config.threads is not None and (not _whole(config.threads) or config.threads < 1):
-        raise ValueError(f"train-text: --threads must be a whole number of at least 1, "
-                         f"got {config.threads!r}")
     if config.cell not in ("lstm", "gru", "rnn"):
         raise ValueError(f"train-text: --cell must be lstm, gru or rnn, got {config.cell!r}")
     if config.out is not None and Path(config.out).exists() and not Path(config.out).is_dir():
@@ -185,10 +185,6 @@ def _check_zoo(config: TextConfig) -> None:
     if config.model == "transformer" and config.n_embd % config.n_head:
         raise ValueError(f"train-text: --n-embd ({config.n_embd}) must be divisible by "
                          f"--n-head ({config.n_head}): each head gets n_embd / n_head channels")
-    bs = config.block_size
-    if bs is not None and (not _whole(bs) or bs < 1):
-        raise ValueError(f"train-text: --block-size must be a whole number of at least 1, "
-                         f"got {bs!r}")
     wd = config.weight_decay
     if not _finite(wd) or wd < 0:
         raise ValueError(f"train-text: --weight-decay must be a number of at least 0, got "
