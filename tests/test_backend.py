@@ -97,21 +97,69 @@ def test_mkl_equals_numpy_within_rounding(restore_backend, dtype, tol):
 
 
 @needs_mkl
-def test_mkl_leaves_other_dtypes_and_batches_to_numpy(restore_backend):
+def test_mkl_leaves_other_dtypes_and_odd_stacks_to_numpy(restore_backend):
     backend.set_blas("mkl")
     ints = np.arange(100 * 100).reshape(100, 100) % 7
     np.testing.assert_array_equal(backend.matmul(ints, ints), ints @ ints)
-    batch = np.random.default_rng(2).standard_normal((3, 80, 80)).astype(np.float32)
-    np.testing.assert_array_equal(backend.matmul(batch, batch), batch @ batch)
+    rng = np.random.default_rng(2)
+    # one matrix broadcast over the samples but not over the groups: no single stride
+    a = rng.standard_normal((3, 1, 40, 50)).astype(np.float32)
+    b = rng.standard_normal((5, 50, 30)).astype(np.float32)
+    np.testing.assert_array_equal(backend.matmul(a, b), a @ b)
+    every_other = rng.standard_normal((3, 80, 160)).astype(np.float32)[:, :, ::2]
+    np.testing.assert_array_equal(backend.matmul(every_other, every_other),
+                                  every_other @ every_other)
     with pytest.raises(ValueError):
         backend.matmul(np.ones((70, 80), np.float32), np.ones((70, 80), np.float32))
+    with pytest.raises(ValueError):
+        backend.matmul(np.ones((2, 70, 80), np.float32), np.ones((3, 80, 80), np.float32))
+
+
+def test_batch_stride_finds_one_stride_or_none():
+    x = np.zeros((4, 3, 5, 6), np.float32)
+    assert backend._batch_stride(x, (4, 3)) == 30
+    assert backend._batch_stride(x.transpose(1, 0, 2, 3), (3, 4)) is None  # heads outermost
+    assert backend._batch_stride(x[0, 0], (4, 3)) == 0  # one matrix for the whole stack
+    assert backend._batch_stride(x[0], (4, 3)) is None  # repeats a stack of 3: no one stride
+    assert backend._batch_stride(x[:, :1], (4, 3)) is None  # broadcast over the inner axis
+    assert backend._batch_stride(x[:, :1], (4, 1)) == 90  # a size-1 axis takes any stride
+    assert backend._batch_stride(np.zeros((5, 6)), (7,)) == 0
+    assert backend._batch_stride(x[::-1], (4, 3)) is None  # reversed: no negative strides
+
+
+@needs_mkl
+def test_mkl_runs_stacks_as_one_batched_call_equal_to_numpy(restore_backend, monkeypatch):
+    backend.set_blas("mkl")
+    monkeypatch.setattr(backend, "SMALL_PRODUCT", 0)  # small stacks too, for a quick test
+    mkl = backend._state.mkl
+    calls = []
+    for dtype, fn in list(mkl.gemm_batch.items()):
+        monkeypatch.setitem(mkl.gemm_batch, dtype,
+                            lambda *args, fn=fn: (calls.append(args[-1]), fn(*args))[1])
+    rng = np.random.default_rng(4)
+    for dtype, tol in ((np.float32, 2e-6), (np.float64, 1e-13)):
+        q, k = (rng.standard_normal((4, 3, 20, 16)).astype(dtype) for _ in range(2))
+        kernel = rng.standard_normal((1, 16, 150)).astype(dtype)
+        cols = rng.standard_normal((8, 1, 150, 100)).astype(dtype)
+        w = rng.standard_normal((16, 40)).astype(dtype)
+        cases = [(q, np.swapaxes(k, -1, -2), 12),  # attention's Q K^T over batch and heads
+                 (np.swapaxes(q, -1, -2), k, 12),  # its P^T dO
+                 (kernel, cols, 8),  # a convolution's kernel, broadcast over the samples
+                 (cols[:, 0].transpose(0, 2, 1)[:, :, :16], w, 8)]  # a stack @ one matrix
+        for x, y, count in cases:
+            calls.clear()
+            got = backend.matmul(x, y)
+            assert calls == [count], (x.shape, y.shape)
+            want = x.astype(np.float64) @ y.astype(np.float64)
+            assert got.dtype == dtype and got.shape == want.shape and got.flags.c_contiguous
+            assert np.abs(got - want).max() <= tol * np.abs(want).max() * x.shape[-1]
 
 
 @needs_mkl
 def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch):
     calls = []
 
-    def fake_measure(mkl_matmul):
+    def fake_measure(mkl_matmul, shapes=None):
         calls.append(1)
         return 2.0, 1.0  # MKL twice as fast
 
@@ -121,13 +169,37 @@ def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch)
     cache = restore_backend / "chainrule" / "blas.json"
     stored = json.loads(cache.read_text())
     (verdict,) = stored.values()
-    assert verdict == {"blas": "mkl", "numpy_s": 2.0, "mkl_s": 1.0}
+    assert verdict == {"blas": "mkl", "numpy_s": 2.0, "mkl_s": 1.0, "batched": "mkl",
+                       "batched_numpy_s": 2.0, "batched_mkl_s": 1.0}
     assert backend.set_blas("auto") == "mkl"
     assert "cached in" in backend.blas_info()["reason"]
-    assert len(calls) == 1
+    assert len(calls) == 2  # single products and stacks, once
     cache.write_text("{not json")  # a damaged cache is measured again, never trusted
-    monkeypatch.setattr(backend, "measure", lambda m: (1.0, 1.0))  # no gain: numpy
+    monkeypatch.setattr(backend, "measure", lambda m, shapes=None: (1.0, 1.0))  # no gain
     assert backend.set_blas("auto") == "numpy"
+
+
+@needs_mkl
+def test_auto_sends_single_products_and_stacks_each_to_their_faster_library(
+        restore_backend, monkeypatch):
+    def stacks_faster_on_mkl(mkl_matmul, shapes=backend.CALIBRATION_SHAPES):
+        return (1.0, 1.0) if shapes == backend.CALIBRATION_SHAPES else (2.0, 1.0)
+
+    monkeypatch.setattr(backend, "measure", stacks_faster_on_mkl)
+    assert backend.set_blas("auto") == "mkl"
+    mkl = backend._state.mkl
+    assert (mkl.single, mkl.batched) == (False, True)
+    assert "matrices on numpy, stacks on mkl" in backend.blas_info()["reason"]
+    a = np.random.default_rng(5).standard_normal((100, 100)).astype(np.float32)
+    np.testing.assert_array_equal(backend.matmul(a, a), a @ a)  # numpy's, bit for bit
+    # an old cache entry without the stacks' verdict is measured again
+    cache = restore_backend / "chainrule" / "blas.json"
+    key = next(iter(json.loads(cache.read_text())))
+    cache.write_text(json.dumps({key: {"blas": "mkl", "numpy_s": 2.0, "mkl_s": 1.0}}))
+    monkeypatch.setattr(backend, "measure", lambda m, shapes=None: (2.0, 1.0))
+    backend.set_blas("auto")
+    assert (mkl.single, mkl.batched) == (True, True)
+    assert "measured now" in backend.blas_info()["reason"]
 
 
 @needs_mkl
@@ -150,18 +222,29 @@ def _training_step(layer: str, blas: str) -> list[np.ndarray]:
     if layer == "mlp":
         model = nn.mlp([70, 90, 10], "relu")
         x = cr.randn(40, 70)
+    elif layer == "cnn":
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 6, 3))
+        x = cr.randn(4, 3, 12, 12)
+    elif layer == "attention":
+        model = nn.MultiheadAttention(32, 4, batch_first=True)
+        x = cr.randn(6, 10, 32)
+        mask = np.triu(np.ones((10, 10), bool), 1)
+        return _grads(model, model(x, x, x, attn_mask=mask, need_weights=False)[0])
     else:
         kind = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[layer]
         model = kind(70, 80, batch_first=True)
         x = cr.randn(8, 5, 70)
     out = model(x)
-    out = out[0] if isinstance(out, tuple) else out
+    return _grads(model, out[0] if isinstance(out, tuple) else out)
+
+
+def _grads(model, out) -> list[np.ndarray]:
     (out * out).sum().backward()
     return [p.grad.data.copy() for p in model.parameters()]
 
 
 @needs_mkl
-@pytest.mark.parametrize("layer", ["mlp", "rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layer", ["mlp", "rnn", "lstm", "gru", "cnn", "attention"])
 def test_every_model_kind_gives_numpys_gradients_on_mkl(restore_backend, monkeypatch, layer):
     monkeypatch.setattr(backend, "SMALL_PRODUCT", 0)  # every product on MKL, however small
     on_numpy = _training_step(layer, "numpy")

@@ -16,11 +16,13 @@ choice is made by measurement, never by vendor:
   caching the verdict per machine (CPU model, library versions, threads) in the user's
   cache directory, so later processes decide in microseconds.
 
-The MKL path takes 2-D float32/float64 operands that are contiguous or the transpose of a
-contiguous array (what every op here produces) and writes a fresh C-contiguous result;
-anything else (other dtypes, batched or odd-strided operands, tiny products whose call
-overhead exceeds the gain) goes to numpy, so results never depend on the path beyond
-float rounding.
+The MKL path takes float32/float64 matrices that are contiguous or the transpose of a
+contiguous array (what every op here produces), and stacks of them a fixed stride apart
+(attention's heads, a convolution's samples and groups: one ``cblas_?gemm_batch_strided``
+call), and writes a fresh C-contiguous result; anything else (other dtypes, odd strides,
+tiny products whose call overhead exceeds the gain) goes to numpy, so results never depend
+on the path beyond float rounding. The calibration times single products and stacks
+apart, since a batched gemm can lose where the single one wins (or the reverse).
 
 Threads: ``chainrule.set_num_threads`` resizes every BLAS pool threadpoolctl finds, MKL's
 included. MKL's OpenMP runtime is told not to spin between calls (block time 0): its
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 import platform
 import time
@@ -47,6 +50,10 @@ SMALL_PRODUCT = 64 * 64 * 64
 # Shapes the calibration times: an MLP layer's forward and both backward products
 # (batch 128, 784 -> 256), and a recurrent step's h W^T (batch 32, 256 -> 4 * 256).
 CALIBRATION_SHAPES = ((128, 784, 256), (784, 128, 256), (128, 256, 784), (32, 256, 1024))
+# Stacks of products, timed apart because a batched gemm may win or lose on its own:
+# (count, m, k, n) of attention's per-head Q K^T (batch 32, 4 heads, 16 tokens, 16 channels
+# each) and of a convolution's per-sample kernel @ windows (LeNet's second layer, batch 32).
+BATCHED_CALIBRATION_SHAPES = ((128, 16, 16, 16), (32, 16, 150, 100))
 CALIBRATION_SECONDS = 0.05  # per shape and library
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
@@ -64,21 +71,35 @@ class _MKL:
     def __init__(self, path: Path) -> None:
         lib = ctypes.CDLL(str(path))
         i, p = ctypes.c_int, ctypes.c_void_p
-        self.gemm = {}
-        for dtype, name, scalar in ((np.float32, "cblas_sgemm", ctypes.c_float),
-                                    (np.float64, "cblas_dgemm", ctypes.c_double)):
-            fn = getattr(lib, name)
+        self.gemm, self.gemm_batch = {}, {}
+        for dtype, name, scalar in ((np.float32, "sgemm", ctypes.c_float),
+                                    (np.float64, "dgemm", ctypes.c_double)):
+            fn = getattr(lib, f"cblas_{name}")
             fn.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
             fn.restype = None
             self.gemm[np.dtype(dtype)] = fn
+            # the same product over a batch of matrices a fixed stride apart (MKL 2020+)
+            batched = getattr(lib, f"cblas_{name}_batch_strided", None)
+            if batched is not None:
+                batched.argtypes = [i, i, i, i, i, i, scalar, p, i, i, p, i, i, scalar, p, i,
+                                    i, i]
+                batched.restype = None
+                self.gemm_batch[np.dtype(dtype)] = batched
         self.version = _mkl_version()
+        # which products go to MKL: single matrices, stacks of them (the calibration may
+        # find that one kind is faster on MKL and the other on numpy)
+        self.single = self.batched = True
         _stop_spinning(lib)
 
     def matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
                ) -> np.ndarray:
         """a @ b through MKL where the operands allow it, else numpy."""
         gemm = self.gemm.get(a.dtype)
-        if gemm is None or a.ndim != 2 or b.ndim != 2 or b.dtype != a.dtype:
+        if gemm is None or a.ndim < 2 or b.ndim < 2 or b.dtype != a.dtype:
+            return np.matmul(a, b, out=out)
+        if a.ndim > 2 or b.ndim > 2:
+            return self.batched_matmul(a, b, out) if self.batched else np.matmul(a, b, out=out)
+        if not self.single:
             return np.matmul(a, b, out=out)
         m, k = a.shape
         n = b.shape[1]
@@ -93,6 +114,50 @@ class _MKL:
         gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0,
              out.ctypes.data, n)
         return out
+
+
+    def batched_matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+                       ) -> np.ndarray:
+        """A stack of products (numpy.matmul's broadcasting over the leading axes) as one
+        ``cblas_?gemm_batch_strided`` call, when every operand's matrices lie a fixed
+        stride apart (attention's heads, a convolution's groups and samples); else numpy."""
+        gemm = self.gemm_batch.get(a.dtype)
+        try:
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            batch = None  # numpy raises the shape error
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        count = math.prod(batch) if batch is not None else 0
+        if (gemm is None or batch is None or out is not None or b.shape[-2] != k
+                or count * m * n * k < SMALL_PRODUCT or min(count, m, n, k) == 0):
+            return np.matmul(a, b, out=out)
+        sa, sb = _batch_stride(a, batch), _batch_stride(b, batch)
+        (ta, lda), (tb, ldb) = _operand_layout(a[(0,) * (a.ndim - 2)]), \
+            _operand_layout(b[(0,) * (b.ndim - 2)])
+        if sa is None or sb is None or ta is None or tb is None:
+            return np.matmul(a, b)
+        result = np.empty((*batch, m, n), a.dtype)
+        gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, sa, b.ctypes.data, ldb, sb,
+             0.0, result.ctypes.data, n, m * n, count)
+        return result
+
+
+def _batch_stride(x: np.ndarray, batch: tuple[int, ...]) -> int | None:
+    """The distance, in elements, between consecutive matrices of ``x`` broadcast over the
+    leading shape ``batch`` and flattened, or None when it is not one fixed stride. A
+    broadcast operand (one matrix for the whole batch) has stride 0."""
+    strides = np.broadcast_to(x, (*batch, *x.shape[-2:])).strides[:-2]
+    stride, span = None, 1  # span: how many flattened matrices one step of an axis skips
+    for size, step in zip(reversed(batch), reversed(strides), strict=True):
+        if size != 1:
+            if step % x.itemsize or step < 0:
+                return None
+            if stride is None:
+                stride = step // x.itemsize
+            elif step != stride * span * x.itemsize:
+                return None
+        span *= size
+    return stride or 0
 
 
 def _writable_result(c: np.ndarray, m: int, n: int, dtype: np.dtype) -> bool:
@@ -211,11 +276,19 @@ def _resolve(name: str, source: str) -> None:
         _use("numpy", "auto: the mkl package is not installed")
         return
     if name == "mkl":
+        mkl.single = mkl.batched = True
         _use("mkl", f"{source}=mkl")
         return
     verdict = _calibrated_choice(mkl)
-    _use(verdict["blas"], f"auto: measured {verdict['numpy_s'] * 1e3:.2f} ms with numpy, "
-                          f"{verdict['mkl_s'] * 1e3:.2f} ms with MKL ({verdict['source']})")
+    mkl.single, mkl.batched = verdict["blas"] == "mkl", verdict["batched"] == "mkl"
+    _use("mkl" if mkl.single or mkl.batched else "numpy", _auto_reason(verdict))
+
+
+def _auto_reason(verdict: dict[str, Any]) -> str:
+    ms = {k: f"{verdict[k] * 1e3:.2f} ms" for k in _TIMINGS}
+    return (f"auto: measured {ms['numpy_s']} with numpy, {ms['mkl_s']} with MKL; stacks of "
+            f"products {ms['batched_numpy_s']} and {ms['batched_mkl_s']}: matrices on "
+            f"{verdict['blas']}, stacks on {verdict['batched']} ({verdict['source']})")
 
 
 def _use(name: str, reason: str) -> None:
@@ -247,23 +320,30 @@ def _calibrated_choice(mkl: _MKL) -> dict[str, Any]:
     if cached is not None:
         return {**cached, "source": f"cached in {path}"}
     numpy_s, mkl_s = measure(mkl.matmul)
-    verdict = {"blas": "mkl" if mkl_s < 0.95 * numpy_s else "numpy",
-               "numpy_s": numpy_s, "mkl_s": mkl_s}
+    batched_numpy_s, batched_mkl_s = measure(mkl.batched_matmul, BATCHED_CALIBRATION_SHAPES)
+    verdict = {"blas": _faster(numpy_s, mkl_s), "numpy_s": numpy_s, "mkl_s": mkl_s,
+               "batched": _faster(batched_numpy_s, batched_mkl_s),
+               "batched_numpy_s": batched_numpy_s, "batched_mkl_s": batched_mkl_s}
     _write_cache(path, key, verdict)
     return {**verdict, "source": "measured now"}
 
 
+def _faster(numpy_s: float, mkl_s: float) -> str:
+    """MKL only where it saves at least 5%: a tie keeps the default install's path."""
+    return "mkl" if mkl_s < 0.95 * numpy_s else "numpy"
+
+
 def measure(mkl_matmul: Callable[[np.ndarray, np.ndarray], np.ndarray],
-            shapes: tuple[tuple[int, int, int], ...] = CALIBRATION_SHAPES,
+            shapes: tuple[tuple[int, ...], ...] = CALIBRATION_SHAPES,
             seconds: float = CALIBRATION_SECONDS) -> tuple[float, float]:
-    """(numpy, MKL) seconds for one product of each (m, k, n) shape in ``shapes``, each the
-    best of repeated runs; the two libraries alternate so that load on the machine hits
-    both alike."""
+    """(numpy, MKL) seconds for one product of each shape in ``shapes``, (m, k, n) or a
+    stack (count, m, k, n), each the best of repeated runs; the two libraries alternate so
+    that load on the machine hits both alike."""
     rng = np.random.default_rng(0)
     totals = [0.0, 0.0]
-    for m, k, n in shapes:
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
+    for *stack, m, k, n in shapes:
+        a = rng.standard_normal((*stack, m, k), dtype=np.float32)
+        b = rng.standard_normal((*stack, k, n), dtype=np.float32)
         best = [float("inf"), float("inf")]
         deadline = time.perf_counter() + 2 * seconds
         while time.perf_counter() < deadline:
@@ -307,8 +387,11 @@ def _read_cache(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, dict)
-            and v.get("blas") in ("numpy", "mkl")
-            and all(isinstance(v.get(f), float) for f in ("numpy_s", "mkl_s"))}
+            and v.get("blas") in ("numpy", "mkl") and v.get("batched") in ("numpy", "mkl")
+            and all(isinstance(v.get(f), float) for f in _TIMINGS)}
+
+
+_TIMINGS = ("numpy_s", "mkl_s", "batched_numpy_s", "batched_mkl_s")
 
 
 def _write_cache(path: Path, key: str, verdict: dict[str, Any]) -> None:

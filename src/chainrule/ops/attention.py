@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.linalg import matmul
@@ -80,11 +81,11 @@ class ScaledDotProductAttention(Function):
         self.scale, self.allowed, self.additive, self.keep = scale, allowed, additive, keep
 
     def forward(self, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
-        s = q @ np.swapaxes(k, -1, -2)
+        s = backend.matmul(q, np.swapaxes(k, -1, -2))
         s *= self.scale
         p = masked_softmax_array(s, self.allowed, self.additive)
         self.saved = p
-        return (p if self.keep is None else p * self.keep) @ v
+        return backend.matmul(p if self.keep is None else p * self.keep, v)
 
     def backward(self, go: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         q, k, v = self.inputs
@@ -106,15 +107,15 @@ class ScaledDotProductAttention(Function):
         q, k, v = self.inputs
         p, keep = self.saved, self.keep
         pd = p if keep is None else p * keep
-        dv = np.swapaxes(pd, -1, -2) @ go if v.requires_grad else None
-        dp = go @ np.swapaxes(v.data, -1, -2)
+        dv = backend.matmul(np.swapaxes(pd, -1, -2), go) if v.requires_grad else None
+        dp = backend.matmul(go, np.swapaxes(v.data, -1, -2))
         if keep is not None:
             dp *= keep
         ds = dp - (dp * p).sum(axis=-1, keepdims=True)
         ds *= p
         ds *= self.scale
-        dq = ds @ k.data if q.requires_grad else None
-        dk = np.swapaxes(ds, -1, -2) @ q.data if k.requires_grad else None
+        dq = backend.matmul(ds, k.data) if q.requires_grad else None
+        dk = backend.matmul(np.swapaxes(ds, -1, -2), q.data) if k.requires_grad else None
         return dq, dk, dv
 
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
@@ -243,9 +244,9 @@ def conv_array(x: np.ndarray, w: np.ndarray, geo: Geometry, small: Pair,
     cols = im2col(x, geo, small) if cols is None else cols
     kernel = _kernel_matrix(w, geo.groups)
     if stored_batch_inner(cols):
-        return _batch_first(np.matmul(kernel, _whole_batch(cols, geo.groups)), x.shape[0],
+        return _batch_first(backend.matmul(kernel, _whole_batch(cols, geo.groups)), x.shape[0],
                             small)
-    y = np.matmul(kernel, _per_group(cols, geo.groups))
+    y = backend.matmul(kernel, _per_group(cols, geo.groups))
     return y.reshape(x.shape[0], w.shape[0], *small)
 
 
@@ -259,9 +260,9 @@ def conv_transpose_array(y: np.ndarray, w: np.ndarray, geo: Geometry, big: Pair)
     kernel = _kernel_matrix(w, geo.groups).transpose(0, 2, 1)  # (g, C/g kh kw, O/g)
     rows, positions = kernel.shape[0] * kernel.shape[1], small[0] * small[1]
     if not batch_inner(rows, positions):
-        cols = np.matmul(kernel, _per_group(_flat(y), geo.groups))
+        cols = backend.matmul(kernel, _per_group(_flat(y), geo.groups))
         return col2im(cols.reshape(n, rows, positions), geo, big, small)
-    cols = np.matmul(kernel, _batch_last(y, geo.groups))
+    cols = backend.matmul(kernel, _batch_last(y, geo.groups))
     return col2im(cols.reshape(rows, positions, n).transpose(2, 0, 1), geo, big, small)
 
 
@@ -275,10 +276,10 @@ def weight_grad(cols: np.ndarray, y: np.ndarray, groups: int) -> np.ndarray:
     products are too thin for BLAS to run fast as one)."""
     rows, o = cols.shape[1], y.shape[1]
     if stored_batch_inner(cols):
-        dw = np.matmul(_whole_batch(cols, groups), _batch_last(y, groups).transpose(0, 2, 1))
+        dw = backend.matmul(_whole_batch(cols, groups), _batch_last(y, groups).transpose(0, 2, 1))
         return dw.transpose(0, 2, 1).reshape(o, rows // groups)
     ys = _per_group(_flat(y), groups)  # (N, g, O/g, H'W')
-    dw = np.matmul(ys, _per_group(cols, groups).transpose(0, 1, 3, 2)).sum(axis=0)
+    dw = backend.matmul(ys, _per_group(cols, groups).transpose(0, 1, 3, 2)).sum(axis=0)
     return dw.reshape(o, rows // groups)
 
 
