@@ -53,3 +53,69 @@ def test_disabled_progress_is_silent():
     progress.end_epoch({"loss": 1.0})
     progress.message("x")
     assert stream.getvalue() == ""
+
+
+# -- in a Jupyter kernel ------------------------------------------------------------------------
+
+class _Shell:
+    """What IPython's get_ipython() returns: a kernel's shell has a ``kernel``."""
+
+    def __init__(self, kernel: object) -> None:
+        self.kernel = kernel
+
+
+def _pretend_jupyter(monkeypatch, kernel: object | None = object()) -> None:
+    """sys.modules as a Jupyter kernel has them: ipykernel imported, IPython's shell with a
+    kernel (kernel=None: a plain IPython terminal, which has imported no ipykernel)."""
+    import sys
+    import types
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: _Shell(kernel)
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    if kernel is None:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    else:
+        monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+
+
+def test_a_notebook_gets_tqdm_auto_bars_on_its_own_output(monkeypatch):
+    import sys
+
+    import tqdm.auto
+
+    _pretend_jupyter(monkeypatch)
+    progress = Progress(epochs=2, batches=3)
+    try:
+        assert progress.display == "notebook" and progress.stream is sys.stderr
+        assert progress._bar_class is tqdm.auto.tqdm and isinstance(progress._outer,
+                                                                     tqdm.auto.tqdm)
+    finally:
+        progress.close()
+    # a stream the caller chose (a log file) keeps plain lines, even in a notebook
+    stream = io.StringIO()
+    assert Progress(epochs=1, batches=1, stream=stream).display == "lines"
+    assert "\r" not in run(stream)
+
+
+def test_a_notebook_is_told_from_a_terminal_and_a_pipe(monkeypatch):
+    from chainrule.train.progress import in_notebook
+
+    assert not in_notebook()  # pytest's process is no kernel
+    assert Progress(epochs=1, batches=1, stream=Terminal()).display == "terminal"
+    assert Progress(epochs=1, batches=1, stream=io.StringIO()).display == "lines"
+    assert Progress(epochs=1, batches=1, enabled=False).display == "off"
+    _pretend_jupyter(monkeypatch, kernel=None)  # IPython in a terminal: no kernel
+    assert not in_notebook()
+    _pretend_jupyter(monkeypatch)
+    assert in_notebook()
+
+
+def test_detecting_a_notebook_never_imports_ipython(monkeypatch):
+    import sys
+
+    from chainrule.train.progress import in_notebook
+
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    assert not in_notebook() and "IPython" not in sys.modules
