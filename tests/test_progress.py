@@ -88,8 +88,7 @@ def test_a_notebook_gets_tqdm_auto_bars_on_its_own_output(monkeypatch):
     progress = Progress(epochs=2, batches=3)
     try:
         assert progress.display == "notebook" and progress.stream is sys.stderr
-        assert progress._bar_class is tqdm.auto.tqdm and isinstance(progress._outer,
-                                                                     tqdm.auto.tqdm)
+        assert progress._bar_class is tqdm.auto.tqdm
     finally:
         progress.close()
     # a stream the caller chose (a log file) keeps plain lines, even in a notebook
@@ -119,3 +118,31 @@ def test_detecting_a_notebook_never_imports_ipython(monkeypatch):
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
     assert not in_notebook() and "IPython" not in sys.modules
+
+
+def test_a_notebook_without_widgets_keeps_one_text_bar_per_epoch(monkeypatch, capsys):
+    _pretend_jupyter(monkeypatch)  # tqdm.auto here is the text bar: no ipywidgets kernel
+    progress = Progress(epochs=2, batches=3)
+    for epoch in (1, 2):
+        progress.start_epoch(epoch)
+        for index in range(3):
+            progress.batch(index, loss=1.0)
+        progress.end_epoch({"loss": 0.5 / epoch, "accuracy": 0.8})
+    progress.close()
+    err = capsys.readouterr().err
+    assert "\x1b[" not in err  # no cursor movements, which an output area cannot follow
+    last = [line.rsplit("\r", 1)[-1].strip() for line in err.strip().split("\n")]
+    assert len(last) == 2
+    assert last[0].startswith("epoch 1/2: 100%") and last[1].startswith("epoch 2/2: 100%")
+    assert last[0].endswith("loss 0.5000  accuracy 0.8000]")
+    assert last[1].endswith("loss 0.2500  accuracy 0.8000]") and "epochs" not in err
+
+
+def test_widgets_and_a_terminal_stack_the_batch_bar_under_the_epoch_bar():
+    import tqdm.notebook
+    import tqdm.std
+
+    from chainrule.train.progress import _draws_widgets
+
+    assert _draws_widgets(tqdm.notebook.tqdm) and not _draws_widgets(tqdm.std.tqdm)
+    assert "\x1b[A" in run(Terminal())  # the batch bar sits under the epoch bar

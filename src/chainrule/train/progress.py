@@ -49,7 +49,10 @@ class Progress:
 
     ``display`` says how: "notebook" (``tqdm.auto`` bars, in a Jupyter kernel writing to
     its own stdout or stderr), "terminal" (tqdm bars, the stream is a TTY), "lines"
-    (plain lines: pipes, files, CI logs), or "off" (not enabled).
+    (plain lines: pipes, files, CI logs), or "off" (not enabled). A terminal, and a
+    notebook with ipywidgets, stack a bar of batches under a bar of epochs; a notebook
+    without widgets gets one text bar per epoch, kept with the epoch's metrics, as
+    Keras prints them (a notebook's output area cannot move the cursor up to a bar).
     """
 
     def __init__(self, epochs: int, batches: int, enabled: bool = True,
@@ -63,11 +66,13 @@ class Progress:
         self.display = _choose_display(self.stream) if enabled else "off"
         self._bar_class = _bar_class(self.display)
         self.use_bars = self._bar_class is not None
+        self._stacked = self.use_bars and (self.display == "terminal"
+                                           or _draws_widgets(self._bar_class))
         self._outer = self._inner = None
         self._last_print = 0.0
         self._epoch = 0
         self._epoch_start = 0.0
-        if self.use_bars and not in_steps:
+        if self._stacked and not in_steps:
             self._outer = self._bar(total=epochs, desc="epochs", unit="epoch", position=0)
 
     @classmethod
@@ -83,8 +88,11 @@ class Progress:
         self._epoch_start = self._last_print = time.perf_counter()
         if self.use_bars:
             desc, unit = ("steps", "step") if self.in_steps else (f"epoch {epoch}", "batch")
+            if not (self._stacked or self.in_steps):
+                desc = self._where()
             self._inner = self._bar(total=self.batches, desc=desc, unit=unit,
-                                    position=0 if self.in_steps else 1, leave=self.in_steps)
+                                    position=0 if self.in_steps else 1,
+                                    leave=self.in_steps or not self._stacked)
 
     def _bar(self, position: int, **kwargs: Any) -> Any:
         """One bar of ``_bar_class``. Only a terminal gets ``position``: it stacks the batch
@@ -119,8 +127,13 @@ class Progress:
             return
         seconds = time.perf_counter() - self._epoch_start
         if self._inner is not None:
+            kept = not (self._stacked or self.in_steps)  # the epoch's line: bar and metrics
+            if kept:
+                self._inner.set_postfix_str(format_logs(logs), refresh=True)
             self._inner.close()
             self._inner = None
+            if kept:
+                return
         if self._outer is not None:
             self._outer.update(1)
             self._outer.set_postfix_str(format_logs(logs), refresh=True)
@@ -173,6 +186,11 @@ def _choose_display(stream: IO[str]) -> str:
     if in_notebook() and stream in (sys.stdout, sys.stderr):
         return "notebook"
     return "terminal" if _isatty(stream) else "lines"
+
+
+def _draws_widgets(bar_class: Any) -> bool:
+    """Whether ``bar_class`` is tqdm's notebook bar (``tqdm.auto`` found ipywidgets)."""
+    return any(c.__module__ == "tqdm.notebook" for c in bar_class.__mro__)
 
 
 def _bar_class(display: str) -> Any:
