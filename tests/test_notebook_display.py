@@ -81,3 +81,28 @@ def test_summary_displays_as_an_html_table_and_prints_as_text(outputs):
     assert "Total params: 2,410" in data["text/plain"]  # 64*32 + 32 + 32*10 + 10
     printed = stream_text(outputs[5])
     assert printed.splitlines()[0].startswith("Layer (type)") and "<table" not in printed
+
+
+def test_without_the_notebook_packages_the_tests_skip_saying_why(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nbclient", None)  # as if not installed
+    with pytest.raises(pytest.skip.Exception, match="needs nbclient, nbformat and ipykernel"):
+        run_notebook(["1"])
+
+
+def test_a_kernel_that_cannot_start_skips_saying_why(monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+
+    def no_kernel(self, **kwargs):
+        raise RuntimeError("no ports left")
+
+    monkeypatch.setattr(nbclient.NotebookClient, "setup_kernel", no_kernel)
+    with pytest.raises(pytest.skip.Exception, match="could not start here: RuntimeError: no"):
+        run_notebook(["1"])
+
+
+def test_a_cell_that_raises_fails_the_test():
+    nbclient = pytest.importorskip("nbclient")
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="ZeroDivisionError"):
+        run_notebook(["x = 1", "1 / 0", "x"])
