@@ -53,3 +53,96 @@ def test_disabled_progress_is_silent():
     progress.end_epoch({"loss": 1.0})
     progress.message("x")
     assert stream.getvalue() == ""
+
+
+# -- in a Jupyter kernel ------------------------------------------------------------------------
+
+class _Shell:
+    """What IPython's get_ipython() returns: a kernel's shell has a ``kernel``."""
+
+    def __init__(self, kernel: object) -> None:
+        self.kernel = kernel
+
+
+def _pretend_jupyter(monkeypatch, kernel: object | None = object()) -> None:
+    """sys.modules as a Jupyter kernel has them: ipykernel imported, IPython's shell with a
+    kernel (kernel=None: a plain IPython terminal, which has imported no ipykernel)."""
+    import sys
+    import types
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: _Shell(kernel)
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    if kernel is None:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    else:
+        monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+
+
+def test_a_notebook_gets_tqdm_auto_bars_on_its_own_output(monkeypatch):
+    import sys
+
+    import tqdm.auto
+
+    _pretend_jupyter(monkeypatch)
+    progress = Progress(epochs=2, batches=3)
+    try:
+        assert progress.display == "notebook" and progress.stream is sys.stderr
+        assert progress._bar_class is tqdm.auto.tqdm
+    finally:
+        progress.close()
+    # a stream the caller chose (a log file) keeps plain lines, even in a notebook
+    stream = io.StringIO()
+    assert Progress(epochs=1, batches=1, stream=stream).display == "lines"
+    assert "\r" not in run(stream)
+
+
+def test_a_notebook_is_told_from_a_terminal_and_a_pipe(monkeypatch):
+    from chainrule.train.progress import in_notebook
+
+    assert not in_notebook()  # pytest's process is no kernel
+    assert Progress(epochs=1, batches=1, stream=Terminal()).display == "terminal"
+    assert Progress(epochs=1, batches=1, stream=io.StringIO()).display == "lines"
+    assert Progress(epochs=1, batches=1, enabled=False).display == "off"
+    _pretend_jupyter(monkeypatch, kernel=None)  # IPython in a terminal: no kernel
+    assert not in_notebook()
+    _pretend_jupyter(monkeypatch)
+    assert in_notebook()
+
+
+def test_detecting_a_notebook_never_imports_ipython(monkeypatch):
+    import sys
+
+    from chainrule.train.progress import in_notebook
+
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    assert not in_notebook() and "IPython" not in sys.modules
+
+
+def test_a_notebook_without_widgets_keeps_one_text_bar_per_epoch(monkeypatch, capsys):
+    _pretend_jupyter(monkeypatch)  # tqdm.auto here is the text bar: no ipywidgets kernel
+    progress = Progress(epochs=2, batches=3)
+    for epoch in (1, 2):
+        progress.start_epoch(epoch)
+        for index in range(3):
+            progress.batch(index, loss=1.0)
+        progress.end_epoch({"loss": 0.5 / epoch, "accuracy": 0.8})
+    progress.close()
+    err = capsys.readouterr().err
+    assert "\x1b[" not in err  # no cursor movements, which an output area cannot follow
+    last = [line.rsplit("\r", 1)[-1].strip() for line in err.strip().split("\n")]
+    assert len(last) == 2
+    assert last[0].startswith("epoch 1/2: 100%") and last[1].startswith("epoch 2/2: 100%")
+    assert last[0].endswith("loss 0.5000  accuracy 0.8000]")
+    assert last[1].endswith("loss 0.2500  accuracy 0.8000]") and "epochs" not in err
+
+
+def test_widgets_and_a_terminal_stack_the_batch_bar_under_the_epoch_bar():
+    import tqdm.notebook
+    import tqdm.std
+
+    from chainrule.train.progress import _draws_widgets
+
+    assert _draws_widgets(tqdm.notebook.tqdm) and not _draws_widgets(tqdm.std.tqdm)
+    assert "\x1b[A" in run(Terminal())  # the batch bar sits under the epoch bar

@@ -278,6 +278,17 @@ class Module:
             return None
         return {name: getattr(self, name) for name in self.config_fields}
 
+    def summary(self, input_size: Any = None, *, input_data: Any = None, dtype: Any = None,
+                depth: int | None = None) -> Any:
+        """The layers, their output shapes for an input of ``input_size`` (batch first, as
+        torchinfo's ``summary(model, input_size=...)``; or an example array or Tensor) and
+        their parameter counts, as a report that prints as a text table and shows as an
+        HTML table in a notebook (Keras' ``model.summary()``); see ``chainrule.nn.summary``.
+        """
+        from chainrule.nn.summary import summary  # the report is not needed to train
+
+        return summary(self, input_size, input_data=input_data, dtype=dtype, depth=depth)
+
     def __repr__(self) -> str:
         lines = []
         for name, m in self.named_children():

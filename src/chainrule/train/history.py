@@ -1,4 +1,5 @@
-"""``History``: the per-epoch record of a training run, written as CSV, JSON and a PNG plot."""
+"""``History``: the per-epoch record of a training run, written as CSV, JSON and a PNG plot,
+and drawn inline in a notebook (``plot()`` returns the Figure)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from typing import Any
 
 from chainrule._io import atomic_write
+from chainrule.train.progress import counted
 
 
 class History:
@@ -53,31 +55,53 @@ class History:
         with atomic_write(path, "w") as f:
             f.write(buffer.getvalue())
 
-    def plot(self, path: str | os.PathLike, title: str = "", xlabel: str = "epoch",
-             test: dict[str, float] | None = None) -> None:
-        """Loss (and accuracy, when recorded) per epoch, train and validation, as a PNG;
-        ``test`` (e.g. ``{"loss": 0.05, "accuracy": 0.99}``) adds the final test result
-        as a star after the last epoch, its value in the legend. The epoch axis has
-        whole-number ticks only."""
-        import matplotlib.pyplot as plt
+    def __repr__(self) -> str:
+        """"History(3 epochs, loss 0.6931 -> 0.1204, val_loss ..., stopped: ...)": how the
+        run went, in one line (``plot()`` draws it)."""
+        parts = [counted(len(self.epochs), "epoch")]
+        for key in self.keys:
+            values = [v for v in self[key] if isinstance(v, float)]
+            if values and key not in ("time", "lr"):
+                parts.append(f"{key} {values[0]:.4f} -> {values[-1]:.4f}")
+        if self.best_epoch is not None:
+            parts.append(f"best epoch {self.best_epoch}")
+        if self.stopped_reason:
+            parts.append(f"stopped: {self.stopped_reason}")
+        return f"History({', '.join(parts)})"
 
+    def plot(self, path: str | os.PathLike | None = None, title: str = "",
+             xlabel: str = "epoch", test: dict[str, float] | None = None) -> Any:
+        """The learning curves as a matplotlib Figure, also written to ``path`` as a PNG
+        when given (atomically: a reader never sees half a file); see ``figure``.
+
+        A notebook shows the returned Figure inline as image/png, with or without
+        matplotlib's inline backend; the PNG in ``path`` (the CLI's curves) is the same
+        picture, byte for byte.
+        """
         fig = self.figure(title, xlabel, test)
-        with atomic_write(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        plt.close(fig)
+        if path is not None:
+            with atomic_write(path, "wb") as f:
+                f.write(fig._repr_png_())
+        return fig
 
     def figure(self, title: str = "", xlabel: str = "epoch",
                test: dict[str, float] | None = None) -> Any:
-        """The matplotlib figure ``plot`` saves (close it with ``plt.close``)."""
-        import matplotlib
+        """Loss (and accuracy, when recorded) per epoch, train and validation, as a
+        matplotlib Figure; ``test`` (e.g. ``{"loss": 0.05, "accuracy": 0.99}``) adds the
+        final test result as a star after the last epoch, its value in the legend. The
+        epoch axis has whole-number ticks only.
 
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
+        The Figure is drawn by Agg outside pyplot: it leaves the user's backend and
+        pyplot's list of open figures alone (so a notebook does not show it twice, and
+        nothing needs closing), and it is freed like any object.
+        """
         from matplotlib.ticker import MaxNLocator
 
+        from chainrule.train._figure import CurvesFigure
+
         has_acc = any(e.get("accuracy") is not None for e in self.epochs)
-        fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4))
-        axes = list(axes) if has_acc else [axes]
+        fig = CurvesFigure(figsize=(11 if has_acc else 6, 4))
+        axes = list(fig.subplots(1, 2)) if has_acc else [fig.subplots()]
         epochs = self["epoch"]
         for ax, metric in zip(axes, ["loss", "accuracy"], strict=False):
             for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
@@ -93,8 +117,10 @@ class History:
             ax.set_ylabel(metric)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
             ax.grid(alpha=0.3)
-            ax.legend()
+            if ax.get_legend_handles_labels()[0]:  # an empty history has no curves
+                ax.legend()
         if title:
             fig.suptitle(title)
         fig.tight_layout()
         return fig
+

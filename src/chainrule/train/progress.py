@@ -1,10 +1,13 @@
-"""Progress reporting: tqdm bars on a terminal, plain lines everywhere else.
+"""Progress reporting: tqdm bars on a terminal, ``tqdm.auto`` bars in a Jupyter
+notebook, plain lines everywhere else.
 
 Progress bars redraw with carriage returns, which in a CI log or a redirected file
 become one enormous line of overwritten text. So bars are used only when stderr
-is a terminal; otherwise a plain line is printed at the end of every epoch and,
-within long epochs, every ``every_seconds`` seconds. A run counted in steps rather
-than epochs (``Progress.for_steps``, the text model's) reports "step 120/1000".
+is a terminal, or in a Jupyter kernel, where ``tqdm.auto`` draws a widget (a text bar
+that Jupyter redraws in place when ipywidgets is not installed); otherwise a plain
+line is printed at the end of every epoch and, within long epochs, every
+``every_seconds`` seconds. A run counted in steps rather than epochs
+(``Progress.for_steps``, the text model's) reports "step 120/1000".
 """
 
 from __future__ import annotations
@@ -42,7 +45,15 @@ def counted(n: int, noun: str) -> str:
 
 
 class Progress:
-    """Reports training progress per batch and per epoch (``enabled=False`` is silent)."""
+    """Reports training progress per batch and per epoch (``enabled=False`` is silent).
+
+    ``display`` says how: "notebook" (``tqdm.auto`` bars, in a Jupyter kernel writing to
+    its own stdout or stderr), "terminal" (tqdm bars, the stream is a TTY), "lines"
+    (plain lines: pipes, files, CI logs), or "off" (not enabled). A terminal, and a
+    notebook with ipywidgets, stack a bar of batches under a bar of epochs; a notebook
+    without widgets gets one text bar per epoch, kept with the epoch's metrics, as
+    Keras prints them (a notebook's output area cannot move the cursor up to a bar).
+    """
 
     def __init__(self, epochs: int, batches: int, enabled: bool = True,
                  stream: IO[str] | None = None, every_seconds: float = 10.0,
@@ -52,14 +63,17 @@ class Progress:
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.every_seconds = every_seconds
-        self.use_bars = enabled and _isatty(self.stream) and _tqdm() is not None
+        self.display = _choose_display(self.stream) if enabled else "off"
+        self._bar_class = _bar_class(self.display)
+        self.use_bars = self._bar_class is not None
+        self._stacked = self.use_bars and (self.display == "terminal"
+                                           or _draws_widgets(self._bar_class))
         self._outer = self._inner = None
         self._last_print = 0.0
         self._epoch = 0
         self._epoch_start = 0.0
-        if self.use_bars and not in_steps:
-            self._outer = _tqdm()(total=epochs, desc="epochs", unit="epoch", file=self.stream,
-                                  position=0, dynamic_ncols=True)
+        if self._stacked and not in_steps:
+            self._outer = self._bar(total=epochs, desc="epochs", unit="epoch", position=0)
 
     @classmethod
     def for_steps(cls, steps: int, enabled: bool = True, stream: IO[str] | None = None,
@@ -74,9 +88,19 @@ class Progress:
         self._epoch_start = self._last_print = time.perf_counter()
         if self.use_bars:
             desc, unit = ("steps", "step") if self.in_steps else (f"epoch {epoch}", "batch")
-            self._inner = _tqdm()(total=self.batches, desc=desc, unit=unit,
-                                  file=self.stream, position=0 if self.in_steps else 1,
-                                  leave=self.in_steps, dynamic_ncols=True)
+            if not (self._stacked or self.in_steps):
+                desc = self._where()
+            self._inner = self._bar(total=self.batches, desc=desc, unit=unit,
+                                    position=0 if self.in_steps else 1,
+                                    leave=self.in_steps or not self._stacked)
+
+    def _bar(self, position: int, **kwargs: Any) -> Any:
+        """One bar of ``_bar_class``. Only a terminal gets ``position``: it stacks the batch
+        bar under the epoch bar with cursor movements, which a notebook's output area
+        does not interpret (its widgets stack by themselves)."""
+        if self.display == "terminal":
+            kwargs.update(position=position, dynamic_ncols=True)
+        return self._bar_class(file=self.stream, **kwargs)
 
     def _where(self, batch: int | None = None) -> str:
         """"epoch 2/60", "epoch 2/60  batch 7/45", or for a run in steps "step 7/1000"."""
@@ -103,8 +127,13 @@ class Progress:
             return
         seconds = time.perf_counter() - self._epoch_start
         if self._inner is not None:
+            kept = not (self._stacked or self.in_steps)  # the epoch's line: bar and metrics
+            if kept:
+                self._inner.set_postfix_str(format_logs(logs), refresh=True)
             self._inner.close()
             self._inner = None
+            if kept:
+                return
         if self._outer is not None:
             self._outer.update(1)
             self._outer.set_postfix_str(format_logs(logs), refresh=True)
@@ -122,7 +151,7 @@ class Progress:
         if not self.enabled:
             return
         if self.use_bars:
-            _tqdm().write(text, file=self.stream)
+            self._bar_class.write(text, file=self.stream)
         else:
             self._write(text)
 
@@ -138,10 +167,42 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-def _tqdm() -> Any:
-    """tqdm's class, imported on first use (keeps ``import chainrule`` fast)."""
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (a notebook, JupyterLab, VS Code, Colab).
+
+    IPython is never imported here: a kernel has imported both it and ipykernel already,
+    and a plain IPython terminal has no ``kernel`` on its shell.
+    """
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    get_ipython = getattr(sys.modules["IPython"], "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _choose_display(stream: IO[str]) -> str:
+    """"notebook", "terminal" or "lines" (see ``Progress``). A stream the caller chose in a
+    notebook (a log file, say) gets lines: only the kernel's own output shows widgets."""
+    if in_notebook() and stream in (sys.stdout, sys.stderr):
+        return "notebook"
+    return "terminal" if _isatty(stream) else "lines"
+
+
+def _draws_widgets(bar_class: Any) -> bool:
+    """Whether ``bar_class`` is tqdm's notebook bar (``tqdm.auto`` found ipywidgets)."""
+    return any(c.__module__ == "tqdm.notebook" for c in bar_class.__mro__)
+
+
+def _bar_class(display: str) -> Any:
+    """The tqdm class for ``display`` (None: no bars), imported on first use (keeps
+    ``import chainrule`` fast)."""
+    if display not in ("notebook", "terminal"):
+        return None
     try:
-        from tqdm import tqdm
+        if display == "notebook":
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency, but degrade gracefully
         return None
     return tqdm
