@@ -9,11 +9,12 @@
 # The network has 3 inputs, 4 sigmoid hidden units and 2 sigmoid outputs. The m examples
 # are the **columns** of X, as in most derivations on paper:
 #
-# - forward: z^(k) = W^(k) a^(k-1) + b^(k), a^(k) = f(z^(k)), a^(0) = x, f = sigmoid
-# - cost: J = 1/(2m) sum over examples of ||a^(2) - y||^2 (the quadratic cost)
-# - output error: delta^(2) = (a^(2) - y) * f'(z^(2))
-# - hidden error: delta^(1) = f'(z^(1)) * W^(2)T delta^(2)
-# - gradients: dW^(k) = delta^(k) a^(k-1)T / m, db^(k) = delta^(k) averaged over the m examples
+# - forward: `z^(k) = W^(k) a^(k-1) + b^(k)`, `a^(k) = f(z^(k))`, `a^(0) = x`, f = sigmoid
+# - cost: `J = 1/(2m) sum over examples of ||a^(2) - y||^2` (the quadratic cost)
+# - output error: `delta^(2) = (a^(2) - y) * f'(z^(2))`
+# - hidden error: `delta^(1) = f'(z^(1)) * W^(2)T delta^(2)`
+# - gradients: `dW^(k) = delta^(k) a^(k-1)T / m`, `db^(k)` = delta^(k) averaged over the m
+#   examples
 #
 # Here delta^(k) is the error of each example (one column per example); the average over
 # the examples is taken once, in dW and db. `*` is the elementwise product.

@@ -8,7 +8,7 @@
 # for each of its inputs. That product is the chain rule; what travels back along an edge
 # is called the edge's gradient here.
 #
-# Three small expressions show the three rules that make up every backward pass:
+# Small expressions show the three rules that make up every backward pass:
 #
 # 1. an **add** node passes its gradient to each input unchanged;
 # 2. a **multiply** node sends each input the gradient times the *other* input's value;

@@ -11,13 +11,13 @@
 # The network of `chainrule explain --rnn`: 2 inputs, 2 tanh hidden units, 2 classes,
 # 3 time steps, a target class at every step.
 #
-# - forward: a_t = U x_t + W h_(t-1) + b, h_t = tanh(a_t), h_0 = 0;
-#   o_t = V h_t + c, p_t = softmax(o_t), L = sum over t of -log p_t[y_t]
-# - backward, from t = T down to 1: do_t = p_t - onehot(y_t);
-#   dh_t = V^T do_t + W^T da_(t+1) (the error from the output at t, and from the future);
-#   da_t = dh_t * (1 - h_t^2)
-# - the shared weights: dV = sum_t do_t h_t^T, dc = sum_t do_t, dU = sum_t da_t x_t^T,
-#   dW = sum_t da_t h_(t-1)^T, db = sum_t da_t
+# - forward: `a_t = U x_t + W h_(t-1) + b`, `h_t = tanh(a_t)`, `h_0 = 0`;
+#   `o_t = V h_t + c`, `p_t = softmax(o_t)`, `L = sum over t of -log p_t[y_t]`
+# - backward, from t = T down to 1: `do_t = p_t - onehot(y_t)`;
+#   `dh_t = V^T do_t + W^T da_(t+1)` (the error from the output at t, and from the future);
+#   `da_t = dh_t * (1 - h_t^2)`
+# - the shared weights: `dV = sum_t do_t h_t^T`, `dc = sum_t do_t`, `dU = sum_t da_t x_t^T`,
+#   `dW = sum_t da_t h_(t-1)^T`, `db = sum_t da_t`
 
 # %%
 import numpy as np
@@ -99,7 +99,7 @@ print(text[text.index("== Backward through time"):])
 # %% [markdown]
 # ## Check 2: the library's own `nn.RNN`
 #
-# `nn.RNN` computes h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh) (PyTorch's
+# `nn.RNN` computes `h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh)` (PyTorch's
 # names): W_ih is U, W_hh is W, and b is split into two biases. With the output layer
 # (V, c) as an `nn.Linear` and cross-entropy summed over the steps, its gradients are the
 # sums above. Its backward pass is BPTT written out in one fused node.
