@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from chainrule.train.progress import Progress
 
 
@@ -79,16 +81,22 @@ def _pretend_jupyter(monkeypatch, kernel: object | None = object()) -> None:
         monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
 
 
-def test_a_notebook_gets_tqdm_auto_bars_on_its_own_output(monkeypatch):
+@pytest.mark.parametrize("widgets", [True, False])
+def test_a_notebook_gets_tqdm_auto_bars_on_its_own_output(monkeypatch, widgets):
     import sys
 
+    import tqdm
     import tqdm.auto
 
+    from chainrule.train import progress as progress_module
+
     _pretend_jupyter(monkeypatch)
+    monkeypatch.setattr(progress_module, "_has_widgets", lambda: widgets)
     progress = Progress(epochs=2, batches=3)
     try:
         assert progress.display == "notebook" and progress.stream is sys.stderr
-        assert progress._bar_class is tqdm.auto.tqdm
+        # without ipywidgets, tqdm's text bar itself (tqdm.auto would warn, then draw it)
+        assert progress._bar_class is (tqdm.auto.tqdm if widgets else tqdm.tqdm)
     finally:
         progress.close()
     # a stream the caller chose (a log file) keeps plain lines, even in a notebook

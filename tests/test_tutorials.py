@@ -152,6 +152,7 @@ def test_digits_training_shows_summary_progress_and_curves(run):
     data = rich_data(training)
     if "application/vnd.jupyter.widget-view+json" not in data:  # tqdm's text bars
         assert "epoch 15/15: 100%" in stream_text(training, "stderr")
+        assert "IProgress not found" not in stream_text(training, "stderr")  # no tqdm warning
     assert _png(outputs_of(nb, "history.plot(")).startswith(PNG)
     scores = stream_text(outputs_of(nb, "evaluate(model"))
     assert float(re.search(r"test accuracy (\d+\.\d+)%", scores).group(1)) > 90

@@ -12,6 +12,7 @@ line is printed at the end of every epoch and, within long epochs, every
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -193,13 +194,19 @@ def _draws_widgets(bar_class: Any) -> bool:
     return any(c.__module__ == "tqdm.notebook" for c in bar_class.__mro__)
 
 
+def _has_widgets() -> bool:
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 def _bar_class(display: str) -> Any:
     """The tqdm class for ``display`` (None: no bars), imported on first use (keeps
     ``import chainrule`` fast)."""
     if display not in ("notebook", "terminal"):
         return None
     try:
-        if display == "notebook":
+        # tqdm.auto without ipywidgets warns ("IProgress not found") in every training
+        # cell and then draws the text bar anyway: ask for the text bar directly
+        if display == "notebook" and _has_widgets():
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
