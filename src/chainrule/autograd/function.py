@@ -23,13 +23,21 @@ derivatives, and a test asserts that the two agree for every op that has both.
 Memory: an output holds its creator (``grad_fn``) strongly, the creator holds its
 outputs weakly and its inputs strongly, so the graph has no reference cycles and
 arrays are freed by reference counting as soon as nothing needs them.
+
+A backward without ``retain_graph`` releases each node once it has run: its inputs and
+every buffer the op kept for its backward are dropped, so the activations are freed as
+the pass goes. What a drawing of the graph needs survives, in a small ``Trace``: which
+node made each input, and the values and gradients of up to ``DRAWN_ELEMENTS`` elements
+(the ones a drawing prints in full; larger arrays are drawn by their shape). That is how
+``loss.backward(); draw_graph(loss)`` works, while a loop that keeps last step's loss
+until the next one holds kilobytes of it, not its activations.
 """
 
 from __future__ import annotations
 
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -38,6 +46,10 @@ from chainrule.autograd.mode import mode
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
+
+# A drawing prints an array of up to this many elements in full and a larger one by its
+# shape (chainrule.viz.graph), so that is all of a value a released node keeps.
+DRAWN_ELEMENTS = 6
 
 
 class Function:
@@ -53,7 +65,7 @@ class Function:
     """
 
     __slots__ = ("inputs", "outputs", "generation", "versions", "saved", "output_hooks",
-                 "created_at", "__weakref__")
+                 "created_at", "trace", "__weakref__")
     needs_inputs: ClassVar[bool] = True
     needs_outputs: ClassVar[bool] = False
     name: ClassVar[str] = "Function"
@@ -135,9 +147,86 @@ class Function:
                         f"the backward pass of {self.name} needs its value.")
 
     def release(self) -> None:
-        """Drop what backward needed; a second backward through this node is then refused."""
+        """Drop what backward needed; a second backward through this node is then refused.
+
+        Besides the inputs and ``saved``, every attribute the op itself declares (its
+        ``__slots__`` or ``__dict__``: masks, indices, statistics) goes: the graph's
+        structure now lives on in ``trace`` as long as its output does, so what a node
+        kept for its backward must not.
+        """
         self.inputs = None
         self.saved = None
+        for name in _op_slots(type(self)):
+            setattr(self, name, None)
+        attrs = getattr(self, "__dict__", None)
+        if attrs:
+            attrs.clear()
+
+
+class Trace:
+    """What a drawing needs of a node that backward released (``Function.trace``).
+
+    ``inputs``: per input, ``(creator, output index)`` for an op's output; the Tensor
+    itself for a leaf that requires grad (as PyTorch's graph keeps it) or a constant of
+    at most ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a larger constant (a
+    batch of data is not kept alive). ``values`` and ``grads``: per output, its value and
+    the gradient backward brought it; ``input_grads``: per input, the gradient sent back
+    along that edge (None where it needs none). Each is a private copy of a small array,
+    the shape of a larger one, or None.
+    """
+
+    __slots__ = ("inputs", "values", "grads", "input_grads")
+
+    def __init__(self, fn: Function, grads: Sequence[Tensor | None],
+                 input_grads: Sequence[Tensor | None]) -> None:
+        # Plain loops and inline tests: this runs once per node of every backward. A small
+        # array is copied since a gradient may later be changed in place (by clipping, or
+        # zero_grad(set_to_none=False)); a larger one is kept as its shape.
+        small = DRAWN_ELEMENTS
+        inputs, sent = [], []
+        for x, g in zip(fn.inputs, input_grads, strict=True):
+            f = x.grad_fn
+            if f is not None:
+                inputs.append((f, x._out_index))
+            elif x._requires_grad or x.data.size <= small:
+                inputs.append(x)
+            else:
+                inputs.append((weakref.ref(x), x.data.shape))
+            if g is None or not x._requires_grad:
+                sent.append(None)
+            else:
+                a = g.data
+                sent.append(a.copy() if a.size <= small else a.shape)
+        self.inputs = tuple(inputs)
+        self.input_grads = tuple(sent)
+        kept = []
+        for ref, g in zip(fn.outputs, grads, strict=True):
+            y = ref()
+            a = None if y is None else y.data
+            kept.append(None if a is None else a.copy() if a.size <= small else a.shape)
+            a = None if g is None else g.data
+            kept.append(None if a is None else a.copy() if a.size <= small else a.shape)
+        self.values = tuple(kept[0::2])
+        self.grads = tuple(kept[1::2])
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _op_slots(cls: type) -> tuple[str, ...]:
+    """The slots that ``cls`` and its bases below Function declare (cached per class)."""
+    names = _SLOTS.get(cls)
+    if names is None:
+        found = []
+        for c in cls.__mro__[:cls.__mro__.index(Function)]:
+            slots = c.__dict__.get("__slots__", ())
+            for name in [slots] if isinstance(slots, str) else slots:
+                if name.startswith("__") and not name.endswith("__"):  # stored mangled
+                    name = f"_{c.__name__.lstrip('_')}{name}"
+                if name not in ("__dict__", "__weakref__"):
+                    found.append(name)
+        names = _SLOTS[cls] = tuple(found)
+    return names
 
 
 def _user_frame() -> str:
