@@ -48,8 +48,8 @@ def test_backward_frees_the_activations_but_keeps_the_structure():
     assert gone() is None  # the activation went with the pass, as it always did
     assert relu.inputs is None and relu.saved is None
     trace = loss.grad_fn.trace
-    assert trace.inputs == ((relu, 0),)
-    assert relu.trace.values == ((3, 8),) and 3 * 8 > DRAWN_ELEMENTS  # the shape only
+    assert trace.inputs == [(relu, 0)]
+    assert relu.trace.values == [(3, 8)] and 3 * 8 > DRAWN_ELEMENTS  # the shape only
     assert trace.values[0] == pytest.approx(96.0) and trace.grads[0] == 1.0
     matmul = relu.trace.inputs[0][0]
     assert matmul.name == "MatMul" and matmul.trace.inputs[1] is w
@@ -98,7 +98,7 @@ def test_kept_gradients_are_copies():
     add = s.grad_fn
     (s * 3).backward()
     x.grad.data[...] = 100
-    assert add.trace.grads[0] == 3 and add.trace.input_grads == (3, 3)
+    assert add.trace.grads[0] == 3 and add.trace.input_grads == [3, 3]
 
 
 # -- memory and the training loop ----------------------------------------------------------

@@ -156,35 +156,37 @@ class Function:
         """
         self.inputs = None
         self.saved = None
-        for name in _op_slots(type(self)):
+        names, has_dict = _op_attributes(type(self))
+        for name in names:
             setattr(self, name, None)
-        attrs = getattr(self, "__dict__", None)
-        if attrs:
-            attrs.clear()
+        if has_dict:
+            self.__dict__.clear()
 
 
 class Trace:
     """What a drawing needs of a node that backward released (``Function.trace``).
 
-    ``inputs``: per input, ``(creator, output index)`` for an op's output; the Tensor
-    itself for a leaf that requires grad (as PyTorch's graph keeps it) or a constant of
-    at most ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a larger constant (a
-    batch of data is not kept alive). ``values`` and ``grads``: per output, its value and
-    the gradient backward brought it; ``input_grads``: per input, the gradient sent back
-    along that edge (None where it needs none). Each is a private copy of a small array,
-    the shape of a larger one, or None.
+    Each field is a list. ``inputs``: per input, ``(creator, output index)`` for an op's
+    output; the Tensor itself for a leaf that requires grad (as PyTorch's graph keeps it)
+    or a constant of at most ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a
+    larger constant (a batch of data is not kept alive). ``values`` and ``grads``: per
+    output, its value and the gradient backward brought it; ``input_grads``: per input,
+    the gradient sent back along that edge (None where it needs none). Each is a small
+    array (a private copy, for a gradient), the shape of a larger one, or None.
     """
 
     __slots__ = ("inputs", "values", "grads", "input_grads")
 
     def __init__(self, fn: Function, grads: Sequence[Tensor | None],
                  input_grads: Sequence[Tensor | None]) -> None:
-        # Plain loops and inline tests: this runs once per node of every backward. A small
-        # array is copied since a gradient may later be changed in place (by clipping, or
-        # zero_grad(set_to_none=False)); a larger one is kept as its shape.
+        # Plain loops and inline tests: this runs once per node of every backward (about a
+        # microsecond). A small gradient is copied since it may be a leaf's .grad, changed
+        # in place later (by clipping, or zero_grad(set_to_none=False)); a larger array is
+        # kept as its shape. The engine has checked that the lengths match.
         small = DRAWN_ELEMENTS
-        inputs, sent = [], []
-        for x, g in zip(fn.inputs, input_grads, strict=True):
+        inputs = []
+        sent = []
+        for x, g in zip(fn.inputs, input_grads):  # noqa: B905
             f = x.grad_fn
             if f is not None:
                 inputs.append((f, x._out_index))
@@ -197,36 +199,43 @@ class Trace:
             else:
                 a = g.data
                 sent.append(a.copy() if a.size <= small else a.shape)
-        self.inputs = tuple(inputs)
-        self.input_grads = tuple(sent)
-        kept = []
-        for ref, g in zip(fn.outputs, grads, strict=True):
+        values = []
+        received = []
+        for ref, g in zip(fn.outputs, grads):  # noqa: B905
             y = ref()
-            a = None if y is None else y.data
-            kept.append(None if a is None else a.copy() if a.size <= small else a.shape)
-            a = None if g is None else g.data
-            kept.append(None if a is None else a.copy() if a.size <= small else a.shape)
-        self.values = tuple(kept[0::2])
-        self.grads = tuple(kept[1::2])
+            if y is None:
+                values.append(None)
+            else:  # the value as it is (a live tensor would show any later change too)
+                a = y.data
+                values.append(a if a.size <= small else a.shape)
+            if g is None:
+                received.append(None)
+            else:
+                a = g.data
+                received.append(a.copy() if a.size <= small else a.shape)
+        self.inputs, self.input_grads = inputs, sent
+        self.values, self.grads = values, received
 
 
-_SLOTS: dict[type, tuple[str, ...]] = {}
+_ATTRIBUTES: dict[type, tuple[tuple[str, ...], bool]] = {}
 
 
-def _op_slots(cls: type) -> tuple[str, ...]:
-    """The slots that ``cls`` and its bases below Function declare (cached per class)."""
-    names = _SLOTS.get(cls)
-    if names is None:
-        found = []
+def _op_attributes(cls: type) -> tuple[tuple[str, ...], bool]:
+    """The slots that ``cls`` and its bases below Function declare, and whether its
+    instances have a ``__dict__`` (cached per class: release runs once per node)."""
+    found = _ATTRIBUTES.get(cls)
+    if found is None:
+        names = []
         for c in cls.__mro__[:cls.__mro__.index(Function)]:
             slots = c.__dict__.get("__slots__", ())
             for name in [slots] if isinstance(slots, str) else slots:
                 if name.startswith("__") and not name.endswith("__"):  # stored mangled
                     name = f"_{c.__name__.lstrip('_')}{name}"
                 if name not in ("__dict__", "__weakref__"):
-                    found.append(name)
-        names = _SLOTS[cls] = tuple(found)
-    return names
+                    names.append(name)
+        found = _ATTRIBUTES[cls] = (tuple(names), hasattr(cls, "__dictoffset__") and
+                                    cls.__dictoffset__ != 0)
+    return found
 
 
 def _user_frame() -> str:
