@@ -48,10 +48,10 @@ def test_backward_frees_the_activations_but_keeps_the_structure():
     assert gone() is None  # the activation went with the pass, as it always did
     assert relu.inputs is None and relu.saved is None
     trace = loss.grad_fn.trace
-    assert trace.inputs == [(relu, 0)]
+    assert trace.inputs == [relu]
     assert relu.trace.values == [(3, 8)] and 3 * 8 > DRAWN_ELEMENTS  # the shape only
     assert trace.values[0] == pytest.approx(96.0) and trace.grads[0] == 1.0
-    matmul = relu.trace.inputs[0][0]
+    matmul = relu.trace.inputs[0]
     assert matmul.name == "MatMul" and matmul.trace.inputs[1] is w
 
 
@@ -77,7 +77,7 @@ def test_a_large_constant_is_not_kept_alive_and_a_small_one_is():
     del batch
     loss.backward()
     assert gone() is None
-    mul_two = loss.grad_fn.trace.inputs[0][0]
+    mul_two = loss.grad_fn.trace.inputs[0]
     assert mul_two.trace.inputs[1] is two
 
 
@@ -185,6 +185,20 @@ def test_a_model_loss_after_backward_shows_shapes_for_large_arrays():
     assert "0.weight: value array(64, 20), grad array(64, 20)" in after
     assert "relu: value array(128, 64), grad array(128, 64)" in after
     assert after.splitlines()[0].startswith(f"cross_entropy: value {loss.item():.4g}, grad 1")
+
+
+def test_a_later_output_of_a_multi_output_op_after_backward():
+    """The fused LSTM node has several outputs; the cell state is a later one."""
+    from chainrule.viz import draw_graph
+
+    cr.manual_seed(0)
+    out, (_, c) = nn.LSTM(2, 3)(cr.randn(4, 1, 2))
+    loss = out.sum() + c.sum()
+    before = draw_graph(loss)
+    loss.backward()
+    [(lstm, index)] = c.grad_fn.trace.inputs  # c is a reshape of a later output
+    assert lstm.name == "FusedLSTM" and index > 0
+    assert draw_graph(loss) == before and before.count("lstm: value") == 2
 
 
 def test_after_backward_with_retain_graph_the_gradients_are_computed_again():

@@ -166,13 +166,14 @@ class Function:
 class Trace:
     """What a drawing needs of a node that backward released (``Function.trace``).
 
-    Each field is a list. ``inputs``: per input, ``(creator, output index)`` for an op's
-    output; the Tensor itself for a leaf that requires grad (as PyTorch's graph keeps it)
-    or a constant of at most ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a
-    larger constant (a batch of data is not kept alive). ``values`` and ``grads``: per
-    output, its value and the gradient backward brought it; ``input_grads``: per input,
-    the gradient sent back along that edge (None where it needs none). Each is a small
-    array (a private copy, for a gradient), the shape of a larger one, or None.
+    Each field is a list. ``inputs``: per input, its creator for an op's (first) output,
+    ``(creator, output index)`` for a later output of a multi-output op; the Tensor itself
+    for a leaf that requires grad (as PyTorch's graph keeps it) or a constant of at most
+    ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a larger constant (a batch of
+    data is not kept alive). ``values`` and ``grads``: per output, its value and the
+    gradient backward brought it; ``input_grads``: per input, the gradient sent back along
+    that edge (None where it needs none). Each is a small array (a private copy, for a
+    gradient), the shape of a larger one, or None.
     """
 
     __slots__ = ("inputs", "values", "grads", "input_grads")
@@ -188,8 +189,8 @@ class Trace:
         sent = []
         for x, g in zip(fn.inputs, input_grads):  # noqa: B905
             f = x.grad_fn
-            if f is not None:
-                inputs.append((f, x._out_index))
+            if f is not None:  # a tuple only for a later output: one allocation less
+                inputs.append(f if x._out_index == 0 else (f, x._out_index))
             elif x._requires_grad or x.data.size <= small:
                 inputs.append(x)
             else:

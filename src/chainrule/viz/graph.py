@@ -101,7 +101,7 @@ def _value(handle: Any) -> _Value:
         if fn is None:
             return _Value(id(handle), handle, None)
         return _Value((id(fn), handle._out_index), handle, fn, handle._out_index)
-    first, second = handle
+    first, second = (handle, 0) if isinstance(handle, Function) else handle
     if isinstance(first, Function):
         return _Value((id(first), second), first.outputs[second](), first, second)
     t = first()  # a weak reference to a large constant, and its shape
