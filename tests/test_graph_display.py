@@ -364,3 +364,34 @@ def test_the_drawing_holds_text_not_the_graphs_arrays():
     del h
     gc.collect()
     assert gone() is None and drawing.boxes[-1].lines[0] == "sum"
+
+
+@pytest.mark.parametrize("graphviz", [True, False])
+def test_a_notebook_shows_the_graph_as_svg(graphviz, tmp_path, monkeypatch):
+    """In a real kernel (tests/notebooks.py: nbclient + ipykernel, skipping where they are
+    missing), after backward: image/svg+xml with every label, through Graphviz's dot or,
+    with a PATH that has no dot, through the built-in layout; text/plain is the text."""
+    import os
+    import shutil
+    import sys
+
+    notebooks = pytest.importorskip(
+        "notebooks", reason="tests/notebooks.py, which runs the kernels, is not in this checkout")
+    if graphviz and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz)")
+    if not graphviz:  # the kernel finds python, and no dot
+        real = notebooks.kernel_env
+        path = os.pathsep.join([str(tmp_path), os.path.dirname(sys.executable)])
+        assert shutil.which("dot", path=path) is None
+        monkeypatch.setattr(notebooks, "kernel_env", lambda: {**real(), "PATH": path})
+    outputs = notebooks.run_notebook([
+        "from chainrule.viz import draw_graph\n"
+        "from chainrule.viz.expression import evaluate, parse, parse_values\n"
+        "L, leaves = evaluate(parse('(x + y) * z'), parse_values('x=-2,y=5,z=-4'))\n"
+        "L.backward()\n"
+        "draw_graph(L, names=leaves)"])
+    data = notebooks.rich_data(outputs[0])
+    svg = data["image/svg+xml"]
+    assert ("computational graph: values and gradients" in svg) is not graphviz
+    assert {"*", "+", "x", "y", "z", "value -12", "grad -4", "grad 3"} <= _labels(svg)
+    assert data["text/plain"].startswith("*: value -12, grad 1\n  +: value 3, grad -4")
