@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.function import Function, check_finite
+from chainrule.autograd.function import Function, Trace, check_finite
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
 
@@ -236,7 +236,8 @@ def _run(roots: Sequence[Tensor], seeds: list[Tensor], retain_graph: bool, creat
             if len(gxs) != len(inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(gxs)} gradients for "
                                    f"{len(inputs)} inputs")
-            if not retain_graph:
+            if not retain_graph:  # what a drawing needs is kept, what backward needed goes
+                fn.trace = Trace(fn, grads, gxs)
                 fn.release()
             for x, gx in zip(inputs, gxs, strict=True):
                 if gx is not None and x._requires_grad:  # the slot: once per edge

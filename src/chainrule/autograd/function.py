@@ -23,13 +23,21 @@ derivatives, and a test asserts that the two agree for every op that has both.
 Memory: an output holds its creator (``grad_fn``) strongly, the creator holds its
 outputs weakly and its inputs strongly, so the graph has no reference cycles and
 arrays are freed by reference counting as soon as nothing needs them.
+
+A backward without ``retain_graph`` releases each node once it has run: its inputs and
+every buffer the op kept for its backward are dropped, so the activations are freed as
+the pass goes. What a drawing of the graph needs survives, in a small ``Trace``: which
+node made each input, and the values and gradients of up to ``DRAWN_ELEMENTS`` elements
+(the ones a drawing prints in full; larger arrays are drawn by their shape). That is how
+``loss.backward(); draw_graph(loss)`` works, while a loop that keeps last step's loss
+until the next one holds kilobytes of it, not its activations.
 """
 
 from __future__ import annotations
 
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -38,6 +46,10 @@ from chainrule.autograd.mode import mode
 
 if TYPE_CHECKING:
     from chainrule.autograd.tensor import Tensor
+
+# A drawing prints an array of up to this many elements in full and a larger one by its
+# shape (chainrule.viz.graph), so that is all of a value a released node keeps.
+DRAWN_ELEMENTS = 6
 
 
 class Function:
@@ -53,7 +65,7 @@ class Function:
     """
 
     __slots__ = ("inputs", "outputs", "generation", "versions", "saved", "output_hooks",
-                 "created_at", "__weakref__")
+                 "created_at", "trace", "__weakref__")
     needs_inputs: ClassVar[bool] = True
     needs_outputs: ClassVar[bool] = False
     name: ClassVar[str] = "Function"
@@ -135,9 +147,96 @@ class Function:
                         f"the backward pass of {self.name} needs its value.")
 
     def release(self) -> None:
-        """Drop what backward needed; a second backward through this node is then refused."""
+        """Drop what backward needed; a second backward through this node is then refused.
+
+        Besides the inputs and ``saved``, every attribute the op itself declares (its
+        ``__slots__`` or ``__dict__``: masks, indices, statistics) goes: the graph's
+        structure now lives on in ``trace`` as long as its output does, so what a node
+        kept for its backward must not.
+        """
         self.inputs = None
         self.saved = None
+        names, has_dict = _op_attributes(type(self))
+        for name in names:
+            setattr(self, name, None)
+        if has_dict:
+            self.__dict__.clear()
+
+
+class Trace:
+    """What a drawing needs of a node that backward released (``Function.trace``).
+
+    Each field is a list. ``inputs``: per input, its creator for an op's (first) output,
+    ``(creator, output index)`` for a later output of a multi-output op; the Tensor itself
+    for a leaf that requires grad (as PyTorch's graph keeps it) or a constant of at most
+    ``DRAWN_ELEMENTS`` elements; ``(weakref, shape)`` for a larger constant (a batch of
+    data is not kept alive). ``values`` and ``grads``: per output, its value and the
+    gradient backward brought it; ``input_grads``: per input, the gradient sent back along
+    that edge (None where it needs none). Each is a small array (a private copy, for a
+    gradient), the shape of a larger one, or None.
+    """
+
+    __slots__ = ("inputs", "values", "grads", "input_grads")
+
+    def __init__(self, fn: Function, grads: Sequence[Tensor | None],
+                 input_grads: Sequence[Tensor | None]) -> None:
+        # Plain loops and inline tests: this runs once per node of every backward (about a
+        # microsecond). A small gradient is copied since it may be a leaf's .grad, changed
+        # in place later (by clipping, or zero_grad(set_to_none=False)); a larger array is
+        # kept as its shape. The engine has checked that the lengths match.
+        small = DRAWN_ELEMENTS
+        inputs = []
+        sent = []
+        for x, g in zip(fn.inputs, input_grads):  # noqa: B905
+            f = x.grad_fn
+            if f is not None:  # a tuple only for a later output: one allocation less
+                inputs.append(f if x._out_index == 0 else (f, x._out_index))
+            elif x._requires_grad or x.data.size <= small:
+                inputs.append(x)
+            else:
+                inputs.append((weakref.ref(x), x.data.shape))
+            if g is None or not x._requires_grad:
+                sent.append(None)
+            else:
+                a = g.data
+                sent.append(a.copy() if a.size <= small else a.shape)
+        values = []
+        received = []
+        for ref, g in zip(fn.outputs, grads):  # noqa: B905
+            y = ref()
+            if y is None:
+                values.append(None)
+            else:  # the value as it is (a live tensor would show any later change too)
+                a = y.data
+                values.append(a if a.size <= small else a.shape)
+            if g is None:
+                received.append(None)
+            else:
+                a = g.data
+                received.append(a.copy() if a.size <= small else a.shape)
+        self.inputs, self.input_grads = inputs, sent
+        self.values, self.grads = values, received
+
+
+_ATTRIBUTES: dict[type, tuple[tuple[str, ...], bool]] = {}
+
+
+def _op_attributes(cls: type) -> tuple[tuple[str, ...], bool]:
+    """The slots that ``cls`` and its bases below Function declare, and whether its
+    instances have a ``__dict__`` (cached per class: release runs once per node)."""
+    found = _ATTRIBUTES.get(cls)
+    if found is None:
+        names = []
+        for c in cls.__mro__[:cls.__mro__.index(Function)]:
+            slots = c.__dict__.get("__slots__", ())
+            for name in [slots] if isinstance(slots, str) else slots:
+                if name.startswith("__") and not name.endswith("__"):  # stored mangled
+                    name = f"_{c.__name__.lstrip('_')}{name}"
+                if name not in ("__dict__", "__weakref__"):
+                    names.append(name)
+        found = _ATTRIBUTES[cls] = (tuple(names), hasattr(cls, "__dictoffset__") and
+                                    cls.__dictoffset__ != 0)
+    return found
 
 
 def _user_frame() -> str:

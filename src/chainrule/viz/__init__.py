@@ -1,5 +1,5 @@
 """Seeing backpropagation: computational graphs with values and gradients."""
 
-from chainrule.viz.graph import build_graph, draw_graph
+from chainrule.viz.graph import Drawing, build_graph, draw_graph
 
-__all__ = ["build_graph", "draw_graph"]
+__all__ = ["Drawing", "build_graph", "draw_graph"]
