@@ -9,7 +9,6 @@ import base64
 import importlib.util
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +124,8 @@ def test_computational_graph_drawn_with_values_and_gradients(run):
     assert "[-2.0, 1.0]" in text
     product = stream_text(outputs_of(nb, "p = x * y"))
     assert "x: value 2, grad -5  (edge grad -5)" in product  # the multiply node swaps
-    if shutil.which("dot"):
-        assert rich_data(reused)["image/svg+xml"].lstrip().startswith(("<?xml", "<svg"))
+    # a picture with or without Graphviz (dot's, or the built-in layout)
+    assert rich_data(reused)["image/svg+xml"].lstrip().startswith(("<?xml", "<svg"))
     autograd, numerical = re.findall(r"-?\d+\.\d{8}", stream_text(last_outputs(nb)))
     assert autograd == numerical
 

@@ -14,16 +14,13 @@
 # 2. a **multiply** node sends each input the gradient times the *other* input's value;
 # 3. a value used in several places gets one gradient per use, and they are **summed**.
 #
-# `chainrule.viz.draw_graph` draws a graph with every value and every gradient: as text
-# (needs nothing installed), and as SVG where Graphviz's `dot` is on the PATH.
+# `chainrule.viz.draw_graph` draws a graph with every value and every gradient, after
+# `backward()` as before it: `print` gives text, and Jupyter shows a picture (SVG, through
+# Graphviz's `dot` where it is installed, chainrule's own layout otherwise).
 
 # %%
-import os
-import shutil
-import tempfile
-
 import numpy as np
-from IPython.display import SVG, display
+from IPython.display import display
 
 import chainrule as cr
 from chainrule.viz import build_graph, draw_graph
@@ -35,15 +32,12 @@ def leaf(value):
 
 
 def show(output, **names):
-    """Print the graph of ``output`` as text; also draw it as SVG where Graphviz is
-    installed. draw_graph computes the gradients it shows by itself, leaving .grad alone,
-    so it is called before backward() releases the graph."""
-    print(draw_graph(output, names=names))
-    if shutil.which("dot"):
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "graph.svg")
-            draw_graph(output, "svg", path, names=names)
-            display(SVG(filename=path))
+    """Print the graph of ``output`` as text and draw it: Jupyter shows draw_graph's result
+    as SVG (through Graphviz's dot where it is installed, chainrule's own layout
+    otherwise). Drawn after backward(), it shows the gradients backward computed."""
+    drawing = draw_graph(output, names=names)
+    print(drawing)
+    display(drawing)
 
 
 def edge_grads(output, name, **names):
@@ -63,8 +57,8 @@ def edge_grads(output, name, **names):
 # %%
 x, y = leaf(2.0), leaf(-5.0)
 s = x + y
-show(s, x=x, y=y)
 s.backward()
+show(s, x=x, y=y)
 assert s.item() == -3.0
 assert x.grad.item() == 1.0 and y.grad.item() == 1.0
 
@@ -77,8 +71,8 @@ assert x.grad.item() == 1.0 and y.grad.item() == 1.0
 # %%
 x, y = leaf(2.0), leaf(-5.0)
 p = x * y
-show(p, x=x, y=y)
 p.backward()
+show(p, x=x, y=y)
 assert x.grad.item() == y.item() == -5.0
 assert y.grad.item() == x.item() == 2.0
 
@@ -92,8 +86,8 @@ assert y.grad.item() == x.item() == 2.0
 # %%
 x, y, z = leaf(-2.0), leaf(5.0), leaf(-4.0)
 f = (x + y) * z
-show(f, x=x, y=y, z=z)
 f.backward()
+show(f, x=x, y=y, z=z)
 assert f.item() == -12.0
 assert (x.grad.item(), y.grad.item(), z.grad.item()) == (-4.0, -4.0, 3.0)
 
@@ -108,10 +102,10 @@ assert (x.grad.item(), y.grad.item(), z.grad.item()) == (-4.0, -4.0, 3.0)
 # %%
 x, y = leaf(3.0), leaf(-2.0)
 g = x * y + x
+g.backward()
 show(g, x=x, y=y)
 shares = edge_grads(g, "x", x=x, y=y)
 print("the gradients arriving at x along its edges:", shares)
-g.backward()
 assert sorted(shares) == [-2.0, 1.0]
 assert x.grad.item() == sum(shares) == y.item() + 1
 assert y.grad.item() == x.item()
@@ -139,8 +133,8 @@ assert shares == [3.0, 3.0] and x.grad.item() == 2 * 3.0
 # %%
 w0, x0, w1, x1, b = leaf(2.0), leaf(-1.0), leaf(-3.0), leaf(-2.0), leaf(-3.0)
 out = (w0 * x0 + w1 * x1 + b).sigmoid()
-show(out, w0=w0, x0=x0, w1=w1, x1=x1, b=b)
 out.backward()
+show(out, w0=w0, x0=x0, w1=w1, x1=x1, b=b)
 
 local = out.item() * (1 - out.item())          # d out / d (w0 x0 + w1 x1 + b)
 np.testing.assert_allclose(out.item(), 1 / (1 + np.exp(-1.0)))
