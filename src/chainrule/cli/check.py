@@ -15,7 +15,7 @@ from chainrule.cli.common import EXIT_FAILED, EXIT_OK
 
 
 def add_parser(sub: Any) -> None:
-    from chainrule.explainer.check_render import LANGUAGES
+    from chainrule.explainer.messages import LANGUAGES
 
     p = sub.add_parser("check", help="check a hand-written numpy backprop: every gradient "
                                      "right or wrong, the first mistake named",
