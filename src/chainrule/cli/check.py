@@ -31,8 +31,8 @@ def add_parser(sub: Any) -> None:
     layout.add_argument("--rows", action="store_true",
                         help="the examples are the rows of X (default: from the shapes)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
-    p.add_argument("--lang", default="en", choices=list(LANGUAGES),
-                   help="the language of the report")
+    p.add_argument("--lang", default="en", choices=LANGUAGES,
+                   help="the language of the report (zh: Simplified Chinese)")
     p.set_defaults(func=run)
 
 

@@ -33,9 +33,9 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check, CheckedReport
+from chainrule.explainer.derivation import Check
 from chainrule.explainer.messages import Message, Words
-from chainrule.explainer.render import Document, write_sections
+from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
 
 INTERMEDIATES = ("dO", "dP", "dS")  # the gradients checked at O, P and S
@@ -43,7 +43,7 @@ INPUTS = ("dV", "dQ", "dK")
 
 
 @dataclass
-class AttentionDerivation(CheckedReport):
+class AttentionDerivation(SectionsReport):
     """The numbers of the derivation, for tests to check one by one; ``str()`` is the
     derivation as text, ``render(fmt)`` in 'text', 'markdown' or 'html'."""
 
@@ -63,11 +63,8 @@ class AttentionDerivation(CheckedReport):
     def scale(self) -> float:
         return 1.0 / math.sqrt(self.Q.shape[1])
 
-    def render(self, fmt: str = "text", lang: str = "en") -> str:
-        return render_attention(self, fmt, lang)
-
-    def __str__(self) -> str:
-        return render_attention(self, "text")
+    def render(self, fmt: str = "text", lang: str = "en", embedded: bool = False) -> str:
+        return render_attention(self, fmt, lang, embedded)
 
 
 def default_attention() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -187,13 +184,14 @@ def _check_shapes(Q: np.ndarray, K: np.ndarray, V: np.ndarray, T: np.ndarray) ->
 # -- writing it out ----------------------------------------------------------------------------
 
 
-def render_attention(d: AttentionDerivation, fmt: str = "text", lang: str | Words = "en"
-                     ) -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), in language ``lang``."""
+def render_attention(d: AttentionDerivation, fmt: str = "text", lang: str | Words = "en",
+                     embedded: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': a page, or with ``embedded``
+    one <div>), in language ``lang``."""
+    detail = Message("attention.summary", intermediates=len(INTERMEDIATES), inputs=len(INPUTS))
     return write_sections(fmt, Message("attention.title"),
                           [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
-                          d.checks, Message("attention.summary", intermediates=len(INTERMEDIATES),
-                                            inputs=len(INPUTS)), lang)
+                          d.checks, detail, lang, embedded)
 
 
 def _forward(doc: Document, d: AttentionDerivation) -> None:

@@ -283,7 +283,7 @@ def write_weight_sum(doc: Any, d: BPTT, k: str) -> None:
     w = doc.words
     doc.line(SUM_FORMULAS[k])
     for t, part in enumerate(d.per_step[k]):
-        doc.matrix(w("rnn.step_matrix", t=t + 1), rf"\text{{{w('rnn.step_matrix.latex')}}}{t + 1}",
+        doc.matrix(w("rnn.step_matrix", t=t + 1), w("rnn.step_matrix.latex", t=t + 1),
                    _column(part))
         doc.check(d.check(step_name(k, t)))
     doc.matrix(f"d{k}", f"d{k}", _column(d.grads[k]))

@@ -114,8 +114,8 @@ class CheckReport:
     def _repr_markdown_(self) -> str:
         return render(self, "markdown")
 
-    def _repr_html_(self) -> str:
-        return render(self, "html")
+    def _repr_html_(self) -> str:  # one <div>, its own id: several fit in one notebook
+        return render(self, "html", embedded=True)
 
 
 def _values(learner: Learner) -> dict[str, Any]:

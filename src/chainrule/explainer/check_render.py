@@ -173,9 +173,10 @@ def header_lines(report: CheckReport, msg: Words) -> list[str]:
     return lines
 
 
-def render(report: CheckReport, fmt: str = "text", lang: str | Words | None = None) -> str:
-    """The report as 'text', 'markdown' or 'html', in language ``lang`` (default: the
-    report's own)."""
+def render(report: CheckReport, fmt: str = "text", lang: str | Words | None = None,
+           embedded: bool = False) -> str:
+    """The report as 'text', 'markdown' or 'html' (a page; with ``embedded``, one <div>
+    for a notebook cell), in language ``lang`` (default: the report's own)."""
     if fmt not in ("text", "markdown", "html"):
         raise ValueError(f"check: format must be text, markdown or html, got {fmt!r}")
     msg = words(report.lang if lang is None else lang)
@@ -191,8 +192,12 @@ def render(report: CheckReport, fmt: str = "text", lang: str | Words | None = No
     summary = (msg("check.summary.ok", n=len(rows)) if not wrong else
                msg("check.summary.wrong", k=len(wrong), n=len(rows),
                    first=report.first_wrong))
-    return {"text": _text, "markdown": _markdown, "html": _html}[fmt](title, head, rows,
-                                                                      summary)
+    if fmt == "html":
+        from chainrule.explainer.page import full_page
+
+        div = _html(title, head, rows, summary, _math(report.net))
+        return div if embedded else full_page(title, div)
+    return {"text": _text, "markdown": _markdown}[fmt](title, head, rows, summary)
 
 
 def _text(title: str, head: list[str], rows: list, summary: str) -> str:
@@ -207,28 +212,66 @@ def _markdown(title: str, head: list[str], rows: list, summary: str) -> str:
     out = [f"# {title}", "", *[f"- {h}" for h in head], ""]
     for ok, line, details in rows:
         out.append(f"- ✓ {line}" if ok else f"- ✗ **{line}**")
-        out += [f"    - {_code_after(d, ': ')}" for d in details]
+        out += [f"    - {_code_after(d)}" for d in details]
     return "\n".join([*out, "", f"**{summary}**"]) + "\n"
 
 
-def _code_after(line: str, sep: str) -> str:
-    """'correct: dZ1 = ...' -> 'correct: `dZ1 = ...`' (a formula as code); others as they are."""
-    head, found, formula_text = line.partition(sep)
-    return f"{head}{sep}`{formula_text}`" if found and " = " in formula_text and \
-        " " not in head else line
+def _code_after(line: str) -> str:
+    """'correct: dZ1 = ...' -> 'correct: `dZ1 = ...`' (a formula as code; the Chinese colon
+    '：' too); others as they are."""
+    for sep in (": ", "："):
+        head, found, formula_text = line.partition(sep)
+        if found and " = " in formula_text and " " not in head:
+            return f"{head}{sep}`{formula_text}`"
+    return line
 
 
-def _html(title: str, head: list[str], rows: list, summary: str) -> str:
+# the network check rebuilt, as formulas (in the course's notation, layer l in brackets)
+FORWARD_LATEX = {
+    "rows": r"Z^{[l]} = A^{[l-1]} W^{[l]\top} + b^{[l]}",
+    "rows_xw": r"Z^{[l]} = A^{[l-1]} W^{[l]} + b^{[l]}",
+    "columns": r"Z^{[l]} = W^{[l]} A^{[l-1]} + b^{[l]}",
+}
+LOSS_LATEX = {
+    "cross-entropy": r"J = -\frac{1}{m}\sum Y \log A^{[L]}",
+    "binary-cross-entropy": r"J = -\frac{1}{m}\sum \left[Y \log A^{[L]} + (1 - Y)\log(1 - "
+                            r"A^{[L]})\right]",
+    "mse/2": r"J = \frac{1}{2m}\sum (A^{[L]} - Y)^2",
+    "mse": r"J = \frac{1}{m}\sum (A^{[L]} - Y)^2",
+    "mse-mean": r"J = \frac{1}{mn}\sum (A^{[L]} - Y)^2",
+}
+PENALTY_LATEX = {"lambda/(2m)": r"\frac{\lambda}{2m}", "lambda/m": r"\frac{\lambda}{m}",
+                 "lambda/2": r"\frac{\lambda}{2}", "lambda": r"\lambda"}
+
+
+def _math(net: Net) -> list[str]:
+    """The forward pass and the cost as MathML."""
+    from chainrule.explainer.mathml import to_mathml
+
+    forward = FORWARD_LATEX[net.layout.name] + r",\quad A^{[l]} = f_l(Z^{[l]}),\quad A^{[0]} = X"
+    cost = LOSS_LATEX[net.loss]
+    if net.lambd:
+        cost += rf" + {PENALTY_LATEX[net.penalty]}\sum_l \lVert W^{{[l]}}\rVert^2"
+    return [to_mathml(forward), to_mathml(cost)]
+
+
+# scoped to the report's root, so that a report in a notebook styles nothing else
+STYLE = (".crc{font-family:sans-serif;max-width:60em;margin:1em auto}"
+         ".crc .ok{color:#1a7f37}.crc .wrong{color:#c62828}.crc .wrong li{color:#222}"
+         ".crc li{margin:0.2em 0;font-family:monospace}.crc .f{margin:.4em 0}")
+
+
+def _html(title: str, head: list[str], rows: list, summary: str, math: list[str]) -> str:
+    """The report as one <div> with its own id and its scoped style."""
+    from chainrule.explainer.page import new_id
+
     e = html.escape
     items = []
     for ok, line, details in rows:
         inner = "".join(f"<li>{e(d)}</li>" for d in details)
         items.append(f"<li class='{'ok' if ok else 'wrong'}'>{'✓' if ok else '✗'} {e(line)}"
                      + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
-             ".ok{color:#1a7f37}.wrong{color:#c62828}.wrong li{color:#222}"
-             "li{margin:0.2em 0;font-family:monospace}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{e(title)}</h1><p>"
-            + "<br>".join(e(h) for h in head) + "</p><ul>" + "".join(items) + "</ul>"
-            f"<p><b>{e(summary)}</b></p></body></html>\n")
+    formulas = "".join(f"<div class='f'>{m}</div>" for m in math)
+    return (f"<div class='crc' id='{new_id()}'><style>{STYLE}</style><h1>{e(title)}</h1><p>"
+            + "<br>".join(e(h) for h in head) + f"</p>{formulas}<ul>" + "".join(items)
+            + f"</ul><p><b>{e(summary)}</b></p></div>")

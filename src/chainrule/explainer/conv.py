@@ -31,9 +31,9 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check, CheckedReport
+from chainrule.explainer.derivation import Check
 from chainrule.explainer.messages import Message, Words
-from chainrule.explainer.render import Document, write_sections
+from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
 
 POOL = 2  # the pooling window and stride
@@ -43,7 +43,7 @@ FLIPPED = Message("check_name.flipped")  # the check of dX the second way
 
 
 @dataclass
-class ConvDerivation(CheckedReport):
+class ConvDerivation(SectionsReport):
     """The numbers of the derivation, for tests to check one by one; ``str()`` is the
     derivation as text, ``render(fmt)`` in 'text', 'markdown' or 'html'."""
 
@@ -63,11 +63,8 @@ class ConvDerivation(CheckedReport):
     dX_flipped: np.ndarray = field(default=None)  # dX the second way
     checks: list[Check] = field(default_factory=list)
 
-    def render(self, fmt: str = "text", lang: str = "en") -> str:
-        return render_conv(self, fmt, lang)
-
-    def __str__(self) -> str:
-        return render_conv(self, "text")
+    def render(self, fmt: str = "text", lang: str = "en", embedded: bool = False) -> str:
+        return render_conv(self, fmt, lang, embedded)
 
 
 def default_conv() -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, int]:
@@ -230,12 +227,14 @@ def _check_shapes(X: np.ndarray, K: np.ndarray, V: np.ndarray, c: np.ndarray, y:
 # -- writing it out ----------------------------------------------------------------------------
 
 
-def render_conv(d: ConvDerivation, fmt: str = "text", lang: str | Words = "en") -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html'), in language ``lang``."""
+def render_conv(d: ConvDerivation, fmt: str = "text", lang: str | Words = "en",
+                embedded: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': a page, or with ``embedded``
+    one <div>), in language ``lang``."""
     return write_sections(fmt, Message("conv.title"),
                           [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
                           d.checks, Message("conv.summary", deltas=len(INTERMEDIATES),
-                                            parameters=len(PARAMETERS) - 1), lang)
+                                            parameters=len(PARAMETERS) - 1), lang, embedded)
 
 
 def _forward(doc: Document, d: ConvDerivation) -> None:

@@ -104,8 +104,12 @@ STYLE = """
 """
 
 # The page's behaviour, scoped to one report: it finds its root by id, keeps its state in
-# this closure, and listens for keys on the root only (several reports never clash).
-SCRIPT = """(function(id){
+# this closure, and listens for keys on the root only (several reports never clash). Only a
+# standalone page (``page`` true) also reads #step=N from the address, follows its changes
+# and writes it back while one report is shown, and takes the keyboard focus: a report
+# embedded in a notebook touches nothing outside its own root (not the notebook's address,
+# focus or window).
+SCRIPT = """(function(id,page){
 var root=document.getElementById(id);
 if(!root||root.getAttribute('data-ready'))return;
 root.setAttribute('data-ready','1');
@@ -113,7 +117,7 @@ var data=JSON.parse(root.querySelector('script.crx-data').textContent);
 var steps=data.steps,n=steps.length,k=0,ex=0;
 var items=root.querySelectorAll('.step'),marks=root.querySelectorAll('[data-id]');
 var at=root.querySelector('.at'),sel=root.querySelector('select.ex');
-var single=document.querySelectorAll('.crx').length===1;
+var single=page&&document.querySelectorAll('.crx').length===1;
 function fmt(v){if(v!==0&&(Math.abs(v)>=1e4||Math.abs(v)<1e-3))return v.toExponential(2);
 return String(+v.toFixed(4));}
 function shown(v){if(!data.examples)return v.length===1?fmt(v[0]):'['+v.map(fmt).join(', ')+']';
@@ -129,9 +133,11 @@ if(t)t.textContent=v?v[0]+' '+shown(v[1]):'';
 if(tip)tip.textContent=el.getAttribute('data-name')+
 (v?': '+v[0]+' = '+v[1].map(fmt).join(', '):'');}
 root.setAttribute('data-step',String(k+1));
-at.textContent='step '+(k+1)+' of '+n+': '+s.t;
+at.textContent=data.at.replace('{k}',k+1).replace('{n}',n)
+.replace('{t}',function(){return s.t;});
 if(single&&!keep){try{history.replaceState(null,'','#step='+(k+1));}catch(e){}}}
-function fromHash(){var m=/(?:^#|[&;])step=(\\d+)/.exec(location.hash);return m?+m[1]-1:null;}
+function fromHash(){if(!page)return null;
+var m=/(?:^#|[&;])step=(\\d+)/.exec(location.hash);return m?+m[1]-1:null;}
 var go={first:function(){show(0);},prev:function(){show(k-1);},next:function(){show(k+1);},
 last:function(){show(n-1);}};
 var buttons=root.querySelectorAll('[data-go]');
@@ -141,7 +147,8 @@ if(sel)sel.addEventListener('change',function(){ex=+sel.value;show(k,true);});
 root.addEventListener('keydown',function(e){if(e.target.tagName==='SELECT')return;
 var move={ArrowRight:'next',ArrowDown:'next',ArrowLeft:'prev',ArrowUp:'prev',
 Home:'first',End:'last'}[e.key];if(move){go[move]();e.preventDefault();}});
-window.addEventListener('hashchange',function(){var h=fromHash();if(h!==null)show(h,true);});
+if(page)window.addEventListener('hashchange',function(){var h=fromHash();
+if(h!==null)show(h,true);});
 var start=fromHash();show(start===null?0:start,true);
 if(single&&document.activeElement===document.body)root.focus({preventScroll:true});
 })"""
@@ -187,25 +194,42 @@ def _bar(n: int, examples: int, w: Words) -> str:
             f"</button>{choose}</div>")
 
 
+def new_id() -> str:
+    """A fresh id for one report's root: its other ids start with it, so that two reports
+    (or two renders of one) on a page or in a notebook never share an id."""
+    return "crx-" + uuid.uuid4().hex[:12]
+
+
 def fragment_html(title: str, diagram: Diagram, steps: Sequence[Step], summary: str,
-                  examples: int = 0, lang: str | Words = "en") -> str:
+                  examples: int = 0, lang: str | Words = "en", embedded: bool = False) -> str:
     """The report as one <div>: its style, controls, diagram, steps, data and script.
     ``examples`` > 1 adds a choice of which example's values the nodes show; the controls
-    are labelled in language ``lang``."""
-    uid = "crx-" + uuid.uuid4().hex[:12]
-    data = {"examples": examples, "steps": [
+    are labelled in language ``lang``; ``embedded``: for a notebook cell, whose script
+    leaves the address, the focus and the window alone (see SCRIPT)."""
+    uid = new_id()
+    w = words(lang)
+    # where we are, for the script to fill in: "step {k} of {n}: {t}" in the page's language
+    data = {"examples": examples, "at": w("page.at", k="{k}", n="{n}", t="{t}"), "steps": [
         {"t": s.title, "hl": s.highlight, "val": {k: [sym, v] for k, (sym, v) in
                                                    s.values.items()}} for s in steps]}
-    bar = _bar(len(steps), examples, words(lang))
+    bar = _bar(len(steps), examples, w)
     items = "".join(f"<li class='step' id='{uid}-step-{k + 1}' data-k='{k + 1}'><h2>"
                     f"{k + 1}. {html.escape(s.title)}</h2>{s.panel}</li>"
                     for k, s in enumerate(steps))
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # readable (Chinese as it is); "</" escaped so that no string can end the script
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     return (f"<div class='crx' id='{uid}' tabindex='0'><style>{STYLE}</style>"
             f"<h1>{html.escape(title)}</h1>{bar}{_svg(diagram)}<ol class='steps'>{items}</ol>"
             f"<p class='summary'>{html.escape(summary)}</p>"
             f"<script type='application/json' class='crx-data'>{payload}</script>"
-            f"<script>{SCRIPT}('{uid}');</script></div>")
+            f"<script>{SCRIPT}('{uid}',{'false' if embedded else 'true'});</script></div>")
+
+
+def static_fragment(title: str, body: str) -> str:
+    """A report without steps (the convolution's, the attention head's) as one <div> with
+    the page's style and its own id; no script."""
+    return (f"<div class='crx' id='{new_id()}'><style>{STYLE}</style><h1>{html.escape(title)}"
+            f"</h1>{body}</div>")
 
 
 def full_page(title: str, body: str) -> str:
@@ -381,10 +405,13 @@ def mlp_steps(d: Derivation, columns: bool = False, lang: str | Words = "en") ->
     return steps
 
 
-def mlp_fragment(d: Derivation, columns: bool = False, lang: str | Words = "en") -> str:
+def mlp_fragment(d: Derivation, columns: bool = False, lang: str | Words = "en",
+                 embedded: bool = False) -> str:
+    """The interactive page of an MLP derivation as one <div> (see fragment_html)."""
     w = words(lang)
     return fragment_html(w("mlp.title"), mlp_diagram(d, w), mlp_steps(d, columns, w),
-                         summary(d.checks, "", w), examples=len(d.X), lang=w)
+                         summary(d.checks, "", w), examples=len(d.X), lang=w,
+                         embedded=embedded)
 
 
 def mlp_page(d: Derivation, columns: bool = False, lang: str | Words = "en") -> str:
@@ -463,12 +490,13 @@ def bptt_steps(d: Any, lang: str | Words = "en") -> list[Step]:
     return steps
 
 
-def bptt_fragment(d: Any, lang: str | Words = "en") -> str:
+def bptt_fragment(d: Any, lang: str | Words = "en", embedded: bool = False) -> str:
+    """The interactive page of the BPTT derivation as one <div> (see fragment_html)."""
     from chainrule.explainer.bptt import bptt_summary
 
     w = words(lang)
     return fragment_html(w("rnn.title"), bptt_diagram(d, w), bptt_steps(d, w),
-                         bptt_summary(d, w), lang=w)
+                         bptt_summary(d, w), lang=w, embedded=embedded)
 
 
 def bptt_page(d: Any, lang: str | Words = "en") -> str:
@@ -495,4 +523,6 @@ def fragment(d: Any, columns: bool = False, lang: str | Words = "en") -> str:
     """The interactive page of ``d`` as one <div> for embedding (Jupyter's _repr_html_)."""
     from chainrule.explainer.bptt import BPTT
 
-    return bptt_fragment(d, lang) if isinstance(d, BPTT) else mlp_fragment(d, columns, lang)
+    if isinstance(d, BPTT):
+        return bptt_fragment(d, lang, embedded=True)
+    return mlp_fragment(d, columns, lang, embedded=True)

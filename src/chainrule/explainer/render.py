@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from typing import Any
 
 import numpy as np
 
-from chainrule.explainer.derivation import Check, Derivation, LayerMath
+from chainrule.explainer.derivation import Check, CheckedReport, Derivation, LayerMath
 from chainrule.explainer.messages import Words, words
 from chainrule.nn.activation import get_activation
 
@@ -120,6 +121,12 @@ def summarized(a: np.ndarray, full: bool = False, w: Words | None = None
     return shown, w("matrix.cut", rows=rows, columns=cols, parts=w("matrix.and").join(parts))
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: wide (CJK) characters take two, so the
+    rows of a matrix named in Chinese line up under its first one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def check_text(c: Check, w: Words | None = None) -> str:
     """One check's verdict: '✓ ... matches autograd ...' or '✗ FAILED: ...'."""
     w = w or words()
@@ -146,7 +153,7 @@ class Document:
         shown, note = summarized(a, self.full, self.words)
         body = np.array2string(shown, precision=4, floatmode="fixed", suppress_small=True,
                                max_line_width=120, threshold=shown.size + 1)
-        pad = " " * (len(name) + 3)
+        pad = " " * (display_width(name) + 3)
         self.parts.append(f"{name} = " + body.replace("\n", "\n" + pad)
                           + (f"\n{pad}{note}" if note else ""))
 
@@ -228,11 +235,12 @@ def document(fmt: str, lang: str | Words = "en") -> Document:
 
 
 def write_sections(fmt: str, title: str, sections: list, checks: list[Check],
-                   detail: str, lang: str | Words = "en") -> str:
+                   detail: str, lang: str | Words = "en", embedded: bool = False) -> str:
     """A fixed small derivation (the convolution's, the attention head's) in ``fmt``: each of
     ``sections`` writes into one document, then the summary of ``checks``; html is a
-    standalone page, as every derivation's html is. ``title`` and ``detail`` (the words
-    after the count of checks) are written in ``lang`` when they are Messages."""
+    standalone page, as every derivation's html is, or with ``embedded`` one <div> for a
+    notebook cell. ``title`` and ``detail`` (the words after the count of checks) are
+    written in ``lang`` when they are Messages."""
     doc = document(fmt, lang)
     title = doc.words.text(title)
     for write in sections:
@@ -240,10 +248,28 @@ def write_sections(fmt: str, title: str, sections: list, checks: list[Check],
     doc.heading(doc.words("heading.summary"))
     doc.line(summary(checks, doc.words.text(detail), doc.words))
     if fmt == "html":
-        from chainrule.explainer.page import full_page
+        from chainrule.explainer.page import full_page, static_fragment
 
-        return full_page(title, doc.render(title))
+        div = static_fragment(title, doc.render(title))
+        return div if embedded else full_page(title, div)
     return doc.render(title)
+
+
+class SectionsReport(CheckedReport):
+    """A fixed small derivation that ``write_sections`` writes (the convolution's, the
+    attention head's): ``str()`` is its text; Jupyter shows its HTML or its Markdown."""
+
+    def render(self, fmt: str = "text", lang: str = "en", embedded: bool = False) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.render("text")
+
+    def _repr_markdown_(self) -> str:
+        return self.render("markdown")
+
+    def _repr_html_(self) -> str:  # one <div>, its own id: several fit in one notebook
+        return self.render("html", embedded=True)
 
 
 def render(d: Derivation, fmt: str = "text", columns: bool = False, full: bool = False,

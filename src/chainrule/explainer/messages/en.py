@@ -79,6 +79,7 @@ MESSAGES: dict[str, str] = {
     "page.last": "last »",
     "page.last.tip": "last step (End)",
     "page.steps": "{n} steps",
+    "page.at": "step {k} of {n}: {t}",
     "page.example": "example",
     "page.unit": "{name} (layer {layer}, unit {unit})",
     "page.input": "{name} (input {unit})",
@@ -113,7 +114,7 @@ MESSAGES: dict[str, str] = {
                   "perturbed); the sum, with respect to the shared weight (every step's use "
                   "perturbed at once)",
     "rnn.step_matrix": "  step {t}",
-    "rnn.step_matrix.latex": "step ",
+    "rnn.step_matrix.latex": r"\text{{step }}{t}",
     "rnn.summary": " ({errors} per-step errors do_t, dh_t, da_t; {shares} per-step shares; "
                    "{sums} weight sums)",
     "check_name.step_share": "d{weight} (step {t})",
