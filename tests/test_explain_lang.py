@@ -197,3 +197,24 @@ def test_reports_in_one_notebook_share_no_id_and_no_global_handler(tmp_path):
     # a standalone page (the html format) follows #step=N; the cells do not
     model, x, y = default_example()
     assert ",true);</script>" in cr.explain(model, x, y, format="html")
+
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def test_the_chinese_in_the_docs_is_what_the_commands_print(tmp_path, capsys):
+    """docs/explain.md's excerpt is made of pieces of `chainrule explain --lang zh`, in
+    order; docs/check.md's Chinese session is the report of its buggy file, in full."""
+    doc = (DOCS / "explain.md").read_text()
+    shown = doc.split("$ chainrule explain --lang zh\n", 1)[1].split("```", 1)[0]
+    assert main(["explain", "--lang", "zh"]) == 0
+    printed, at = capsys.readouterr().out, 0
+    for piece in shown.split("...\n"):
+        found = printed.find(piece, at)
+        assert piece.strip() and found >= at, piece
+        at = found + len(piece)
+    doc = (DOCS / "check.md").read_text()
+    (tmp_path / "two_layer.py").write_text(doc.split("```python\n", 1)[1].split("```", 1)[0])
+    shown = doc.split("$ chainrule check two_layer.py --lang zh\n", 1)[1].split("```", 1)[0]
+    report = check_backprop(tmp_path / "two_layer.py", lang="zh")
+    assert str(report) == shown

@@ -9,9 +9,11 @@ the page at step N (1-based).
 
 Every number on the page is the derivation's own (already checked against autograd and
 central differences), embedded as JSON; nothing is fetched. Several reports on one page do
-not clash: each has its own id, its script finds its own root by that id and listens for
-keys on that root only, so it can be embedded in Jupyter (``_repr_html_``). Without
-scripts every step is shown, one after the other.
+not clash: each has its own id (its other ids start with it), its script finds its own
+root by that id and listens for keys on that root only. Embedded in a notebook cell
+(``_repr_html_``, ``embedded=True``) it also leaves the address, the focus and the window
+alone; ``#step=N`` is the standalone page's. Without scripts every step is shown, one
+after the other. The words come from ``chainrule.explainer.messages`` (``lang``).
 """
 
 from __future__ import annotations
