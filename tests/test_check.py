@@ -3,6 +3,7 @@ the usual mistakes planted in them one line at a time (as learners make them).""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -198,11 +199,16 @@ def test_nothing_fits_shows_the_entries(tmp_path):
 
 def test_formats(tmp_path):
     report = check_backprop(planted(tmp_path, TANH, ("dW2 = dZ2 @ A1.T / m", "dW2 = dZ2 @ A1.T")))
-    md, page = report._repr_markdown_(), report._repr_html_()
+    md, page = report._repr_markdown_(), report.render("html")
     assert md.startswith("# chainrule check") and "**dW2 WRONG" in md
     assert "`dW2 = dZ2 @ A1.T / m`" in md
     assert page.startswith("<!DOCTYPE html>") and "class='wrong'" in page
     assert "dW2 = dZ2 @ A1.T / m" in page and "<script" not in page
+    # in a notebook: the same report as one <div> (its style scoped to it), with MathML
+    cell = report._repr_html_()
+    assert cell.startswith("<div class='crc' id='crx-")
+    assert re.sub(r"crx-\w+", "", cell) in re.sub(r"crx-\w+", "", page)
+    assert cell.count("<math") == 2 and "body{" not in cell
     with pytest.raises(ValueError, match="format"):
         report.render("pdf")
     with pytest.raises(ValueError, match="language"):

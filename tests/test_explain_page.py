@@ -17,7 +17,7 @@ import pytest
 import chainrule as cr
 from chainrule.explainer import default_example, derive
 from chainrule.explainer.bptt import default_rnn, derive_bptt
-from chainrule.explainer.page import bptt_fragment, full_page, mlp_fragment
+from chainrule.explainer.page import bptt_fragment, full_page, mlp_fragment, mlp_steps
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get "
@@ -171,3 +171,25 @@ def test_the_screenshot_is_not_blank_and_shows_the_highlight(tmp_path):
     assert image.std() > 0.05  # not a uniform picture
     orange = np.array([0xE8, 0x59, 0x0C]) / 255  # the highlighted edges and nodes
     assert (np.abs(image - orange).max(axis=-1) < 0.05).sum() > 50
+
+
+def test_reports_in_a_notebook_leave_the_address_alone(tmp_path):
+    """Reports as Jupyter embeds them (``_repr_html_``, inside the cells' own elements):
+    #step=N in the address opens none of them, stepping one writes no address, each moves
+    alone, and the Chinese one says where it is in Chinese."""
+    model, x, y = default_example()
+    cells = "".join(f"<div class='cell'><div class='output'>{r._repr_html_()}</div></div>"
+                    for r in (cr.explain(model, x, y), cr.explain(model, x, y, lang="zh")))
+    driver = ("<script>var r=document.querySelectorAll('.crx');"
+              "r[0].querySelector('[data-go=next]').click();"
+              "r[1].querySelector('[data-go=last]').click();"
+              "document.body.setAttribute('data-hash',location.hash);"
+              "document.body.setAttribute('data-at',r[1].querySelector('.at').textContent);"
+              "</script>")
+    dom = Elements(browse(page_file(tmp_path, cells + driver), "#step=5", "--dump-dom"))
+    roots = dom.with_class("crx")
+    n = len(mlp_steps(derive(model, x, y)))
+    assert [r["data-step"] for r in roots] == ["2", str(n)]
+    body = next(a for tag, a in dom.items if tag == "body")
+    assert body["data-hash"] == "#step=5"
+    assert body["data-at"] == f"第 {n} 步，共 {n} 步：更新：W <- W - alpha dW，b <- b - alpha db"

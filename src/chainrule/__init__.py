@@ -158,8 +158,9 @@ cat = concatenate
 
 def explain(model: _Any, x: _Any, y: _Any = None, loss: _Any = None, *, lr: float = 0.5,
             l1: float = 0.0, l2: float = 0.0, columns: bool = False, format: str = "text",
-            steps: int = 1, per_example: bool = False) -> str:
-    """The backpropagation derivation of ``model`` on (x, y) as text, Markdown or HTML:
+            steps: int = 1, per_example: bool = False, lang: str = "en") -> str:
+    """The backpropagation derivation of ``model`` on (x, y) as text, Markdown or HTML, its
+    words in language ``lang`` ('en', 'zh'):
     ``chainrule.explainer.render(chainrule.explainer.derive(...))`` (see docs/explain.md).
     ``model`` may be the path of a saved model (``explainer.derive_model_file``); ``loss``
     is then the one it was trained with unless given, otherwise 'cross-entropy'. The text
@@ -167,7 +168,7 @@ def explain(model: _Any, x: _Any, y: _Any = None, loss: _Any = None, *, lr: floa
     from chainrule.explainer.report import report  # on first use: import stays light
 
     return report(model, x, y, loss, lr=lr, l1=l1, l2=l2, columns=columns, format=format,
-                  steps=steps, per_example=per_example)
+                  steps=steps, per_example=per_example, lang=lang)
 
 
 class inference_mode(set_grad_enabled):  # noqa: N801  (PyTorch's name)

@@ -15,7 +15,7 @@ from chainrule.cli.common import EXIT_FAILED, EXIT_OK
 
 
 def add_parser(sub: Any) -> None:
-    from chainrule.explainer.check_render import LANGUAGES
+    from chainrule.explainer.messages import LANGUAGES
 
     p = sub.add_parser("check", help="check a hand-written numpy backprop: every gradient "
                                      "right or wrong, the first mistake named",
@@ -31,8 +31,8 @@ def add_parser(sub: Any) -> None:
     layout.add_argument("--rows", action="store_true",
                         help="the examples are the rows of X (default: from the shapes)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
-    p.add_argument("--lang", default="en", choices=list(LANGUAGES),
-                   help="the language of the report")
+    p.add_argument("--lang", default="en", choices=LANGUAGES,
+                   help="the language of the report (zh: Simplified Chinese)")
     p.set_defaults(func=run)
 
 

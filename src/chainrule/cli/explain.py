@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 from chainrule.cli.common import EXIT_FAILED, EXIT_OK
+from chainrule.explainer.messages import LANGUAGES
 from chainrule.explainer.render import MAX_COLUMNS, MAX_ROWS
 from chainrule.explainer.setup import ACTIVATION_NAMES, ExampleSpec, build
 
@@ -56,6 +57,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--weights-seed", type=int, default=DEFAULTS["weights_seed"],
                    help="seed of the random weights (and random examples)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "html"])
+    p.add_argument("--lang", default="en", choices=LANGUAGES,
+                   help="the language of the words (the numbers and formulas are the same in "
+                        "every one; zh: Simplified Chinese); applies to every derivation")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"],
                    help="gradient-descent steps to show")
     p.add_argument("--columns", action="store_true",
@@ -75,14 +79,15 @@ def add_parser(sub: Any) -> None:
                         "first ones and its shape)")
     p.add_argument("--rnn", action="store_true",
                    help="the BPTT derivation of a tiny tanh RNN over 3 time steps instead "
-                        "(takes only --format and --out)")
+                        "(takes only --format, --lang and --out)")
     p.add_argument("--conv", action="store_true",
                    help="the derivation of a tiny convolutional layer instead (a 5x5 image, "
                         "one 2x2 kernel, 2x2 max pooling, a softmax output; takes only "
-                        "--format and --out)")
+                        "--format, --lang and --out)")
     p.add_argument("--attention", action="store_true",
                    help="the derivation of one tiny causal attention head instead (3 "
-                        "tokens, d = 2, L = 1/2 sum (O - T)^2; takes only --format and --out)")
+                        "tokens, d = 2, L = 1/2 sum (O - T)^2; takes only --format, --lang "
+                        "and --out)")
     p.add_argument("--out", help="write to this file instead of printing")
     p.set_defaults(func=run)
 
@@ -129,26 +134,27 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_options(args)
+    fmt, lang = args.format, args.lang
     if args.rnn:
         from chainrule.explainer.bptt import default_rnn, derive_bptt, render_bptt
 
         bptt = derive_bptt(*default_rnn())
-        text, ok = render_bptt(bptt, args.format), bptt.all_ok
+        text, ok = render_bptt(bptt, fmt, lang), bptt.all_ok
     elif args.conv:
         from chainrule.explainer.conv import default_conv, derive_conv, render_conv
 
         conv = derive_conv(*default_conv())
-        text, ok = render_conv(conv, args.format), conv.all_ok
+        text, ok = render_conv(conv, fmt, lang), conv.all_ok
     elif args.attention:
         from chainrule.explainer import attention
 
         head = attention.derive_attention(*attention.default_attention())
-        text, ok = attention.render_attention(head, args.format), head.all_ok
+        text, ok = attention.render_attention(head, fmt, lang), head.all_ok
     else:
         from chainrule.explainer.page import write
 
         derivation = _model_file_derivation(args) if args.model else _example_derivation(args)
-        text, ok = write(derivation, args.format, args.columns, args.full), derivation.all_ok
+        text, ok = write(derivation, fmt, args.columns, args.full, lang), derivation.all_ok
     from chainrule._io import write_text_or_print
 
     write_text_or_print(text, args.out, "explain")

@@ -5,6 +5,8 @@ Markdown or HTML; ``chainrule.explain(model, x, y, ...)`` is the two in one call
 ``derive_model_file`` / ``explain_model_file`` do it for a saved model, on its inputs
 prepared as its training data was.
 ``bptt`` does the same for backpropagation through time in a tiny RNN.
+Every report's words come from one table per language (``messages``: English, and
+Simplified Chinese with ``lang="zh"``); the numbers are the same in every language.
 """
 
 from __future__ import annotations

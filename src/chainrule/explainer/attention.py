@@ -33,8 +33,9 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check, CheckedReport
-from chainrule.explainer.render import Document, write_sections
+from chainrule.explainer.derivation import Check
+from chainrule.explainer.messages import Message, Words
+from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
 
 INTERMEDIATES = ("dO", "dP", "dS")  # the gradients checked at O, P and S
@@ -42,7 +43,7 @@ INPUTS = ("dV", "dQ", "dK")
 
 
 @dataclass
-class AttentionDerivation(CheckedReport):
+class AttentionDerivation(SectionsReport):
     """The numbers of the derivation, for tests to check one by one; ``str()`` is the
     derivation as text, ``render(fmt)`` in 'text', 'markdown' or 'html'."""
 
@@ -62,11 +63,8 @@ class AttentionDerivation(CheckedReport):
     def scale(self) -> float:
         return 1.0 / math.sqrt(self.Q.shape[1])
 
-    def render(self, fmt: str = "text") -> str:
-        return render_attention(self, fmt)
-
-    def __str__(self) -> str:
-        return render_attention(self, "text")
+    def render(self, fmt: str = "text", lang: str = "en", embedded: bool = False) -> str:
+        return render_attention(self, fmt, lang, embedded)
 
 
 def default_attention() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -186,35 +184,31 @@ def _check_shapes(Q: np.ndarray, K: np.ndarray, V: np.ndarray, T: np.ndarray) ->
 # -- writing it out ----------------------------------------------------------------------------
 
 
-def render_attention(d: AttentionDerivation, fmt: str = "text") -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html')."""
-    return write_sections(fmt, "Backpropagation through a causal attention head, step by step",
+def render_attention(d: AttentionDerivation, fmt: str = "text", lang: str | Words = "en",
+                     embedded: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': a page, or with ``embedded``
+    one <div>), in language ``lang``."""
+    detail = Message("attention.summary", intermediates=len(INTERMEDIATES), inputs=len(INPUTS))
+    return write_sections(fmt, Message("attention.title"),
                           [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
-                          d.checks, f" ({len(INTERMEDIATES)} intermediates dO, dP, dS; "
-                               f"{len(INPUTS)} input gradients dV, dQ, dK)")
+                          d.checks, detail, lang, embedded)
 
 
 def _forward(doc: Document, d: AttentionDerivation) -> None:
-    n, k = d.Q.shape
-    doc.heading("Notation")
-    doc.line(f"one attention head over {n} tokens, head size d = {k}: queries Q, keys K, "
-             f"values V (rows are tokens), causal (token i attends to tokens 0..i), and the "
-             f"loss L = 1/2 sum (O - T)^2 against a fixed target T")
-    doc.heading("Forward pass")
+    w, (n, k) = doc.words, d.Q.shape
+    doc.heading(w("heading.notation"))
+    doc.line(w("attention.notation", n=n, d=k))
+    doc.heading(w("heading.forward"))
     doc.matrix("Q", "Q", d.Q)
     doc.matrix("K", "K", d.K)
     doc.matrix("V", "V", d.V)
-    doc.line(f"S = Q K^T / sqrt(d), the scores (1/sqrt({k}) = {d.scale:.4f})",
-             r"S = \frac{Q K^\top}{d^{1/2}}")
+    doc.line(w("attention.scores", d=k, scale=d.scale), r"S = \frac{Q K^\top}{d^{1/2}}")
     doc.matrix("S", "S", d.S)
-    doc.line("the causal mask: S[i, j] = -inf for j > i (a query may not see later keys)",
-             r"S'_{ij} = S_{ij}\ (j \le i),\quad -\mathrm{inf}\ (j > i)")
-    doc.matrix("S (masked)", r"S'", d.S_masked)
-    doc.line("P = softmax(S) row by row: each row sums to 1, and P = 0 where masked",
-             r"P_{ij} = \frac{\exp S'_{ij}}{\sum_k \exp S'_{ik}}")
+    doc.line(w("attention.mask"), r"S'_{ij} = S_{ij}\ (j \le i),\quad -\mathrm{inf}\ (j > i)")
+    doc.matrix(w("attention.masked"), r"S'", d.S_masked)
+    doc.line(w("attention.softmax"), r"P_{ij} = \frac{\exp S'_{ij}}{\sum_k \exp S'_{ik}}")
     doc.matrix("P", "P", d.P)
-    doc.line("O = P V: each output row a weighted mean of the value rows it may see",
-             r"O = P V")
+    doc.line(w("attention.output"), r"O = P V")
     doc.matrix("O", "O", d.O)
     doc.matrix("T", "T", d.T)
     doc.line("L = 1/2 sum (O - T)^2", r"L = \frac{1}{2}\sum_{i,j} (O_{ij} - T_{ij})^2")
@@ -227,21 +221,16 @@ def _show(doc: Document, d: AttentionDerivation, name: str, latex: str) -> None:
 
 
 def _backward(doc: Document, d: AttentionDerivation) -> None:
-    doc.heading("Backward pass")
-    doc.line("dO, dP and dS checked against autograd (the retained gradients of O, P and S "
-             "in the head built from explicit ops) and central differences (each entry "
-             "perturbed, the rest run forward from it); dV, dQ and dK against "
-             "scaled_dot_product_attention(is_causal=True)")
-    doc.line("dO = O - T  (the upstream gradient of the loss)", r"dO = O - T")
+    w = doc.words
+    doc.heading(w("heading.backward"))
+    doc.line(w("attention.checks"))
+    doc.line(w("attention.do"), r"dO = O - T")
     _show(doc, d, "dO", "dO")
-    doc.line("dV = P^T dO: value row j collects dO from every query that attended to it",
-             r"dV = P^\top dO")
+    doc.line(w("attention.dv"), r"dV = P^\top dO")
     _show(doc, d, "dV", "dV")
     doc.line("dP = dO V^T", r"dP = dO\, V^\top")
     _show(doc, d, "dP", "dP")
-    doc.line("dS = P * (dP - rowsum(dP * P)): the softmax's vector-Jacobian product, row by "
-             "row; 0 at the masked positions, where P = 0",
-             r"dS_{ij} = P_{ij}\left(dP_{ij} - \sum_k dP_{ik} P_{ik}\right)")
+    doc.line(w("attention.ds"), r"dS_{ij} = P_{ij}\left(dP_{ij} - \sum_k dP_{ik} P_{ik}\right)")
     _show(doc, d, "dS", "dS")
     doc.line("dQ = dS K / sqrt(d)", r"dQ = \frac{dS\, K}{d^{1/2}}")
     _show(doc, d, "dQ", "dQ")

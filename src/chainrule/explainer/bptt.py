@@ -34,6 +34,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
 from chainrule.explainer.derivation import Check, PageReport
+from chainrule.explainer.messages import Message, Words, words
 from chainrule.explainer.render import document, summary
 from chainrule.gradcheck import central_differences
 
@@ -73,7 +74,7 @@ def default_rnn() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
 
 def step_name(k: str, t: int) -> str:
     """The name of step t's (0-based) share of dk, e.g. 'dW (step 1)'."""
-    return f"d{k} (step {t + 1})"
+    return Message("check_name.step_share", weight=k, t=t + 1)
 
 
 def dtanh(h: np.ndarray) -> np.ndarray:
@@ -205,39 +206,38 @@ def _column(a: np.ndarray) -> np.ndarray:
     return a if a.ndim == 2 else a[:, None]
 
 
-def render_bptt(d: BPTT, fmt: str = "text") -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page)."""
+def render_bptt(d: BPTT, fmt: str = "text", lang: str | Words = "en") -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': the interactive page), in
+    language ``lang``."""
     if fmt == "html":
         from chainrule.explainer.page import bptt_page
 
-        return bptt_page(d)
-    doc = document(fmt)
+        return bptt_page(d, lang)
+    doc = document(fmt, lang)
+    w = doc.words
     steps = len(d.xs)
     write_notation(doc, d)
-    doc.heading("Forward through time")
+    doc.heading(w("rnn.heading.forward"))
     for t in range(steps):
         write_forward(doc, d, t)
     write_loss(doc, d)
-    doc.heading("Backward through time (t = T down to 1)")
+    doc.heading(w("rnn.heading.backward"))
     write_backward_rule(doc)
     for t in range(steps - 1, -1, -1):
         write_backward(doc, d, t)
-    doc.heading("Shared weights: sums over time")
-    doc.line("step t's share is the gradient with respect to the copy of the weight used at "
-             "step t alone (autograd: a node per step; numerically: that copy perturbed); "
-             "the sum, with respect to the shared weight (every step's use perturbed at once)")
+    doc.heading(w("rnn.heading.shared"))
+    doc.line(w("rnn.shares"))
     for k in NAMES:
         write_weight_sum(doc, d, k)
-    doc.heading("Summary")
-    doc.line(bptt_summary(d))
-    return doc.render("Backpropagation through time, step by step")
+    doc.heading(w("heading.summary"))
+    doc.line(bptt_summary(d, w))
+    return doc.render(w("rnn.title"))
 
 
 def write_notation(doc: Any, d: BPTT) -> None:
     """The model's equations and its weights."""
-    doc.heading("Notation")
-    doc.line(f"a tanh RNN over T = {len(d.xs)} steps: a_t = U x_t + W h_(t-1) + b, h_t = "
-             f"tanh(a_t), o_t = V h_t + c, p_t = softmax(o_t), L = sum_t -log p_t[y_t]; h_0 = 0",
+    doc.heading(doc.words("heading.notation"))
+    doc.line(doc.words("rnn.notation", T=len(d.xs)),
              r"a_t = U x_t + W h_{t-1} + b,\ h_t = \tanh(a_t),\ o_t = V h_t + c,\ "
              r"L = -\sum_t \log \mathrm{softmax}(o_t)_{y_t}")
     for k in NAMES:
@@ -246,8 +246,8 @@ def write_notation(doc: Any, d: BPTT) -> None:
 
 def write_forward(doc: Any, d: BPTT, t: int) -> None:
     """Step t (0-based) of the forward pass: a_t, h_t, o_t, p_t."""
-    doc.line(f"t = {t + 1}: x_{t + 1} = {np.round(d.xs[t], 4).tolist()}, target "
-             f"y_{t + 1} = {int(d.ys[t])}")
+    doc.line(doc.words("rnn.forward", t=t + 1, x=np.round(d.xs[t], 4).tolist(),
+                       y=int(d.ys[t])))
     for name, values in (("a", d.a[t]), ("h", d.h[t + 1]), ("o", d.o[t]), ("p", d.p[t])):
         doc.matrix(f"{name}_{t + 1}", f"{name}_{{{t + 1}}}", values[:, None])
 
@@ -262,9 +262,7 @@ def write_backward_rule(doc: Any) -> None:
              "da_t = dh_t * (1 - h_t^2);  da_(T+1) = 0",
              r"do_t = p_t - e_{y_t},\ dh_t = V^\top do_t + W^\top da_{t+1},\ "
              r"da_t = dh_t \odot (1 - h_t^2)")
-    doc.line("each checked against autograd (the gradients of o_t, h_t, a_t in the unrolled "
-             "graph) and central differences (each entry of o_t, h_t or a_t perturbed, the "
-             "rest of the unrolled network run forward from it)")
+    doc.line(doc.words("rnn.backward_checks"))
 
 
 def write_backward(doc: Any, d: BPTT, t: int) -> None:
@@ -282,16 +280,19 @@ SUM_FORMULAS = {"V": "dV = sum_t do_t h_t^T", "c": "dc = sum_t do_t",
 
 def write_weight_sum(doc: Any, d: BPTT, k: str) -> None:
     """Shared weight k's gradient: each step's share, checked, and their sum, checked."""
+    w = doc.words
     doc.line(SUM_FORMULAS[k])
     for t, part in enumerate(d.per_step[k]):
-        doc.matrix(f"  step {t + 1}", rf"\text{{step }}{t + 1}", _column(part))
+        doc.matrix(w("rnn.step_matrix", t=t + 1), w("rnn.step_matrix.latex", t=t + 1),
+                   _column(part))
         doc.check(d.check(step_name(k, t)))
     doc.matrix(f"d{k}", f"d{k}", _column(d.grads[k]))
     doc.check(d.check(f"d{k}"))
 
 
-def bptt_summary(d: BPTT) -> str:
+def bptt_summary(d: BPTT, w: Words | None = None) -> str:
     """The check count, split into the per-step errors, the per-step shares and the sums."""
+    w = w or words()
     steps = len(d.xs)
-    return summary(d.checks, f" ({len(ERRORS) * steps} per-step errors do_t, dh_t, da_t; "
-                             f"{len(NAMES) * steps} per-step shares; {len(NAMES)} weight sums)")
+    return summary(d.checks, w("rnn.summary", errors=len(ERRORS) * steps,
+                               shares=len(NAMES) * steps, sums=len(NAMES)), w)

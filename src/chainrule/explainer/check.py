@@ -35,8 +35,9 @@ from chainrule.explainer.check_load import (
     time_limit,
 )
 from chainrule.explainer.check_network import Net, infer_loss, infer_network, layouts_for
-from chainrule.explainer.check_render import messages, render
+from chainrule.explainer.check_render import render
 from chainrule.explainer.check_truth import autograd, numeric
+from chainrule.explainer.messages import Message, check_language
 
 # central differences call the learner's forward twice per weight: keep examples small
 MAX_PARAMETERS, MAX_EXAMPLES = 5_000, 500
@@ -103,8 +104,9 @@ class CheckReport:
                 return q
         raise KeyError(f"check: backward returned no {name}")
 
-    def render(self, fmt: str = "text") -> str:
-        return render(self, fmt)
+    def render(self, fmt: str = "text", lang: str | None = None) -> str:
+        """The report as 'text', 'markdown' or 'html', in ``lang`` (default: its own)."""
+        return render(self, fmt, lang)
 
     def __str__(self) -> str:
         return render(self, "text")
@@ -112,8 +114,8 @@ class CheckReport:
     def _repr_markdown_(self) -> str:
         return render(self, "markdown")
 
-    def _repr_html_(self) -> str:
-        return render(self, "html")
+    def _repr_html_(self) -> str:  # one <div>, its own id: several fit in one notebook
+        return render(self, "html", embedded=True)
 
 
 def _values(learner: Learner) -> dict[str, Any]:
@@ -235,7 +237,7 @@ def _compare(name: str, value: np.ndarray, true: np.ndarray, num: np.ndarray, m:
     return Quantity(name, value, right, right_num, convention, ok, error, error_num)
 
 
-def _truth_notes(net: Net, true: dict, num: dict, names: list[str], msg: dict) -> list[str]:
+def _truth_notes(net: Net, true: dict, num: dict, names: list[str]) -> list[str]:
     """Say so if autograd and central differences disagree (the rebuilt network is not the
     learner's), or the formulas of check_diagnosis disagree with autograd (a bug in check)."""
     bad = [n for n in names if not matches(num[n], true[n]) and not np.allclose(
@@ -243,7 +245,7 @@ def _truth_notes(net: Net, true: dict, num: dict, names: list[str], msg: dict) -
     if not bad:
         return []
     diff = max(float(np.abs(num[n] - true[n]).max()) for n in bad)
-    return [msg["truth.disagree"].format(names=", ".join(bad), diff=diff)]
+    return [Message("check.truth.disagree", names=", ".join(bad), diff=diff)]
 
 
 def check_backprop(source: Any, *, layout: str | None = None,
@@ -256,17 +258,17 @@ def check_backprop(source: Any, *, layout: str | None = None,
     lambd: override what the file declares (ACTIVATIONS, LOSS, LAMBDA) or check infers.
     Raises CheckFileError (a ValueError) for a file it cannot use, saying why.
     """
-    msg = messages(lang)
+    check_language(lang, "check")
     if layout not in (None, "rows", "columns"):
         raise ValueError(f"check: layout must be 'rows' or 'columns', got {layout!r}")
     learner = load(source, timeout, lambd)
     _check_size(learner)
     with time_limit(timeout, f"checking {learner.name}"):
-        return _check(learner, layout, activations, loss, lang, msg)
+        return _check(learner, layout, activations, loss, lang)
 
 
 def _check(learner: Learner, layout: str | None, activations: list[str] | None,
-           loss: str | None, lang: str, msg: dict[str, str]) -> CheckReport:
+           loss: str | None, lang: str) -> CheckReport:
     calls, L = _Calls(learner), learner.layers
     declared = learner.declared
     layout = layout or declared.get("LAYOUT")
@@ -306,11 +308,11 @@ def _check(learner: Learner, layout: str | None, activations: list[str] | None,
     num = numeric(net, objective, learner.params, learner.keys, learner.X)
     names = [n for n in order(L) if n in grads]
     quantities = _quantities(names, grads, true, num, net)
-    notes = _truth_notes(net, true, num, names, msg)
+    notes = _truth_notes(net, true, num, names)
     if others:
-        notes.append(msg["also"].format(acts="; ".join(others)))
+        notes.append(Message("check.also", acts="; ".join(others)))
     if ignored:
-        notes.append(msg["ignored"].format(names=", ".join(ignored)))
+        notes.append(Message("check.ignored", names=", ".join(ignored)))
     sources = {"activations": "source.declared" if acts_given is not None
                else "source.inferred.forward",
                "loss": ("source.default" if cost_value is None else "source.declared"

@@ -1,6 +1,6 @@
-"""The words of ``chainrule check``: one message table per language, the right formula of
-every quantity in numpy (in the learner's layout), and the report as text, Markdown or
-HTML."""
+"""The report of ``chainrule check``: the right formula of every quantity in numpy (in the
+learner's layout), the mistakes in words (the ``check.*`` messages of
+``chainrule.explainer.messages``), and the report as text, Markdown or HTML."""
 
 from __future__ import annotations
 
@@ -11,88 +11,10 @@ import numpy as np
 
 from chainrule.explainer.check_diagnosis import Diagnosis, Mistake
 from chainrule.explainer.check_network import Net, activation_backward, activation_name
+from chainrule.explainer.messages import Words, words
 
 if TYPE_CHECKING:
     from chainrule.explainer.check import CheckReport, Quantity
-
-MESSAGES: dict[str, dict[str, str]] = {"en": {
-    "title": "chainrule check: {file}",
-    "network": "network: {layers} layer(s), sizes {sizes}; m = {m} examples as {layout}",
-    "layout.rows": "rows: Z = A @ W.T + b",
-    "layout.rows_xw": "rows: Z = A @ W + b",
-    "layout.columns": "columns: Z = W @ A + b",
-    "activations": "activations: {acts} ({source})",
-    "loss": "loss: {loss} ({source})",
-    "l2": "L2: lambda = {lambd:g}, J += {penalty} * sum of W**2 ({where})",
-    "l2.inside": "in your cost",
-    "l2.outside": "your cost leaves it out; check adds it",
-    "source.inferred.forward": "inferred from your forward",
-    "source.inferred.cost": "inferred from your cost",
-    "source.declared": "declared",
-    "source.default": "no cost function: declared LOSS",
-    "also": "note: {acts} fit your forward output as well",
-    "truth": "true gradients: chainrule autograd, and central differences on your own forward "
-             "and cost",
-    "truth.disagree": "note: autograd and central differences disagree on {names} (max "
-                      "{diff:.2g}); the results below use autograd",
-    "ignored": "note: not checked (not a gradient check knows): {names}",
-    "ok": "{name} correct (max error {error:.1e}, numerical {numeric:.1e})",
-    "ok.convention": "{name} correct as dJ/d{var} (max error {error:.1e}): the 1/m is already "
-                     "in it",
-    "wrong": "{name} WRONG (max error {error:.3g}, numerical {numeric:.3g})",
-    "wrong.shape": "{name} WRONG: shape {got}, the right value has shape {want}",
-    "first": "the first wrong one",
-    "summary.ok": "all {n} quantities correct",
-    "summary.wrong": "{k} of {n} quantities wrong; the first wrong one is {first}",
-    "fix": "correct: {formula}",
-    "inherited": "inherits the error of {source}: its own formula is right",
-    "inherited.found": "inherits the mistake in {source} found above: its own formula is right",
-    "upstream": "fits a mistake in {site}, which backward did not return: {text}",
-    "explains": "this also explains {names}",
-    "unknown": "no usual mistake fits; the entries that differ most (index: yours, right):",
-    "entry": "  {index}: {got:.6g}, {want:.6g}",
-    "kind.sign": "{site} has the wrong sign (it is -1 times the right value)",
-    "kind.factor": "{site} is {factor} times the right value",
-    "factor.m": "{site} is m = {m} times the right value: the 1/m is missing",
-    "factor.1/m": "{site} is 1/m times the right value: an extra 1/m (or the 1/m twice)",
-    "factor.2": "{site} is twice the right value",
-    "factor.1/2": "{site} is half the right value (a factor 2 is missing)",
-    "kind.activation-derivative": "{site} uses the derivative of {used} ({used_formula}), but "
-                                  "layer {layer} is {actual}",
-    "kind.missing-derivative": "{site} leaves out the derivative of layer {layer}'s "
-                               "activation ({actual})",
-    "kind.derivative-of-z": "{site} writes the derivative of {actual} with Z{layer} where "
-                            "A{layer} belongs",
-    "kind.output-formula": "{site} is (A{layer} - Y) * {used_formula}, with the derivative of "
-                           "{used}",
-    "kind.output-missing-derivative": "{site} is A{layer} - Y, without the derivative of the "
-                                      "output activation {actual}",
-    "kind.transpose": "{site} is transposed (it is the right value's .T)",
-    "kind.no-sum": "{site} is not summed over the examples (it is dZ{layer} / m)",
-    "kind.sum-all": "{site} sums over every entry (np.sum without axis), giving one number",
-    "kind.sum-axis": "{site} sums over the wrong axis: over the units instead of the examples",
-    "kind.shape": "{site} has the right values in the wrong shape: {got} where {param} has "
-                  "shape {want}",
-    "kind.l2-missing": "{site} lacks the L2 term {term}",
-    "kind.l2-scale": "{site} adds the L2 term {used} instead of {term}",
-    "kind.l2-sign": "{site} subtracts the L2 term {term} instead of adding it",
-    "kind.l2-bias": "{site} adds an L2 term to the bias: L2 regularizes the weights only",
-    "kind.extra-term": "{site} has an extra term {c} * W{layer}",
-    "kind.w-not-transposed": "{site} multiplies by W{next} where W{next}.T belongs",
-    "loss.cross-entropy": "cross-entropy, -sum(Y * log(A)) / m",
-    "loss.binary-cross-entropy": "binary cross-entropy, -sum(Y * log(A) + (1 - Y) * "
-                                 "log(1 - A)) / m",
-    "loss.mse/2": "squared error, sum((A - Y)**2) / (2 m)",
-    "loss.mse": "squared error, sum((A - Y)**2) / m",
-    "loss.mse-mean": "mean squared error, sum((A - Y)**2) / (m n)",
-}}
-LANGUAGES = tuple(MESSAGES)
-
-
-def messages(lang: str) -> dict[str, str]:
-    if lang not in MESSAGES:
-        raise ValueError(f"check: language must be one of {', '.join(LANGUAGES)}, got {lang!r}")
-    return MESSAGES[lang]
 
 
 def _a(l: int) -> str:
@@ -176,7 +98,7 @@ def l2_term(net: Net, l: int) -> str:
     return f"{coefficient} * W{l}"
 
 
-def mistake_text(mistake: Mistake, net: Net, msg: dict[str, str]) -> str:
+def mistake_text(mistake: Mistake, net: Net, msg: Words) -> str:
     """The mistake in words."""
     site, l = mistake.site, int(mistake.site[2:])
     act = net.acts[l - 1] if 1 <= l <= net.L else ("identity", None)
@@ -187,88 +109,95 @@ def mistake_text(mistake: Mistake, net: Net, msg: dict[str, str]) -> str:
         used = derivative_text((args["used"], None), l)
         args["used_formula"] = used or "1"
     if mistake.kind == "output-formula" and args["used"] == "identity":
-        return msg["kind.output-missing-derivative"].format(**args)
-    if mistake.kind == "factor" and f"factor.{args['factor']}" in msg:
-        return msg[f"factor.{args['factor']}"].format(**args)
-    return msg[f"kind.{mistake.kind}"].format(**args)
+        return msg("check.kind.output-missing-derivative", **args)
+    if mistake.kind == "factor" and f"check.factor.{args['factor']}" in msg.table:
+        return msg(f"check.factor.{args['factor']}", **args)
+    return msg(f"check.kind.{mistake.kind}", **args)
 
 
-def diagnosis_lines(q: Quantity, report: CheckReport, msg: dict[str, str]) -> list[str]:
+def diagnosis_lines(q: Quantity, report: CheckReport, msg: Words) -> list[str]:
     """What is wrong with q, in words, then the corrected formula."""
     d: Diagnosis = q.diagnosis
     net = report.net
     if d.kind == "inherited":
         key = "inherited" if d.source in report.returned else "inherited.found"
-        return [msg[key].format(source=d.source)]
+        return [msg("check." + key, source=d.source)]
     if d.kind == "mistake":
         text = mistake_text(d.mistake, net, msg)
         if d.mistake.site != q.name:
-            text = msg["upstream"].format(site=d.mistake.site, text=text)
-        lines = [text, msg["fix"].format(formula=formula(d.mistake.site, net,
-                                                         report.convention == 1))]
+            text = msg("check.upstream", site=d.mistake.site, text=text)
+        lines = [text, msg("check.fix", formula=formula(d.mistake.site, net,
+                                                      report.convention == 1))]
         others = [n for n in d.explains if n != q.name]
         if others:
-            lines.append(msg["explains"].format(names=", ".join(others)))
+            lines.append(msg("check.explains", names=", ".join(others)))
         return lines
-    lines = [msg["unknown"]]
+    lines = [msg("check.unknown")]
     got, want = np.asarray(q.value), q.autograd
-    fix = msg["fix"].format(formula=formula(q.name, net, report.convention == 1))
+    fix = msg("check.fix", formula=formula(q.name, net, report.convention == 1))
     if got.shape != want.shape:
         return [fix]
     diff = np.abs(got - want)
     for index in np.argsort(-diff, axis=None)[:5]:
         at = np.unravel_index(index, diff.shape)
-        lines.append(msg["entry"].format(index=tuple(int(i) for i in at), got=got[at],
-                                         want=want[at]))
+        lines.append(msg("check.entry", index=tuple(int(i) for i in at), got=got[at],
+                         want=want[at]))
     lines.append(fix)
     return lines
 
 
-def quantity_line(q: Quantity, msg: dict[str, str]) -> str:
+def quantity_line(q: Quantity, msg: Words) -> str:
     if q.ok and q.convention != 1:
-        return msg["ok.convention"].format(name=q.name, var=q.name[1:], error=q.error)
+        return msg("check.ok.convention", name=q.name, var=q.name[1:], error=q.error)
     if q.ok:
-        return msg["ok"].format(name=q.name, error=q.error, numeric=q.error_numeric)
+        return msg("check.ok", name=q.name, error=q.error, numeric=q.error_numeric)
     if np.shape(q.value) != q.autograd.shape:
-        return msg["wrong.shape"].format(name=q.name, got=np.shape(q.value),
-                                         want=q.autograd.shape)
-    return msg["wrong"].format(name=q.name, error=q.error, numeric=q.error_numeric)
+        return msg("check.wrong.shape", name=q.name, got=np.shape(q.value),
+                   want=q.autograd.shape)
+    return msg("check.wrong", name=q.name, error=q.error, numeric=q.error_numeric)
 
 
-def header_lines(report: CheckReport, msg: dict[str, str]) -> list[str]:
+def header_lines(report: CheckReport, msg: Words) -> list[str]:
     net = report.net
-    lines = [msg["network"].format(layers=net.L, sizes=" -> ".join(map(str, report.sizes)),
-                                   m=net.m, layout=msg[f"layout.{net.layout.name}"]),
-             msg["activations"].format(acts=", ".join(map(activation_name, net.acts)),
-                                       source=msg[report.sources["activations"]]),
-             msg["loss"].format(loss=msg[f"loss.{net.loss}"],
-                                source=msg[report.sources["loss"]])]
+    lines = [msg("check.network", layers=net.L, sizes=" -> ".join(map(str, report.sizes)),
+                 m=net.m, layout=msg(f"check.layout.{net.layout.name}")),
+             msg("check.activations", acts=", ".join(map(activation_name, net.acts)),
+                 source=msg("check." + report.sources["activations"])),
+             msg("check.loss", loss=msg(f"check.loss.{net.loss}"),
+                 source=msg("check." + report.sources["loss"]))]
     if net.lambd:
-        where = msg["l2.inside" if net.penalty_in_cost else "l2.outside"]
-        lines.append(msg["l2"].format(lambd=net.lambd, penalty=net.penalty, where=where))
-    lines.append(msg["truth"])
-    lines += report.notes
+        where = msg("check.l2.inside" if net.penalty_in_cost else "check.l2.outside")
+        lines.append(msg("check.l2", lambd=net.lambd, penalty=net.penalty, where=where))
+    lines.append(msg("check.truth"))
+    lines += [msg.text(note) for note in report.notes]
     return lines
 
 
-def render(report: CheckReport, fmt: str = "text") -> str:
-    """The report as 'text', 'markdown' or 'html'."""
+def render(report: CheckReport, fmt: str = "text", lang: str | Words | None = None,
+           embedded: bool = False) -> str:
+    """The report as 'text', 'markdown' or 'html' (a page; with ``embedded``, one <div>
+    for a notebook cell), in language ``lang`` (default: the report's own)."""
     if fmt not in ("text", "markdown", "html"):
         raise ValueError(f"check: format must be text, markdown or html, got {fmt!r}")
-    msg = messages(report.lang)
-    title = msg["title"].format(file=report.file)
+    msg = words(report.lang if lang is None else lang)
+    title = msg("check.title", file=report.file)
     head = header_lines(report, msg)
     rows = []
     for q in report.quantities:
         details = [] if q.ok else diagnosis_lines(q, report, msg)
         if q.name == report.first_wrong:
-            details.insert(0, msg["first"])
+            details.insert(0, msg("check.first"))
         rows.append((q.ok, quantity_line(q, msg), details))
     wrong = report.wrong
-    summary = (msg["summary.ok"].format(n=len(rows)) if not wrong else
-               msg["summary.wrong"].format(k=len(wrong), n=len(rows), first=report.first_wrong))
-    return {"text": _text, "markdown": _markdown, "html": _html}[fmt](title, head, rows,
-                                                                      summary)
+    summary = (msg("check.summary.ok", n=len(rows)) if not wrong else
+               msg("check.summary.wrong", k=len(wrong), n=len(rows),
+                   first=report.first_wrong))
+    if fmt == "html":
+        from chainrule.explainer.page import full_page
+
+        div = _html(title, head, rows, summary, _math(report.net))
+        return div if embedded else full_page(title, div)
+    return {"text": _text, "markdown": _markdown}[fmt](title, head, rows, summary)
 
 
 def _text(title: str, head: list[str], rows: list, summary: str) -> str:
@@ -283,28 +212,66 @@ def _markdown(title: str, head: list[str], rows: list, summary: str) -> str:
     out = [f"# {title}", "", *[f"- {h}" for h in head], ""]
     for ok, line, details in rows:
         out.append(f"- ✓ {line}" if ok else f"- ✗ **{line}**")
-        out += [f"    - {_code_after(d, ': ')}" for d in details]
+        out += [f"    - {_code_after(d)}" for d in details]
     return "\n".join([*out, "", f"**{summary}**"]) + "\n"
 
 
-def _code_after(line: str, sep: str) -> str:
-    """'correct: dZ1 = ...' -> 'correct: `dZ1 = ...`' (a formula as code); others as they are."""
-    head, found, formula_text = line.partition(sep)
-    return f"{head}{sep}`{formula_text}`" if found and " = " in formula_text and \
-        " " not in head else line
+def _code_after(line: str) -> str:
+    """'correct: dZ1 = ...' -> 'correct: `dZ1 = ...`' (a formula as code; the Chinese colon
+    '：' too); others as they are."""
+    for sep in (": ", "："):
+        head, found, formula_text = line.partition(sep)
+        if found and " = " in formula_text and " " not in head:
+            return f"{head}{sep}`{formula_text}`"
+    return line
 
 
-def _html(title: str, head: list[str], rows: list, summary: str) -> str:
+# the network check rebuilt, as formulas (in the course's notation, layer l in brackets)
+FORWARD_LATEX = {
+    "rows": r"Z^{[l]} = A^{[l-1]} W^{[l]\top} + b^{[l]}",
+    "rows_xw": r"Z^{[l]} = A^{[l-1]} W^{[l]} + b^{[l]}",
+    "columns": r"Z^{[l]} = W^{[l]} A^{[l-1]} + b^{[l]}",
+}
+LOSS_LATEX = {
+    "cross-entropy": r"J = -\frac{1}{m}\sum Y \log A^{[L]}",
+    "binary-cross-entropy": r"J = -\frac{1}{m}\sum \left[Y \log A^{[L]} + (1 - Y)\log(1 - "
+                            r"A^{[L]})\right]",
+    "mse/2": r"J = \frac{1}{2m}\sum (A^{[L]} - Y)^2",
+    "mse": r"J = \frac{1}{m}\sum (A^{[L]} - Y)^2",
+    "mse-mean": r"J = \frac{1}{mn}\sum (A^{[L]} - Y)^2",
+}
+PENALTY_LATEX = {"lambda/(2m)": r"\frac{\lambda}{2m}", "lambda/m": r"\frac{\lambda}{m}",
+                 "lambda/2": r"\frac{\lambda}{2}", "lambda": r"\lambda"}
+
+
+def _math(net: Net) -> list[str]:
+    """The forward pass and the cost as MathML."""
+    from chainrule.explainer.mathml import to_mathml
+
+    forward = FORWARD_LATEX[net.layout.name] + r",\quad A^{[l]} = f_l(Z^{[l]}),\quad A^{[0]} = X"
+    cost = LOSS_LATEX[net.loss]
+    if net.lambd:
+        cost += rf" + {PENALTY_LATEX[net.penalty]}\sum_l \lVert W^{{[l]}}\rVert^2"
+    return [to_mathml(forward), to_mathml(cost)]
+
+
+# scoped to the report's root, so that a report in a notebook styles nothing else
+STYLE = (".crc{font-family:sans-serif;max-width:60em;margin:1em auto}"
+         ".crc .ok{color:#1a7f37}.crc .wrong{color:#c62828}.crc .wrong li{color:#222}"
+         ".crc li{margin:0.2em 0;font-family:monospace}.crc .f{margin:.4em 0}")
+
+
+def _html(title: str, head: list[str], rows: list, summary: str, math: list[str]) -> str:
+    """The report as one <div> with its own id and its scoped style."""
+    from chainrule.explainer.page import new_id
+
     e = html.escape
     items = []
     for ok, line, details in rows:
         inner = "".join(f"<li>{e(d)}</li>" for d in details)
         items.append(f"<li class='{'ok' if ok else 'wrong'}'>{'✓' if ok else '✗'} {e(line)}"
                      + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:auto}"
-             ".ok{color:#1a7f37}.wrong{color:#c62828}.wrong li{color:#222}"
-             "li{margin:0.2em 0;font-family:monospace}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{e(title)}</h1><p>"
-            + "<br>".join(e(h) for h in head) + "</p><ul>" + "".join(items) + "</ul>"
-            f"<p><b>{e(summary)}</b></p></body></html>\n")
+    formulas = "".join(f"<div class='f'>{m}</div>" for m in math)
+    return (f"<div class='crc' id='{new_id()}'><style>{STYLE}</style><h1>{e(title)}</h1><p>"
+            + "<br>".join(e(h) for h in head) + f"</p>{formulas}<ul>" + "".join(items)
+            + f"</ul><p><b>{e(summary)}</b></p></div>")

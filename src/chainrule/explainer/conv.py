@@ -31,17 +31,19 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check, CheckedReport
-from chainrule.explainer.render import Document, write_sections
+from chainrule.explainer.derivation import Check
+from chainrule.explainer.messages import Message, Words
+from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
 
 POOL = 2  # the pooling window and stride
 INTERMEDIATES = ("do", "dP", "dZ")  # the deltas checked at o, P and Z
 PARAMETERS = ("dV", "dc", "dK", "db", "dX")
+FLIPPED = Message("check_name.flipped")  # the check of dX the second way
 
 
 @dataclass
-class ConvDerivation(CheckedReport):
+class ConvDerivation(SectionsReport):
     """The numbers of the derivation, for tests to check one by one; ``str()`` is the
     derivation as text, ``render(fmt)`` in 'text', 'markdown' or 'html'."""
 
@@ -61,11 +63,8 @@ class ConvDerivation(CheckedReport):
     dX_flipped: np.ndarray = field(default=None)  # dX the second way
     checks: list[Check] = field(default_factory=list)
 
-    def render(self, fmt: str = "text") -> str:
-        return render_conv(self, fmt)
-
-    def __str__(self) -> str:
-        return render_conv(self, "text")
+    def render(self, fmt: str = "text", lang: str = "en", embedded: bool = False) -> str:
+        return render_conv(self, fmt, lang, embedded)
 
 
 def default_conv() -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, int]:
@@ -207,7 +206,7 @@ def derive_conv(X: np.ndarray, K: np.ndarray, b: float, V: np.ndarray, c: np.nda
     auto, numeric = _autograd(d), _numeric(d)
     for name in INTERMEDIATES + PARAMETERS:
         d.checks.append(Check(name, g[name], auto[name], numeric[name]))
-    d.checks.append(Check("dX (flipped kernel)", d.dX_flipped, auto["dX"], numeric["dX"]))
+    d.checks.append(Check(FLIPPED, d.dX_flipped, auto["dX"], numeric["dX"]))
     return d
 
 
@@ -228,37 +227,32 @@ def _check_shapes(X: np.ndarray, K: np.ndarray, V: np.ndarray, c: np.ndarray, y:
 # -- writing it out ----------------------------------------------------------------------------
 
 
-def render_conv(d: ConvDerivation, fmt: str = "text") -> str:
-    """The derivation in ``fmt`` ('text', 'markdown' or 'html')."""
-    return write_sections(fmt, "Backpropagation through a convolution and max pooling, step "
-                               "by step",
+def render_conv(d: ConvDerivation, fmt: str = "text", lang: str | Words = "en",
+                embedded: bool = False) -> str:
+    """The derivation in ``fmt`` ('text', 'markdown' or 'html': a page, or with ``embedded``
+    one <div>), in language ``lang``."""
+    return write_sections(fmt, Message("conv.title"),
                           [lambda doc: _forward(doc, d), lambda doc: _backward(doc, d)],
-                          d.checks, f" ({len(INTERMEDIATES)} deltas do, dP, dZ; "
-                               f"{len(PARAMETERS) - 1} parameter gradients; dX two ways)")
+                          d.checks, Message("conv.summary", deltas=len(INTERMEDIATES),
+                                            parameters=len(PARAMETERS) - 1), lang, embedded)
 
 
 def _forward(doc: Document, d: ConvDerivation) -> None:
-    kh, kw = d.K.shape
-    doc.heading("Notation")
-    doc.line(f"a {d.X.shape[0]}x{d.X.shape[1]} image X, one {kh}x{kw} kernel K and bias b "
-             f"(stride 1, no padding), {POOL}x{POOL} max pooling with stride {POOL}, "
-             f"flatten, a linear layer to {len(d.c)} classes, softmax cross-entropy; "
-             f"target class y = {d.y}")
-    doc.heading("Forward pass")
+    w, (kh, kw) = doc.words, d.K.shape
+    doc.heading(w("heading.notation"))
+    doc.line(w("conv.notation", h=d.X.shape[0], w=d.X.shape[1], kh=kh, kw=kw, pool=POOL,
+               classes=len(d.c), y=d.y))
+    doc.heading(w("heading.forward"))
     doc.matrix("X", "X", d.X)
     doc.matrix("K", "K", d.K)
     doc.line(f"b = {d.b:.4f}")
-    doc.line("Z = X (star) K + b:  Z[i, j] = sum_(p,q) X[i+p, j+q] K[p, q] + b  "
-             "(the cross-correlation a convolution layer computes)",
-             r"Z_{ij} = \sum_{p,q} X_{i+p,\,j+q} K_{pq} + b")
+    doc.line(w("conv.z"), r"Z_{ij} = \sum_{p,q} X_{i+p,\,j+q} K_{pq} + b")
     doc.matrix("Z", "Z", d.Z)
-    doc.line(f"P[u, v] = max of the {POOL}x{POOL} window Z[{POOL}u:{POOL}u+{POOL}, "
-             f"{POOL}v:{POOL}v+{POOL}]; the arg-max of each window (1 below) is the only "
-             f"element of Z that P depends on",
+    doc.line(w("conv.pool", pool=POOL),
              rf"P_{{uv}} = \max_{{0 \le r, s < {POOL}}} Z_{{{POOL}u+r,\,{POOL}v+s}}")
-    doc.matrix("arg-max map", r"\text{arg-max map}", d.winners)
+    doc.matrix(w("conv.argmax_map"), rf"\text{{{w('conv.argmax_map')}}}", d.winners)
     doc.matrix("P", "P", d.P)
-    doc.line("f = flatten(P) (row by row),  o = V f + c,  p = softmax(o),  L = -log p[y]",
+    doc.line(w("conv.output"),
              r"o = V\,\mathrm{vec}(P) + c,\quad p = \mathrm{softmax}(o),\quad L = -\log p_y")
     doc.matrix("V", "V", d.V)
     doc.matrix("c", "c", d.c[:, None])
@@ -269,43 +263,30 @@ def _forward(doc: Document, d: ConvDerivation) -> None:
 
 def _show(doc: Document, d: ConvDerivation, name: str, latex: str, value: np.ndarray,
           check: str | None = None) -> None:
-    doc.matrix(name, latex, value)
+    doc.matrix(doc.words.text(name), latex, value)
     doc.check(d.check(check or name))
 
 
 def _backward(doc: Document, d: ConvDerivation) -> None:
-    g = d.grads
-    doc.heading("Backward pass")
-    doc.line("each delta checked against autograd (the retained gradient of o, P or Z) and "
-             "central differences (each entry of o, P or Z perturbed, the rest of the "
-             "network run forward from it)")
-    doc.line("do = p - onehot(y)  (softmax + cross-entropy)", r"do = p - e_y")
+    w, g = doc.words, d.grads
+    doc.heading(w("heading.backward"))
+    doc.line(w("conv.checks"))
+    doc.line(w("conv.do"), r"do = p - e_y")
     _show(doc, d, "do", "do", g["do"][:, None])
     doc.line("dV = do f^T,  dc = do", r"dV = do\,f^\top,\quad dc = do")
     _show(doc, d, "dV", "dV", g["dV"])
     _show(doc, d, "dc", "dc", g["dc"][:, None])
-    doc.line("dP = V^T do, reshaped as P: the delta of the pooled output",
-             r"dP = \mathrm{reshape}(V^\top do)")
+    doc.line(w("conv.dp"), r"dP = \mathrm{reshape}(V^\top do)")
     _show(doc, d, "dP", "dP", g["dP"])
-    doc.line("dZ = dP routed to each window's arg-max, 0 elsewhere: max pooling passes "
-             "its gradient to the element that won, and only to it",
-             r"dZ_{ij} = dP_{uv}\ \text{if } (i, j) \text{ is the arg-max of window } (u, v)"
-             r",\ 0 \text{ otherwise}")
+    doc.line(w("conv.dz"), w("conv.dz.latex"))
     _show(doc, d, "dZ", "dZ", g["dZ"])
-    doc.line("dK = X (star) dZ: dK[p, q] = sum_(i,j) X[i+p, j+q] dZ[i, j], the correlation of "
-             "the input with delta (every position the kernel visited, weighted by its delta)",
-             r"dK_{pq} = \sum_{i,j} X_{i+p,\,j+q}\, dZ_{ij}")
+    doc.line(w("conv.dk"), r"dK_{pq} = \sum_{i,j} X_{i+p,\,j+q}\, dZ_{ij}")
     _show(doc, d, "dK", "dK", g["dK"])
-    doc.line("db = sum_(i,j) dZ[i, j]  (the bias is added at every position)",
-             r"db = \sum_{i,j} dZ_{ij}")
+    doc.line(w("conv.db"), r"db = \sum_{i,j} dZ_{ij}")
     doc.line(f"db = {float(g['db']):.4f}")
     doc.check(d.check("db"))
-    doc.line("dX = dZ (*) K, the full convolution: dX[a, c] = sum_(p,q) dZ[a-p, c-q] K[p, q] "
-             "(each delta sent back through every kernel tap to the input it read)",
-             r"dX_{ac} = \sum_{p,q} dZ_{a-p,\,c-q}\, K_{pq}")
+    doc.line(w("conv.dx"), r"dX_{ac} = \sum_{p,q} dZ_{a-p,\,c-q}\, K_{pq}")
     _show(doc, d, "dX", "dX", g["dX"])
-    doc.line(f"the same as the full correlation of dZ, zero-padded by {d.K.shape[0] - 1} on "
-             f"every side, with the kernel flipped by 180 degrees, rot180(K) = "
-             f"{np.round(d.K[::-1, ::-1], 4).tolist()}",
+    doc.line(w("conv.flipped", pad=d.K.shape[0] - 1, kernel=np.round(d.K[::-1, ::-1], 4).tolist()),
              r"dX = \mathrm{pad}(dZ) \star \mathrm{rot}_{180}(K)")
-    _show(doc, d, "dX (flipped kernel)", r"dX_{\text{flipped}}", d.dX_flipped)
+    _show(doc, d, FLIPPED, rf"dX_{{\text{{{w('conv.flipped.latex')}}}}}", d.dX_flipped)

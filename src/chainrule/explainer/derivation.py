@@ -32,6 +32,7 @@ import numpy as np
 import chainrule.functional as F
 from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
+from chainrule.explainer.messages import Message
 from chainrule.gradcheck import central_differences
 from chainrule.nn.activation import (
     ACTIVATIONS,
@@ -234,7 +235,8 @@ class Derivation(PageReport):
     data_loss: float = 0.0
     losses: list[float] = field(default_factory=list)  # before each of the steps, and after
     spec: Loss = None  # the loss in full (loss_name is its textbook name)
-    notes: list[str] = field(default_factory=list)  # where the model and data came from
+    # where the model and data came from (Messages: each report writes them in its language)
+    notes: list[str] = field(default_factory=list)
 
     per_example: PerExample | None = None
 
@@ -508,8 +510,7 @@ def derive(model: Sequential, x: Any, y: Any, loss: Any = "cross-entropy", lr: f
                .astype(np.float64).copy(), act) for lin, act in pairs]
     d = Derivation(x, y, spec.name, lr, l1, l2, [], spec=spec)
     if any(isinstance(m, Dropout) for m in model):
-        d.notes.append("Dropout layers are left out: the derivation is of the network as it "
-                       "predicts (evaluation mode), where dropout is the identity")
+        d.notes.append(Message("note.dropout"))
     for step in range(steps):
         d.losses.append(_total_loss(params, x, y, spec, l1, l2))
         if step == 0:
@@ -568,7 +569,7 @@ def per_example_form(d: Derivation, params: list) -> PerExample:
     checks = []
     for l, layer in enumerate(d.layers):
         delta_check, dw_check, db_check = layer.checks[:3]
-        checks += [Check(f"delta^({l + 1}) of example {e.k}", e.deltas[l],
+        checks += [Check(Message("check_name.example_delta", l=l + 1, k=e.k), e.deltas[l],
                          delta_check.autograd[e.k - 1], delta_check.numeric[e.k - 1])
                    for e in examples]
         checks += [Check(f"D^({l + 1})", D[l], dw_check.autograd, dw_check.numeric),

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.explainer.derivation import Derivation, derive, layers_of
+from chainrule.explainer.messages import Message
 
 # explain prints every matrix and checks every gradient entry by central differences (two
 # forward passes per entry), so its cost grows like weights x examples x weights: a
@@ -78,16 +79,15 @@ def derive_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any 
     if loss is None:
         loss = MSELoss() if trained == "mse" else CrossEntropyLoss()
     classes = meta.get("classes")
-    notes = [f"model {where}" + (f", trained by chainrule train on {meta['data']}"
-                                 if meta.get("data") else "")]
+    notes = [Message("note.model_trained", path=where, data=meta["data"]) if meta.get("data")
+             else Message("note.model", path=where)]
     if meta.get("preprocessing", {}).get("standardize"):
-        notes.append("X below is your input standardized as the training data was: "
-                     "(x - mean) / std with the training split's mean and std")
+        notes.append(Message("note.standardized"))
     if y is None:
         with no_grad():
             scores = model.eval()(Tensor(prepared.astype(np.float32))).data
         y = scores.argmax(axis=1)
-        notes.append("targets: the model's own predicted classes (no labels were given)")
+        notes.append(Message("note.predicted_targets"))
     if classes:
         y = _class_indices(y, classes, where)
         if isinstance(loss, MSELoss) or loss == "mse":  # trained on one-hot rows
@@ -98,8 +98,10 @@ def derive_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any 
 
 
 def explain_model_file(path: str | os.PathLike, x: Any, y: Any = None, loss: Any = None, *,
-                       format: str = "text", columns: bool = False, **options: Any) -> str:
-    """``derive_model_file`` written out in ``format`` (text, markdown or html)."""
+                       format: str = "text", columns: bool = False, lang: str = "en",
+                       **options: Any) -> str:
+    """``derive_model_file`` written out in ``format`` (text, markdown or html) and in
+    language ``lang``."""
     from chainrule.explainer.render import render
 
-    return render(derive_model_file(path, x, y, loss, **options), format, columns)
+    return render(derive_model_file(path, x, y, loss, **options), format, columns, lang=lang)
