@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.activations import sigmoid, softmax
+from chainrule.ops.activations import log_softmax, sigmoid, softmax
 from chainrule.ops.elementwise import as_tensor, log, maximum
 from chainrule.ops.kernels import logsumexp_array, sigmoid_array
 from chainrule.ops.reductions import sum as _sum
@@ -82,7 +82,8 @@ class BinaryCrossEntropy(Function):
         gp = gy * (p - t) / maximum(p * (1.0 - p), _EPS)
         gt = None
         if t.requires_grad:
-            gt = gy * (maximum(log(1.0 - p), _LOG_FLOOR) - maximum(log(p), _LOG_FLOOR))
+            with np.errstate(divide="ignore"):  # log 0 = -inf, clamped as in forward
+                gt = gy * (maximum(log(1.0 - p), _LOG_FLOOR) - maximum(log(p), _LOG_FLOOR))
         return gp, gt
 
 
@@ -178,8 +179,9 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             return losses
         total = losses.sum()
-        return np.asarray(total / self.denominator if self.reduction == "mean" else total,
-                          x.dtype)
+        if self.reduction == "mean":
+            total = total / self.denominator if self.denominator else np.nan
+        return np.asarray(total, x.dtype)
 
     def backward(self, gy: Tensor) -> Tensor:
         g = self._upstream(gy)
@@ -194,12 +196,20 @@ class CrossEntropy(Function):
         """The gradient of each example's loss (a Tensor or an array): gy spread over the
         rows, divided by the denominator for 'mean'."""
         if self.reduction == "mean":
-            gy = gy * (1.0 / self.denominator)
+            gy = gy * _per_counted(self.denominator)
         return gy if self.reduction != "none" else gy[:, None]
 
     def release(self) -> None:
         super().release()
         self.probs = None
+
+
+def _per_counted(denominator: float) -> float:
+    """The factor of a 'mean': 1 / the summed weights of the counted examples. With nothing
+    counted (every target ignored) the mean is 0 / 0 = NaN, as in PyTorch, and every term is
+    0, so the factor of the gradient is 0: no example gets one (PyTorch's, for ignored
+    targets), where 1 / 0 would raise or turn the zeros into NaN."""
+    return 1.0 / denominator if denominator else 0.0
 
 
 def _as_logits_2d(name: str, input: Tensor) -> tuple[Tensor, bool]:
@@ -220,7 +230,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     gives each class a weight; targets equal to ``ignore_index`` contribute
     nothing; ``label_smoothing`` mixes the target with the uniform distribution.
     'mean' divides by the summed weights of the counted examples (the batch size
-    when there are no weights), as PyTorch does.
+    when there are no weights), as PyTorch does; with none counted it is NaN, with a
+    zero gradient. A probability target that requires grad gets its gradient too.
     """
     name = "cross_entropy"
     _check_reduction(name, reduction)
@@ -248,6 +259,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         if t.shape != x.shape:
             raise ValueError(f"{name}: a probability target must have the input's shape "
                              f"{x.shape}; got {t.shape}")
+        if isinstance(target, Tensor) and target.requires_grad:
+            loss = _soft_cross_entropy(x, target.reshape(x.shape), w, label_smoothing,
+                                       reduction)
+            return loss.reshape(()) if single and reduction == "none" else loss
         coef = t.astype(dtype) * (1.0 - label_smoothing) + label_smoothing / classes
         if w is not None:
             coef = coef * w
@@ -259,6 +274,17 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     if single and reduction == "none":
         loss = loss.reshape(())
     return loss
+
+
+def _soft_cross_entropy(x: Tensor, target: Tensor, w: np.ndarray | None, smoothing: float,
+                        reduction: str) -> Tensor:
+    """L_n = -sum_c K_nc log softmax(x_n)_c with K = (target (1 - smoothing) + smoothing / C) w
+    for a probability target that needs a gradient too, dL_n/dt_nc = -(1 - smoothing) w_c
+    log softmax(x_n)_c: composed of recorded ops (the fused node treats K as a constant)."""
+    k = target * (1.0 - smoothing) + smoothing / x.shape[1]
+    if w is not None:
+        k = k * w
+    return _reduce(-_sum(k * log_softmax(x, 1), 1), reduction)
 
 
 def _class_weights(name: str, weight: Any, classes: int, dtype: np.dtype) -> np.ndarray:
@@ -290,7 +316,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
         scale = scale * _class_weights(name, weight, classes, x.dtype)[safe]
     losses = -x[np.arange(n), safe] * scale
     if reduction == "mean":
-        return _sum(losses) * (1.0 / float(scale.sum()))
+        counted = float(scale.sum())
+        mean = _sum(losses) * _per_counted(counted)
+        return mean if counted else mean + np.nan  # 0 / 0, with a zero gradient
     if reduction == "sum":
         return _sum(losses)
     return losses.reshape(()) if single else losses
