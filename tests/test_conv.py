@@ -350,6 +350,9 @@ def test_cnn_state_dict_moves_both_ways_with_torch():
 
 
 def test_cnn_trains_and_saves_and_loads_with_its_buffers(tmp_path):
+    # its own seed: the initial weights and the dropout masks come from the default
+    # generator, and about one draw in 40 makes five steps end above the first loss
+    cr.manual_seed(0)
     model = small_cnn()
     opt = optim.SGD(model.parameters(), lr=0.1)
     rng = np.random.default_rng(0)

@@ -8,12 +8,15 @@ fault test, which starts them plainly to show chainrule aborts the run by itself
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +32,26 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
        "MKL_NUM_THREADS": "1"}
 
 
+MPIEXEC = dist.find_mpiexec()  # beside sys.executable (an unactivated venv's), else on PATH
+
+
 def _mpi_missing() -> str | None:
-    if shutil.which("mpiexec") is None:
-        return "mpiexec is not installed (pip install 'chainrule[mpi]')"
+    """What keeps the mpiexec launches from running here, or None."""
+    if importlib.util.find_spec("mpi4py") is None:
+        return f"mpi4py is not installed for {sys.executable} (pip install 'chainrule[mpi]')"
     probe = subprocess.run([sys.executable, "-c", "from mpi4py import MPI"],
                            capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        return f"mpi4py cannot load MPI: {probe.stderr.strip().splitlines()[-1:]}"
+        last = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"mpi4py is installed but cannot load an MPI library: {last}"
+    if MPIEXEC is None:
+        return (f"no mpiexec beside {sys.executable} nor on PATH (pip install 'chainrule[mpi]' "
+                f"installs MPICH's)")
     return None
 
 
-_skip_without_mpi = pytest.mark.skipif(bool(_mpi_missing()), reason=_mpi_missing() or "")
+_MISSING = _mpi_missing()
+_skip_without_mpi = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 
 
 def needs_mpi(test):
@@ -50,7 +62,7 @@ def needs_mpi(test):
 def mpirun(*args: str, ranks: int = 2, via_mpi4py: bool = True, cwd: Path | None = None,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     runner = [sys.executable, "-m", "mpi4py"] if via_mpi4py else [sys.executable]
-    return subprocess.run(["mpiexec", "-n", str(ranks), *runner, *args], capture_output=True,
+    return subprocess.run([MPIEXEC, "-n", str(ranks), *runner, *args], capture_output=True,
                           text=True, timeout=TIMEOUT, env=env or ENV, cwd=cwd)
 
 
@@ -171,6 +183,74 @@ def test_validation_shards_are_contiguous_disjoint_and_cover_the_data(n, ranks):
         assert rows == list(range(rank * n // ranks, (rank + 1) * n // ranks))
         seen += rows
     assert seen == list(range(n))
+
+
+def test_find_mpiexec_looks_beside_this_python_first_then_on_path(tmp_path, monkeypatch):
+    """An unactivated virtual environment (venv/bin/python run by its path) has MPICH's
+    mpiexec beside its python and not on PATH."""
+    beside, on_path = tmp_path / "venv" / "bin", tmp_path / "path"
+    for folder in (beside, on_path):
+        folder.mkdir(parents=True)
+        (folder / "mpiexec").write_text("#!/bin/sh\n")
+        (folder / "mpiexec").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(beside / "python"))
+    monkeypatch.setenv("PATH", str(on_path))
+    assert dist.find_mpiexec() == str(beside / "mpiexec")
+    (beside / "mpiexec").chmod(0o644)  # not executable: not a launcher
+    assert dist.find_mpiexec() == shutil.which("mpiexec") == str(on_path / "mpiexec")
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert dist.find_mpiexec() is None
+
+
+def test_wait_until_read_returns_once_the_reader_has_taken_the_pipe(tmp_path):
+    from chainrule.distributed.context import wait_until_read
+
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w") as stream, os.fdopen(read_fd, "rb", buffering=0) as reader:
+        stream.write("chainrule: error: rank 1: boom\n")
+        stream.flush()
+        assert wait_until_read(stream, timeout=0.05) is False  # still in the pipe
+        reading = threading.Timer(0.2, reader.read, [4096])
+        started = time.monotonic()
+        reading.start()
+        assert wait_until_read(stream, timeout=30) is True
+        assert time.monotonic() - started >= 0.19  # it waited for the reader
+        reading.join()
+    with open(tmp_path / "log", "w") as file:  # a file holds what was written: no wait
+        file.write("x")
+        assert wait_until_read(file, timeout=0) is True
+
+
+def test_mpi_abort_waits_for_its_lines_to_be_read_before_aborting(monkeypatch, capsys):
+    """MPICH's mpiexec exits as soon as a rank's MPI_Abort reaches it, and drops what the
+    rank wrote that its proxy had not yet read from the pipe: the error line naming the
+    rank was lost in about one run in a hundred. abort waits for stdout and stderr to be
+    read first."""
+    from chainrule.distributed import context as module
+
+    events = []
+
+    class Comm:
+        def Get_rank(self):  # noqa: N802 (mpi4py's names)
+            return 1
+
+        def Get_size(self):  # noqa: N802
+            return 2
+
+        def Abort(self, code):  # noqa: N802
+            events.append(("Abort", code))
+            raise RuntimeError("aborted")  # MPI_Abort does not return
+
+    def waited(stream, timeout=5.0):
+        events.append(("wait", stream.name if hasattr(stream, "name") else stream))
+        return True
+
+    monkeypatch.setattr(module, "wait_until_read", waited)
+    with pytest.raises(RuntimeError, match="aborted"):
+        module.MPIContext(Comm(), None).abort("chainrule: error: rank 1: boom", code=3)
+    assert [e[0] for e in events] == ["wait", "wait", "Abort"]
+    assert events[-1] == ("Abort", 3)
+    assert capsys.readouterr().err == "chainrule: error: rank 1: boom\n"
 
 
 def test_settings_mismatch_names_the_ranks_and_values():

@@ -35,6 +35,7 @@ from chainrule.distributed.collectives import (
 from chainrule.distributed.context import (
     Context,
     DistributedUnavailable,
+    find_mpiexec,
     init,
     is_main,
     rank,
@@ -56,6 +57,7 @@ __all__ = [
     "Context", "DataParallel", "DistributedError", "DistributedSampler", "DistributedUnavailable",
     "GradientAllreduce", "ModelMismatchError", "SettingsMismatchError", "abort_on_error",
     "allreduce_gradients", "broadcast_parameters", "check_in_sync", "check_same_data",
-    "check_same_model", "check_same_settings", "data_fingerprint", "fit", "init", "is_main",
-    "parameters_digest", "raised_on_every_rank", "rank", "trainable_parameters", "world_size",
+    "check_same_model", "check_same_settings", "data_fingerprint", "find_mpiexec", "fit", "init",
+    "is_main", "parameters_digest", "raised_on_every_rank", "rank", "trainable_parameters",
+    "world_size",
 ]

@@ -10,8 +10,8 @@ MESSAGES: dict[str, str] = {
     "heading.per_example": "Per-example form (one example at a time)",
     "heading.update": "Update (one step of gradient descent)",
     "heading.summary": "Summary",
-    "verdict.ok": "✓ {name} matches autograd (max |diff| {autograd:.1e}, numerical "
-                  "{numeric:.1e})",
+    "verdict.ok": "✓ {name} matches autograd (max |diff| {autograd}, numerical "
+                  "{numeric})",
     "verdict.failed": "✗ FAILED: {name} does NOT match (autograd max |diff| {autograd:.3g}, "
                       "numerical {numeric:.3g}): the formula is wrong",
     "summary.all_match": "{n} gradients checked against autograd and central "
@@ -53,7 +53,7 @@ MESSAGES: dict[str, str] = {
                             "Delta^(l) += delta^(l) a^(l-1)T and Delta_b^(l) += delta^(l)",
     "mlp.per_example_finally": "Finally D^(l) = Delta^(l) / m{reg},  D_b^(l) = Delta_b^(l) / m "
                                "(the bias is not regularized)",
-    "mlp.per_example_same": "D^({l}) = dW^({l}) of the matrix form (max |diff| {diff:.1e}): "
+    "mlp.per_example_same": "D^({l}) = dW^({l}) of the matrix form (max |diff| {diff}): "
                             "the two derivations are the same computation",
     "mlp.new": "{name} new",
     "mlp.new.latex": "new",

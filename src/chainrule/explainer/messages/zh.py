@@ -14,7 +14,7 @@ MESSAGES: dict[str, str] = {
     "heading.per_example": "逐样本形式（一次一个样本）",
     "heading.update": "更新权重矩阵与偏置（一步梯度下降）",
     "heading.summary": "小结",
-    "verdict.ok": "✓ {name} 与 autograd 一致（最大 |差| {autograd:.1e}，数值梯度 {numeric:.1e}）",
+    "verdict.ok": "✓ {name} 与 autograd 一致（最大 |差| {autograd}，数值梯度 {numeric}）",
     "verdict.failed": "✗ 失败：{name} 不一致（与 autograd 的最大 |差| {autograd:.3g}，数值梯度 "
                       "{numeric:.3g}）：公式有误",
     "summary.all_match": "共 {n} 个梯度与 autograd 和中心差分逐一核对{detail}：全部一致 ✓",
@@ -55,7 +55,7 @@ MESSAGES: dict[str, str] = {
                             "delta^(l) a^(l-1)T，Delta_b^(l) += delta^(l)",
     "mlp.per_example_finally": "最后 D^(l) = Delta^(l) / m{reg}，D_b^(l) = Delta_b^(l) / m"
                                "（偏置不参与正则化）",
-    "mlp.per_example_same": "D^({l}) 等于矩阵形式的 dW^({l})（最大 |差| {diff:.1e}）：两种推导是"
+    "mlp.per_example_same": "D^({l}) 等于矩阵形式的 dW^({l})（最大 |差| {diff}）：两种推导是"
                             "同一个计算",
     "mlp.new": "新的 {name}",
     "mlp.new.latex": r"\text{{新}}",
