@@ -116,17 +116,17 @@ RESTORED: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 }
 
 
-def _torch_state() -> tuple[Any, ...] | None:
+def _torch_state() -> tuple[str, bool]:
     torch = sys.modules.get("torch")
-    if torch is None:  # not imported yet: nothing a test could have changed
-        return None
-    return torch.get_default_dtype(), torch.is_grad_enabled()
+    if torch is None:  # not imported yet: torch's defaults, which the first import gives
+        return "torch.float32", True
+    return str(torch.get_default_dtype()), torch.is_grad_enabled()
 
 
-def _set_torch_state(saved: tuple[Any, ...] | None) -> None:
-    if saved is not None:
-        torch = sys.modules["torch"]
-        torch.set_default_dtype(saved[0])
+def _set_torch_state(saved: tuple[str, bool]) -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_default_dtype(getattr(torch, saved[0].removeprefix("torch.")))
         torch.set_grad_enabled(saved[1])
 
 
