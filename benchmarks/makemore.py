@@ -6,7 +6,7 @@ A benchmark, not a test: the full run takes most of an hour on 2 cores.
                                                            # the microgpt-sized model
     python benchmarks/makemore.py --quick                  # a few steps each, writes nothing
     python benchmarks/makemore.py --models none --microgpt-steps 0 --long-steps 60000
-                                                           # the Transformer towards 1.92
+                                                           # chainrule's Transformer towards 1.92
     python benchmarks/makemore.py --report-only            # re-render the stored results
 
 What both frameworks share, so that the only difference left is the framework:
@@ -31,8 +31,10 @@ a ReLU MLP and no biases, trained as microgpt trains: one name a step, Adam (bet
 0.85/0.99, no weight decay), lr 0.01 decayed linearly to 0 over the 1,000 steps.
 
 Each framework trains each model in a fresh process (so its peak RSS, ru_maxrss, is its
-own), one after the other, alternating which goes first, with the same number of threads
-(OpenBLAS for numpy, torch.set_num_threads for PyTorch). A step is timed from the batch
+own) with the same number of threads (OpenBLAS for numpy, torch.set_num_threads for
+PyTorch; one by default). The two processes take turns of TURN steps, one training while
+the other waits, which goes first alternating from model to model: both see the same load
+of a shared machine, and neither takes a core from the other. A step is timed from the batch
 to the updated weights (the evaluations are not); the table gives the median step after
 the first WARMUP steps. The tables go to docs/sequences.md (section "makemore"), the
 curves to docs/makemore_curves.png and the numbers to benchmarks/results/makemore.json,
@@ -47,6 +49,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,9 +62,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import _report  # noqa: E402
 from _report import (  # noqa: E402
     ROOT,
+    child_env,
     machine,
     save_figure,
     tune_allocator_unless_peer,
@@ -126,6 +129,8 @@ def train(step_fn: Callable, logits_of: Callable, data: Any, spec: dict) -> dict
     curve = [[0, score(logits_of, test_x, test_y)]]
     step_ms, losses = [], []
     for step in range(1, spec["steps"] + 1):
+        if (step - 1) % TURN == 0:
+            wait_for_turn()
         rows = rng.integers(0, len(train_x), spec["batch_size"])
         x, y = train_x[rows], train_y[rows]
         start = time.perf_counter()
@@ -232,10 +237,43 @@ def child_torch(spec: dict) -> dict:
     return {**result, "import_rss_mb": imported, "peak_rss_mb": rss_mb()}
 
 
-def run_child(spec: dict) -> dict:
-    """Train one framework on one model in a fresh interpreter; what it measured."""
-    return _report.run_child(__file__, spec, spec["framework"], spec["threads"],
-                             f"{spec['framework']} process for {spec['name']}")
+TURN = 100  # steps a child trains before the other framework's child takes its turn
+
+
+def wait_for_turn() -> None:
+    """In a child: say "ready" to the parent and block until it says go."""
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("makemore: the parent process went away")
+
+
+def run_interleaved(specs: list[dict]) -> dict[str, dict]:
+    """Train the frameworks of ``specs`` each in a fresh interpreter, taking turns of TURN
+    steps (one child trains while the other waits), so that both see the same load of a
+    shared machine and never compete for its cores; what each measured, by framework."""
+    procs = {spec["framework"]: subprocess.Popen(
+        [sys.executable, __file__, "--child", json.dumps(spec)], text=True,
+        env=child_env(spec["framework"], spec["threads"]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE) for spec in specs}
+    results: dict[str, dict] = {}
+    lines = {f: p.stdout.readline() for f, p in procs.items()}  # set up, evaluated step 0
+    while len(results) < len(procs):
+        for framework, proc in procs.items():
+            if framework in results:
+                continue
+            if lines[framework].strip() != "ready":
+                proc.wait()
+                raise SystemExit(f"makemore: the {framework} process for "
+                                 f"{specs[0]['name']} failed (exit {proc.returncode}); its "
+                                 f"error is above")
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            lines[framework] = proc.stdout.readline()
+            if lines[framework].startswith("{"):
+                results[framework] = json.loads(lines[framework])
+                proc.stdin.close()
+                proc.wait()
+    return results
 
 
 # -- the parent: data, initial weights, the runs ------------------------------------------
@@ -252,16 +290,18 @@ def write_data(path: Path, out: Path) -> dict:
 
 
 def run_pair(spec: dict, order: int, tmp: Path) -> dict:
-    """Both frameworks on one run from chainrule's initial weights (seed SEED)."""
+    """The frameworks of a run (both unless it says) from chainrule's initial weights
+    (seed SEED)."""
     import chainrule
 
     chainrule.manual_seed(SEED)
     spec = {**spec, "init": str(tmp / f"{spec['name']}.npz")}
     np.savez(spec["init"], **build_chainrule(spec).state_dict())
-    results = {}
-    for framework in (FRAMEWORKS if order % 2 == 0 else FRAMEWORKS[::-1]):
-        print(f"{framework}: {spec['name']}, {spec['steps']} steps", file=sys.stderr, flush=True)
-        results[framework] = run_child({**spec, "framework": framework})
+    frameworks = spec.get("frameworks", FRAMEWORKS)
+    print(f"{spec['name']}: {spec['steps']} steps, {', '.join(frameworks)} in turns of {TURN}",
+          file=sys.stderr, flush=True)
+    first = frameworks if order % 2 == 0 else frameworks[::-1]
+    results = run_interleaved([{**spec, "framework": f} for f in first])
     entry = {k: v for k, v in spec.items() if k not in ("data", "init", "framework")}
     return {**entry, "machine": machine(), "results": results}
 
@@ -275,7 +315,7 @@ def runs(args: argparse.Namespace, shape: dict) -> list[dict]:
     if args.long_steps:
         out.append({**base, "name": "long", "kind": "transformer",
                     "model": {**shape, **MAKEMORE}, "steps": args.long_steps,
-                    "eval_every": args.long_eval_every})
+                    "eval_every": args.long_eval_every, "frameworks": args.long_frameworks})
     if args.microgpt_steps:
         out.append({**base, **MICROGPT, "name": "microgpt", "kind": "transformer",
                     "model": {**shape, **MICROGPT["model"]}, "steps": args.microgpt_steps,
@@ -313,7 +353,8 @@ def gap(run: dict) -> float:
 
 
 def first_below(curve: list, target: float) -> str:
-    return next((f"{step:,}" for step, loss in curve if loss <= target), "not reached")
+    return next((f"first at step {step:,}" for step, loss in curve if loss <= target),
+                "not reached")
 
 
 def _row(label: str, run: dict) -> str:
@@ -335,7 +376,10 @@ HEADER = ("| model | parameters | steps | test loss, chainrule | PyTorch | diffe
 def _machines(runs: list[dict]) -> str:
     lines = sorted({run["machine"] for run in runs})
     threads = sorted({run["threads"] for run in runs})
-    return f"Measured {'; '.join(lines)}, {'/'.join(map(str, threads))} threads per framework"
+    turns = (f", the two taking turns of {TURN} steps"
+             if all(len(run["results"]) > 1 for run in runs) else "")
+    return (f"Measured {'; '.join(lines)}, {'/'.join(map(str, threads))} "
+            f"thread{'s' if max(threads) > 1 else ''} per framework{turns}")
 
 
 def report(stored: dict) -> str:
@@ -365,16 +409,26 @@ def report(stored: dict) -> str:
 
 
 def _long(run: dict) -> str:
-    curves = {f: run["results"][f]["curve"] for f in FRAMEWORKS}
-    rows = "\n".join(f"| {step:,} | {a:.4f} | {b:.4f} | {a - b:+.4f} |"
-                     for (step, a), (_, b) in zip(*curves.values(), strict=True) if step)
-    reached = "; ".join(f"{NAMES[f]} first at step {first_below(c, MAKEMORE_TARGET)} "
+    """The long Transformer run: when it reached makemore's figure, and its curve (of one
+    framework or both)."""
+    curves = {f: run["results"][f]["curve"] for f in FRAMEWORKS if f in run["results"]}
+    both = len(curves) == len(FRAMEWORKS)
+    rows = []
+    for points in zip(*curves.values(), strict=True):
+        losses = [loss for _, loss in points]
+        extra = [f"{losses[0] - losses[1]:+.4f}"] if both else []
+        rows.append(" | ".join([f"| {points[0][0]:,}", *(f"{v:.4f}" for v in losses), *extra])
+                    + " |")
+    reached = "; ".join(f"{NAMES[f]} {first_below(c, MAKEMORE_TARGET)} "
                         f"(best {min(v for _, v in c):.4f})" for f, c in curves.items())
+    times = "; ".join(f"{NAMES[f]} {summary(run['results'][f])['ms']:.2f} ms/step, peak RSS "
+                      f"{summary(run['results'][f])['rss']:.0f} MB" for f in curves)
+    head = ["step", *(NAMES[f] for f in curves), *(["difference"] if both else [])]
+    table = "| " + " | ".join(head) + " |\n|" + " --- |" * len(head)
     return (f"### The default Transformer towards makemore's {MAKEMORE_TARGET}\n\n"
-            f"{_machines([run])}. The same Transformer and optimizer as above (lr 5e-4, "
-            f"constant, as makemore), {run['steps']:,} steps. Test loss <= "
-            f"{MAKEMORE_TARGET}: {reached}.\n\n{HEADER}\n{_row('transformer', run)}\n\n"
-            f"| step | chainrule | PyTorch | difference |\n| --- | --- | --- | --- |\n{rows}")
+            f"{_machines([run])}. The same Transformer, data and optimizer as above (lr 5e-4 "
+            f"constant, as makemore trains), {run['steps']:,} steps ({times}). Test loss <= "
+            f"{MAKEMORE_TARGET}: {reached}.\n\n{table}\n" + "\n".join(rows))
 
 
 def plot(stored: dict, path: Path) -> None:
@@ -392,6 +446,8 @@ def plot(stored: dict, path: Path) -> None:
     for ax, (title, keys) in zip(axes[0], panels, strict=True):
         for i, key in enumerate(keys):
             for framework, style in zip(FRAMEWORKS, ("-", "--"), strict=True):
+                if framework not in runs[key]["results"]:
+                    continue
                 steps, losses = zip(*runs[key]["results"][framework]["curve"][1:], strict=True)
                 ax.plot(steps, losses, style, color=f"C{i}",
                         label=f"{runs[key]['kind'] if key != 'microgpt' else key}, "
@@ -416,6 +472,9 @@ def _cli() -> argparse.Namespace:
     parser.add_argument("--long-steps", type=int, default=0,
                         help="also train the default Transformer this long (0: not)")
     parser.add_argument("--long-eval-every", type=int, default=2000)
+    parser.add_argument("--long-frameworks", default="chainrule",
+                        help="who trains the long run: chainrule (the default: its curve at "
+                             "5,000 steps is PyTorch's) or chainrule,torch")
     parser.add_argument("--microgpt-steps", type=int, default=1000,
                         help="steps of the microgpt-sized model (0: skip it)")
     parser.add_argument("--threads", type=int, default=THREADS,
@@ -428,6 +487,9 @@ def _cli() -> argparse.Namespace:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.models = [] if args.models == "none" else args.models.split(",")
+    args.long_frameworks = args.long_frameworks.split(",")
+    if not args.long_frameworks or set(args.long_frameworks) - set(FRAMEWORKS):
+        parser.error(f"--long-frameworks: choose from {', '.join(FRAMEWORKS)}")
     unknown = sorted(set(args.models) - set(ZOO))
     if unknown:
         parser.error(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(ZOO)}")
@@ -449,10 +511,11 @@ def main() -> int:
         run = child_chainrule if spec["framework"] == "chainrule" else child_torch
         print(json.dumps(run(spec)))
         return 0
+    new = None if args.report_only else measure(args)
+    # read only now, after the training, so that separate runs made at the same time each
+    # keep the others' entries: a run replaces its own and leaves the rest
     stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
-    if not args.report_only:
-        new = measure(args)
-        # a run replaces its own entries in the stored results and keeps the others
+    if new is not None:
         stored = new if args.no_write else {**stored, **new,
                                             "runs": {**stored["runs"], **new["runs"]}}
     body = report(stored)
