@@ -303,7 +303,7 @@ def run_pair(spec: dict, order: int, tmp: Path) -> dict:
     first = frameworks if order % 2 == 0 else frameworks[::-1]
     results = run_interleaved([{**spec, "framework": f} for f in first])
     entry = {k: v for k, v in spec.items() if k not in ("data", "init", "framework")}
-    return {**entry, "machine": machine(), "results": results}
+    return {**entry, "turn": TURN, "machine": machine(), "results": results}
 
 
 def runs(args: argparse.Namespace, shape: dict) -> list[dict]:
@@ -376,10 +376,16 @@ HEADER = ("| model | parameters | steps | test loss, chainrule | PyTorch | diffe
 def _machines(runs: list[dict]) -> str:
     lines = sorted({run["machine"] for run in runs})
     threads = sorted({run["threads"] for run in runs})
-    turns = (f", the two taking turns of {TURN} steps"
-             if all(len(run["results"]) > 1 for run in runs) else "")
+    turns = (f", the two taking turns of {runs[0]['turn']} steps"
+             if all(len(run["results"]) > 1 and "turn" in run for run in runs) else "")
     return (f"Measured {'; '.join(lines)}, {'/'.join(map(str, threads))} "
             f"thread{'s' if max(threads) > 1 else ''} per framework{turns}")
+
+
+def _imported(runs: list[dict], framework: str) -> str:
+    sizes = [run["results"][framework]["import_rss_mb"] for run in runs]
+    low, high = f"{min(sizes):.0f}", f"{max(sizes):.0f}"
+    return f"{low} MB" if low == high else f"{low}-{high} MB"
 
 
 def report(stored: dict) -> str:
@@ -395,7 +401,10 @@ def report(stored: dict) -> str:
                      f"n_head 4, n_embd 64, n_embd2 64). Test loss in nats per character on the "
                      f"held-out names; ms/step the median step after the first {WARMUP}, "
                      f"\"quietest stretches\" the ratio of the lowest medians of "
-                     f"{zoo[0]['eval_every']}-step stretches.\n\n{HEADER}\n"
+                     f"{zoo[0]['eval_every']}-step stretches. Peak RSS counts the whole "
+                     f"process: after its imports and the data it held "
+                     f"{_imported(zoo, 'chainrule')} (chainrule) and {_imported(zoo, 'torch')} "
+                     f"(PyTorch).\n\n{HEADER}\n"
                      + "\n".join(_row(run["name"], run) for run in zoo))
     if "long" in runs:
         parts.append(_long(runs["long"]))
