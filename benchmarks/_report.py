@@ -7,8 +7,11 @@ table and leaves the others' alone. Writes are atomic (temp file + rename).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +26,33 @@ def tune_allocator_unless_peer() -> None:
         from chainrule.memory import tune_allocator_unless_disabled
 
         tune_allocator_unless_disabled()
+
+
+def child_env(framework: str, threads: int) -> dict[str, str]:
+    """The environment of a benchmark child: ``threads`` BLAS/OpenMP threads (the libraries
+    read them as they load); a peer's child (framework other than chainrule) keeps glibc's
+    allocator as it is."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    if framework != "chainrule":
+        env["CHAINRULE_MALLOC_TUNING"] = "0"
+    return env
+
+
+def run_child(script: str, spec: dict, framework: str, threads: int, what: str) -> dict:
+    """Run ``script --child <spec as JSON>`` in a fresh interpreter (``child_env``).
+    Returns the JSON of the child's last line on stdout, plus ``process_seconds``; a failed
+    child ends the benchmark with ``what`` named."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, script, "--child", json.dumps(spec)],
+                          env=child_env(framework, threads), stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{Path(script).stem}: the {what} failed (exit {proc.returncode}); "
+                         f"its error is above")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - started
+    return result
 
 
 def machine() -> str:

@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +49,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _report  # noqa: E402
 from _report import (  # noqa: E402
     ROOT,
     machine,
@@ -209,22 +209,9 @@ def child_torch(config: Any, init: str, eval_every: int, threads: int) -> dict:
 
 def run_child(framework: str, config: Any, init: str, eval_every: int, threads: int) -> dict:
     """Train one framework in a fresh interpreter; return what it measured."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)  # numpy's OpenBLAS reads these at import
-    if framework != "chainrule":
-        env["CHAINRULE_MALLOC_TUNING"] = "0"  # the peer keeps glibc's default allocator
     spec = {"framework": framework, "config": asdict(config), "init": init,
             "eval_every": eval_every, "threads": threads}
-    started = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"char_model: the {framework} process failed (exit "
-                         f"{proc.returncode}); its error is above")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = time.perf_counter() - started
-    return result
+    return _report.run_child(__file__, spec, framework, threads, f"{framework} process")
 
 
 def _child(spec: dict) -> dict:
@@ -380,9 +367,10 @@ def measure(args: argparse.Namespace) -> dict:
     """Train both frameworks, one fresh process each; everything the report needs."""
     from importlib.metadata import version
 
-    from chainrule.train.text import TextConfig
+    from chainrule.train.text import TextConfig, with_defaults
 
-    config = replace(TextConfig(args.path, **BUDGET), steps=args.steps)
+    # lr and clip None in TextConfig mean the char-RNN's defaults: filled in as train_text does
+    config = with_defaults(replace(TextConfig(args.path, **BUDGET), steps=args.steps))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         init = str(Path(tmp) / "initial.npz")
