@@ -131,3 +131,13 @@ def test_every_target_module_and_test_file_exists():
         for t in tests:
             assert (root / t).is_file(), (module, t)
     assert set(mutate.QUICK_MODULES) <= set(mutate.TARGETS)
+
+
+def test_every_recorded_equivalent_still_matches_a_mutant():
+    """An entry whose line changed is stale: its mutant must be killed or justified again."""
+    src = _TOOL.parent.parent / "src"
+    equivalents = mutate.read_equivalents()
+    assert equivalents, "tools/mutation_equivalents.txt is empty or missing"
+    modules = sorted({e.module for e in equivalents})
+    every, _, sources = mutate.plan_mutants(src, modules, 1.0, mutate.SEED, None)
+    assert mutate.stale_equivalents(equivalents, every, sources) == []

@@ -43,7 +43,8 @@ EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.txt"
 
 # the test files that watch each module: a mutant of the module must make one of them fail
 _CORE = ("tests/test_core.py", "tests/test_ops_more.py", "tests/test_derivatives.py",
-         "tests/test_invariants.py", "tests/test_numerics.py", "tests/test_numpy_dispatch.py")
+         "tests/test_invariants.py", "tests/test_numerics.py", "tests/test_numpy_dispatch.py",
+         "tests/test_mutation_kills_autograd.py")
 _CONV = ("tests/test_conv.py", "tests/test_derivatives.py")
 _ATTENTION = ("tests/test_attention.py", "tests/test_derivatives.py")
 _OPTIM = ("tests/test_optimizers.py", "tests/test_train.py", "tests/test_invariants.py")
