@@ -111,6 +111,31 @@ def epoch_numpy(x, y, batch: int, matmul_only: bool = False, mm=np.matmul) -> No
                 ws[k + 1] -= LR * db
 
 
+def epoch_jax(x, y, batch: int) -> None:
+    """The same step as one jax.jit-compiled function (forward, grad, SGD update), called
+    once per batch from Python; the last, smaller batch compiles once more."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss(ws, a, ys):
+        for k in range(0, len(ws), 2):
+            a = a @ ws[k].T + ws[k + 1]
+            if k < len(ws) - 2:
+                a = jax.nn.relu(a)
+        logp = jax.nn.log_softmax(a)
+        return -jnp.take_along_axis(logp, ys[:, None], axis=1).mean()
+
+    @jax.jit
+    def step(ws, a, ys):
+        grads = jax.grad(loss)(ws, a, ys)
+        return [w - LR * g for w, g in zip(ws, grads, strict=True)]
+
+    ws = [jnp.asarray(w) for w in init_weights()]
+    for i in range(0, len(x), batch):
+        ws = step(ws, x[i:i + batch], y[i:i + batch].astype(np.int32))
+    jax.block_until_ready(ws)
+
+
 def epoch_sklearn(x, y, batch: int) -> None:
     import warnings
 
@@ -133,6 +158,8 @@ def prepare(peer: str) -> None:
         torch.set_num_threads(2)
     elif peer == "sklearn":
         from sklearn.neural_network import MLPClassifier  # noqa: F401
+    elif peer == "jax jit":
+        import jax  # noqa: F401  (its CPU backend uses every core, as the others do)
     elif peer.startswith("chainrule"):
         from chainrule import backend, nn, optim  # noqa: F401
 
@@ -190,7 +217,7 @@ RUNNERS = {"matmul only": lambda x, y, b: epoch_numpy(x, y, b, matmul_only=True)
            "chainrule (numpy BLAS)": epoch_chainrule_on("numpy"),
            "chainrule (MKL)": epoch_chainrule_on("mkl"),
            "numpy BP": epoch_numpy, "chainrule": epoch_chainrule, "torch": epoch_torch,
-           "sklearn": epoch_sklearn}
+           "sklearn": epoch_sklearn, "jax jit": epoch_jax}
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ with ``create_graph=True``; tests assert the two paths agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -70,6 +71,53 @@ def projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[T
     xp = linear(inputs, w_ih, b_ih)  # (batch, time, gates)
     steps = split(xp, xp.shape[1], axis=1) if xp.shape[1] > 1 else (xp,)
     return [s.squeeze(1) for s in steps]
+
+
+# -- the per-step products on one BLAS thread ----------------------------------------------------
+
+# One step's recurrent product (batch x hidden x gates) below this many multiply-adds runs
+# faster on one OpenBLAS thread than on two: measured on the 2-core AMD EPYC, quiet,
+# 32x128x512 took 56 us on one thread and 70 us on two (32x512x128: 66 vs 80 us), while
+# the character model's 32x256x1024 took 292 vs 168 us; with the other core busy, two
+# threads took 10 to 16 times longer than one (docs/performance.md).
+ONE_THREAD_BELOW = 4_000_000
+_thread_local_setter: list = []  # [function or None], found on first use
+
+
+def _openblas_local_threads() -> Callable[[int], int] | None:
+    """numpy's OpenBLAS ``openblas_set_num_threads_local(n) -> previous`` (this thread
+    only, since OpenBLAS 0.3.27), or None where numpy's BLAS is another library."""
+    if not _thread_local_setter:
+        setter = None
+        try:
+            import ctypes
+
+            from threadpoolctl import ThreadpoolController
+
+            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+                setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+                setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+                break
+        except (ImportError, OSError, AttributeError):
+            setter = None
+        _thread_local_setter.append(setter)
+    return _thread_local_setter[0]
+
+
+@contextlib.contextmanager
+def _step_products(batch: int, hidden: int, gates: int) -> Iterator[None]:
+    """Run the BPTT loop's per-step products (batch, hidden) x (hidden, gates) on one BLAS
+    thread when they are small (ONE_THREAD_BELOW); bigger ones keep the thread count set.
+    Only OpenBLAS's count for the calling thread changes, and it is restored after."""
+    setter = _openblas_local_threads() if batch * hidden * gates < ONE_THREAD_BELOW else None
+    if setter is None or backend.blas_info().get("blas") != "numpy":
+        yield
+        return
+    previous = setter(1)
+    try:
+        yield
+    finally:
+        setter(previous)
 
 
 class _FusedRecurrent(Function):
@@ -219,10 +267,11 @@ class FusedRNN(_FusedRecurrent):
         out = xp  # each step's pre-activation is replaced by h_t in place
         h = h0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous copy multiplies ~30% faster
-        for t in range(xp.shape[0]):
-            z = xp[t]
-            z += backend.matmul(h, w_hh_t)
-            h = np.maximum(z, 0, out=z) if self.relu else np.tanh(z, out=z)
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(xp.shape[0]):
+                z = xp[t]
+                z += backend.matmul(h, w_hh_t)
+                h = np.maximum(z, 0, out=z) if self.relu else np.tanh(z, out=z)
         self.saved = (out, x_tm)
         return _batch_major(out), out[-1].copy()
 
@@ -232,17 +281,18 @@ class FusedRNN(_FusedRecurrent):
         g_out = _time_major(gys[0])
         dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
         dz = np.empty_like(out)
-        for t in range(out.shape[0] - 1, -1, -1):
-            if g_out is not None:
-                dh += g_out[t]
-            h = out[t]
-            if self.relu:
-                np.multiply(dh, h > 0, out=dz[t])
-            else:
-                np.multiply(dh, 1.0 - h * h, out=dz[t])
-            dh = backend.matmul(dz[t], w_hh)
-            if self._cut(t):
-                dh[...] = 0
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(out.shape[0] - 1, -1, -1):
+                if g_out is not None:
+                    dh += g_out[t]
+                h = out[t]
+                if self.relu:
+                    np.multiply(dh, h > 0, out=dz[t])
+                else:
+                    np.multiply(dh, 1.0 - h * h, out=dz[t])
+                dh = backend.matmul(dz[t], w_hh)
+                if self._cut(t):
+                    dh[...] = 0
         return self._finish(dz, dz, _previous(h0, out), x_tm, w_ih, [dh])
 
     def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -281,15 +331,16 @@ class FusedLSTM(_FusedRecurrent):
         i_times_g = np.empty((b, hid), xp.dtype)
         h, c = h0, c0
         w_hh_t = np.ascontiguousarray(w_hh.T * scale)  # contiguous: multiplies ~30% faster
-        for t in range(steps):
-            a = gates[t]
-            a += backend.matmul(h, w_hh_t, recurrent)
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift  # now i, f, o are sigmoids and g is a tanh
-            c = np.multiply(a[:, hid:2 * hid], c, out=cells[t])
-            c += np.multiply(a[:, :hid], a[:, 2 * hid:3 * hid], out=i_times_g)
-            h = np.multiply(a[:, 3 * hid:], np.tanh(c, out=tanh_c[t]), out=out[t])
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(steps):
+                a = gates[t]
+                a += backend.matmul(h, w_hh_t, recurrent)
+                np.tanh(a, out=a)
+                a *= scale
+                a += shift  # now i, f, o are sigmoids and g is a tanh
+                c = np.multiply(a[:, hid:2 * hid], c, out=cells[t])
+                c += np.multiply(a[:, :hid], a[:, 2 * hid:3 * hid], out=i_times_g)
+                h = np.multiply(a[:, 3 * hid:], np.tanh(c, out=tanh_c[t]), out=out[t])
         self.saved = (gates, cells, tanh_c, hs, x_tm)
         return _batch_major(out), out[-1].copy(), cells[-1].copy()
 
@@ -309,22 +360,23 @@ class FusedLSTM(_FusedRecurrent):
         dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
         dc = _zero_or(gys[2], c0.shape, out.dtype).copy()
         dz = np.empty_like(gates)
-        for t in range(out.shape[0] - 1, -1, -1):
-            if g_out is not None:
-                dh += g_out[t]
-            a = gates[t]
-            dc += dh * dh_dc[t]
-            d = dz[t]
-            np.multiply(dc, a[:, 2 * hid:3 * hid], out=d[:, :hid])  # to i: dc * g
-            np.multiply(dc, cells[t - 1] if t > 0 else c0, out=d[:, hid:2 * hid])  # f: c_prev
-            np.multiply(dc, a[:, :hid], out=d[:, 2 * hid:3 * hid])  # to g: dc * i
-            np.multiply(dh, tanh_c[t], out=d[:, 3 * hid:])  # to o: dh * tanh(c)
-            d *= deriv[t]
-            dh = backend.matmul(d, w_hh)
-            dc *= a[:, hid:2 * hid]
-            if self._cut(t):
-                dh[...] = 0
-                dc[...] = 0
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(out.shape[0] - 1, -1, -1):
+                if g_out is not None:
+                    dh += g_out[t]
+                a = gates[t]
+                dc += dh * dh_dc[t]
+                d = dz[t]
+                np.multiply(dc, a[:, 2 * hid:3 * hid], out=d[:, :hid])  # to i: dc * g
+                np.multiply(dc, cells[t - 1] if t > 0 else c0, out=d[:, hid:2 * hid])  # f: c_prev
+                np.multiply(dc, a[:, :hid], out=d[:, 2 * hid:3 * hid])  # to g: dc * i
+                np.multiply(dh, tanh_c[t], out=d[:, 3 * hid:])  # to o: dh * tanh(c)
+                d *= deriv[t]
+                dh = backend.matmul(d, w_hh)
+                dc *= a[:, hid:2 * hid]
+                if self._cut(t):
+                    dh[...] = 0
+                    dc[...] = 0
         return self._finish(dz, dz, hs[:-1], x_tm, w_ih, [dh, dc])
 
     def generic(self, x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
@@ -353,18 +405,19 @@ class FusedGRU(_FusedRecurrent):
         out, hs = _outputs_after(h0, steps, xp.dtype)
         h = h0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous copy multiplies ~30% faster
-        for t in range(steps):
-            hp = backend.matmul(h, w_hh_t)
-            if b_hh is not None:
-                hp += b_hh
-            a = gates[t]
-            rz = a[:, :2 * hid]
-            np.add(xp[t, :, :2 * hid], hp[:, :2 * hid], out=rz)
-            sigmoid_into(rz, rz)
-            r, z = a[:, :hid], a[:, hid:2 * hid]
-            hn_all[t] = hp[:, 2 * hid:]
-            n = np.tanh(xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:], out=a[:, 2 * hid:])
-            h = np.add((1.0 - z) * n, z * h, out=out[t])
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(steps):
+                hp = backend.matmul(h, w_hh_t)
+                if b_hh is not None:
+                    hp += b_hh
+                a = gates[t]
+                rz = a[:, :2 * hid]
+                np.add(xp[t, :, :2 * hid], hp[:, :2 * hid], out=rz)
+                sigmoid_into(rz, rz)
+                r, z = a[:, :hid], a[:, hid:2 * hid]
+                hn_all[t] = hp[:, 2 * hid:]
+                n = np.tanh(xp[t, :, 2 * hid:] + r * hp[:, 2 * hid:], out=a[:, 2 * hid:])
+                h = np.add((1.0 - z) * n, z * h, out=out[t])
         self.saved = (gates, hn_all, hs, x_tm)
         return _batch_major(out), out[-1].copy()
 
@@ -377,22 +430,23 @@ class FusedGRU(_FusedRecurrent):
         dh = _zero_or(gys[1], h0.shape, out.dtype).copy()
         dzx = np.empty_like(gates)
         dzh = np.empty_like(gates)
-        for t in range(out.shape[0] - 1, -1, -1):
-            if g_out is not None:
-                dh += g_out[t]
-            a = gates[t]
-            r, z, n = a[:, :hid], a[:, hid:2 * hid], a[:, 2 * hid:]
-            h_prev = hs[t]
-            dx, dhp = dzx[t], dzh[t]
-            dn_pre = np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * hid:])
-            np.multiply(dh * (h_prev - n), z * (1.0 - z), out=dx[:, hid:2 * hid])
-            np.multiply(dn_pre * hn_all[t], r * (1.0 - r), out=dx[:, :hid])
-            dhp[:, :2 * hid] = dx[:, :2 * hid]
-            np.multiply(dn_pre, r, out=dhp[:, 2 * hid:])
-            dh = dh * z
-            dh += backend.matmul(dhp, w_hh)
-            if self._cut(t):
-                dh[...] = 0
+        with _step_products(*h0.shape, w_hh.shape[0]):
+            for t in range(out.shape[0] - 1, -1, -1):
+                if g_out is not None:
+                    dh += g_out[t]
+                a = gates[t]
+                r, z, n = a[:, :hid], a[:, hid:2 * hid], a[:, 2 * hid:]
+                h_prev = hs[t]
+                dx, dhp = dzx[t], dzh[t]
+                dn_pre = np.multiply(dh * (1.0 - z), 1.0 - n * n, out=dx[:, 2 * hid:])
+                np.multiply(dh * (h_prev - n), z * (1.0 - z), out=dx[:, hid:2 * hid])
+                np.multiply(dn_pre * hn_all[t], r * (1.0 - r), out=dx[:, :hid])
+                dhp[:, :2 * hid] = dx[:, :2 * hid]
+                np.multiply(dn_pre, r, out=dhp[:, 2 * hid:])
+                dh = dh * z
+                dh += backend.matmul(dhp, w_hh)
+                if self._cut(t):
+                    dh[...] = 0
         return self._finish(dzx, dzh, hs[:-1], x_tm, w_ih, [dh])
 
     def generic(self, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor,
