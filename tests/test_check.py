@@ -14,6 +14,7 @@ import pytest
 import chainrule
 from chainrule.cli import main
 from chainrule.explainer.check import check_backprop, reference
+from chainrule.explainer.check_diagnosis import fitted
 from chainrule.explainer.check_load import CheckFileError
 from chainrule.explainer.check_truth import autograd
 
@@ -93,6 +94,29 @@ def test_fixes_follow_the_learners_convention(tmp_path):
     assert "correct: db1 = np.sum(dZ1, axis=1, keepdims=True) / m\n" in str(report)
 
 
+def test_fixes_are_in_the_course_convention_when_no_intermediate_is_returned(tmp_path):
+    """Nothing tells the convention when backward returns only dW and db: m dJ/dZ, the
+    course's, so the fix divides by m."""
+    report = check_backprop(planted(tmp_path, TANH, ("db2 = np.sum(dZ2, axis=1, keepdims=True)"
+                                                     " / m", "db2 = dZ2 / m"),
+                                    (RETURN_ALL, RETURN_DW_DB)))
+    assert report.first_wrong == "db2"
+    assert "correct: db2 = np.sum(dZ2, axis=1, keepdims=True) / m\n" in str(report)
+
+
+def test_a_forward_that_returns_only_its_output(tmp_path):
+    """A bare array A_L (here rows, so it has several rows) is the output, not (A_L, cache)."""
+    recompute = ('    cache = {"Z1": X @ params["W1"].T + params["b1"]}\n'
+                 '    cache["A1"] = np.where(cache["Z1"] > 0, cache["Z1"], 0.2 * cache["Z1"])\n'
+                 '    cache["A2"] = np.tanh(cache["A1"] @ params["W2"].T + params["b2"])\n')
+    path = planted(tmp_path, "rows_declared.py",
+                   ('    return A2, {"Z1": Z1, "A1": A1, "A2": A2}', "    return A2"),
+                   ("def backward(params, cache, X, Y, lambd):",
+                    "def backward(params, X, Y, lambd):"),
+                   ("    m = len(X)\n", "    m = len(X)\n" + recompute))
+    assert check_backprop(path).all_ok
+
+
 RETURN_ALL = 'return {"dZ2": dZ2, "dW2": dW2, "db2": db2, "dA1": dA1, "dZ1": dZ1,'
 RETURN_DW_DB = 'return {"dW2": dW2, "db2": db2,'
 TANH = "columns_tanh_sigmoid.py"
@@ -157,6 +181,26 @@ MISTAKES = {
         "columns_l2.py", [("dW3 = 1. / m * dZ3 @ A2.T + lambd / m * W3",
                            "dW3 = 1. / m * dZ3 @ A2.T + lambd * W3")],
         "dW3", "dW3", "l2-scale", "adds the L2 term lambd * W3 instead of lambd / m * W3"),
+    "L2 lambda/m where the cost's term is lambda/2": (
+        "columns_l2.py", [("lambd / (2 * m) * sum", "lambd / 2 * sum"),
+                          ("+ lambd / m * W2", "+ lambd * W2"),
+                          ("+ lambd / m * W1", "+ lambd * W1")],
+        "dW3", "dW3", "l2-scale", "adds the L2 term lambd / m * W3 instead of lambd * W3"),
+    "missing 1/m beside a right L2 term": (
+        "columns_l2.py", [("dW3 = 1. / m * dZ3 @ A2.T + lambd / m * W3",
+                           "dW3 = dZ3 @ A2.T + lambd / m * W3")],
+        "dW3", "dW3", "factor", "the 1/m is missing"),
+    "db summed over every entry": (
+        TANH, [("db1 = np.sum(dZ1, axis=1, keepdims=True) / m", "db1 = np.sum(dZ1) / m")],
+        "db1", "db1", "sum-all", "sums over every entry"),
+    "any factor on dW's data part, beside a right L2 term": (
+        "columns_l2.py", [("dW2 = 1. / m * dZ2 @ A1.T + lambd / m * W2",
+                           "dW2 = 3. / m * dZ2 @ A1.T + lambd / m * W2")],
+        "dW2", "dW2", "factor", "dW2 is 3 times the right value"),
+    "an extra multiple of W": (
+        "columns_l2.py", [("dW2 = 1. / m * dZ2 @ A1.T + lambd / m * W2",
+                           "dW2 = 1. / m * dZ2 @ A1.T + lambd / m * W2 + 0.37 * W2")],
+        "dW2", "dW2", "extra-term", "dW2 has an extra term 0.37 * W2"),
     "L2 on the bias": (
         "columns_l2.py", [("db1 = 1. / m * np.sum(dZ1, axis=1, keepdims=True)",
                            "db1 = 1. / m * np.sum(dZ1, axis=1, keepdims=True) + lambd / m * b1")],
@@ -177,6 +221,17 @@ def test_planted_mistakes_are_named(case, tmp_path):
     # every later wrong quantity is either explained by a mistake or said to inherit one
     for q in report.quantities:
         assert q.ok or q.diagnosis.kind in ("mistake", "inherited"), str(report)
+
+
+def test_a_dw_whose_data_part_is_zero_is_fitted_by_its_extra_term_alone():
+    """Dead units make dW's data part 0: no factor can be fitted to it (and none is divided
+    by its zero norm), the extra multiple of W still is."""
+    w = np.array([[1.0, -2.0], [0.5, 3.0]])
+    context = {"value": 0.1 * w, "data": np.zeros_like(w), "W": w}
+    learner = 0.1 * w + 0.25 * w
+    (mistake,) = fitted("dW1", learner, context)
+    assert mistake.kind == "extra-term" and mistake.args == {"c": "0.25"}
+    np.testing.assert_allclose(mistake.apply(context), learner, rtol=1e-15)
 
 
 def test_the_fix_is_the_right_formula(tmp_path):

@@ -82,3 +82,22 @@ def test_tensor_methods_with_their_defaults_equal_pytorch(name):
     want = theirs(torch.tensor(X), torch.tensor(Y))
     assert got.shape == tuple(want.shape)
     np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-12, atol=0)
+
+
+class _OffByRelative(cr.Function):
+    """y = 1000 x, with a derivative 1000 (1 + 1e-4): wrong by a relative 1e-4."""
+
+    def forward(self, x):  # noqa: ANN001, ANN202
+        return 1000.0 * x
+
+    def backward(self, gy):  # noqa: ANN001, ANN202
+        return gy * (1000.0 * (1 + 1e-4))
+
+
+def test_gradcheck_tolerance_is_relative_to_the_numerical_value():
+    # |analytic - numerical| = 0.1 against atol + rtol * |numerical| = rtol * 1000
+    x = cr.tensor([0.5, -1.0], requires_grad=True, dtype=np.float64)
+    assert cr.gradcheck(lambda t: _OffByRelative()(t), [x], atol=0.0, rtol=1e-3)
+    with pytest.raises(cr.GradcheckError, match=r"analytic 1000\.1, numerical 1000"):
+        cr.gradcheck(lambda t: _OffByRelative()(t), [x], atol=0.0, rtol=1e-5)
+    assert cr.gradcheck(lambda t: _OffByRelative()(t), [x], atol=0.2, rtol=0.0)

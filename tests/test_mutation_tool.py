@@ -117,6 +117,14 @@ def test_killed_survived_and_timeout_are_told_apart(tmp_path, capsys, monkeypatc
     assert rows == [["toy/mod.py", "11", "6", "2", "3", "0"]]
 
 
+def test_an_equivalent_whose_code_holds_a_bar_is_read_whole(tmp_path):
+    path = tmp_path / "eq.txt"
+    path.write_text("m.py:3 | 'and' -> 'or' | if isinstance(v, int | None) or v: | why\n")
+    (e,) = mutate.read_equivalents(path)
+    assert (e.module, e.line, e.mutation) == ("m.py", 3, "'and' -> 'or'")
+    assert (e.mutated, e.reason) == ("if isinstance(v, int | None) or v:", "why")
+
+
 def test_a_malformed_equivalent_is_refused(tmp_path):
     path = tmp_path / "eq.txt"
     path.write_text("toy/mod.py:9 | '*' -> '/' | return x / 2\n")

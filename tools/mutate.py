@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,18 +46,20 @@ EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.txt"
 _CORE = ("tests/test_core.py", "tests/test_ops_more.py", "tests/test_derivatives.py",
          "tests/test_invariants.py", "tests/test_numerics.py", "tests/test_numpy_dispatch.py",
          "tests/test_mutation_kills_autograd.py")
+_OPS = (*_CORE, "tests/test_mutation_kills_ops.py")
 _CONV = ("tests/test_conv.py", "tests/test_derivatives.py")
 _ATTENTION = ("tests/test_attention.py", "tests/test_derivatives.py")
-_OPTIM = ("tests/test_optimizers.py", "tests/test_train.py", "tests/test_invariants.py")
+_OPTIM = ("tests/test_optimizers.py", "tests/test_train.py", "tests/test_invariants.py",
+          "tests/test_mutation_kills_train.py")
 TARGETS: dict[str, tuple[str, ...]] = {
     "chainrule/autograd/engine.py": _CORE,
     "chainrule/autograd/function.py": _CORE,
     "chainrule/autograd/tensor.py": (*_CORE, "tests/test_habits.py"),
-    "chainrule/ops/elementwise.py": _CORE,
-    "chainrule/ops/activations.py": (*_CORE, "tests/test_attention.py"),
-    "chainrule/ops/reductions.py": _CORE,
-    "chainrule/ops/shape.py": (*_CORE, "tests/test_habits.py"),
-    "chainrule/ops/linalg.py": (*_CORE, "tests/test_attention.py"),
+    "chainrule/ops/elementwise.py": _OPS,
+    "chainrule/ops/activations.py": (*_OPS, "tests/test_attention.py"),
+    "chainrule/ops/reductions.py": _OPS,
+    "chainrule/ops/shape.py": (*_OPS, "tests/test_habits.py"),
+    "chainrule/ops/linalg.py": (*_OPS, "tests/test_attention.py"),
     "chainrule/ops/convolution.py": _CONV,
     "chainrule/ops/attention.py": _ATTENTION,
     "chainrule/ops/normalization.py": (*_ATTENTION, "tests/test_conv.py"),
@@ -66,10 +69,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "chainrule/optim/adaptive.py": _OPTIM,
     "chainrule/optim/clip.py": _OPTIM,
     "chainrule/optim/lr_scheduler.py": _OPTIM,
-    "chainrule/train/callbacks.py": ("tests/test_train.py", "tests/test_optimizers.py"),
+    "chainrule/train/callbacks.py": ("tests/test_train.py", "tests/test_optimizers.py",
+                                     "tests/test_mutation_kills_train.py"),
     "chainrule/safetensors.py": ("tests/test_hostile.py", "tests/test_layers.py",
                                  "tests/test_habits.py"),
-    "chainrule/gradcheck.py": ("tests/test_core.py", "tests/test_derivatives.py"),
+    "chainrule/gradcheck.py": ("tests/test_core.py", "tests/test_derivatives.py",
+                               "tests/test_mutation_kills_autograd.py"),
     "chainrule/explainer/check.py": ("tests/test_check.py",),
     "chainrule/explainer/check_truth.py": ("tests/test_check.py",),
     "chainrule/explainer/check_diagnosis.py": ("tests/test_check.py",),
@@ -292,6 +297,12 @@ class Equivalent:
     reason: str
 
 
+_QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+# the mutated line is code and may hold " | " itself (x: int | None): the mutation is two
+# quoted strings and the reason (which must not hold " | ") is what follows the last one
+_ENTRY = re.compile(rf"(\S+):(\d+) \| ({_QUOTED} -> {_QUOTED}) \| (.*) \| ([^|]+)")
+
+
 def read_equivalents(path: Path = EQUIVALENTS) -> list[Equivalent]:
     """``module:line | mutation | mutated line | reason`` per line; ``#`` starts a comment."""
     found = []
@@ -300,12 +311,12 @@ def read_equivalents(path: Path = EQUIVALENTS) -> list[Equivalent]:
     for n, raw in enumerate(path.read_text().splitlines(), 1):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
-        parts = [p.strip() for p in raw.split(" | ")]
-        where = parts[0].rpartition(":")
-        if len(parts) != 4 or not where[2].isdigit() or not parts[3]:
+        match = _ENTRY.fullmatch(raw.strip())
+        if match is None:
             raise SystemExit(f"{path}:{n}: expected 'module:line | mutation | mutated line | "
                              f"reason', got {raw!r}")
-        found.append(Equivalent(where[0], int(where[2]), parts[1], parts[2], parts[3]))
+        module, line, mutation, _, _, mutated, reason = match.groups()
+        found.append(Equivalent(module, int(line), mutation, mutated.strip(), reason.strip()))
     return found
 
 
@@ -386,7 +397,9 @@ def _load_done(path: Path | None) -> dict[str, dict]:
 def run_all(plan: dict[str, list[Mutant]], sources: dict[str, str],
             tests_of: dict[str, tuple[str, ...]], args: argparse.Namespace) -> list[dict]:
     """Run every planned mutant (resuming from ``args.out``), appending one JSON line each."""
-    done = _load_done(args.out)
+    done = _load_done(args.out)  # the last record of a mutant counts
+    if args.rerun_survivors:  # after new tests: only the survivors can change
+        done = {k: r for k, r in done.items() if r["status"] != "survived"}
     results = []
     for module, mutants in plan.items():
         todo = [m for m in mutants if m.key(sources[module]) not in done]
@@ -492,6 +505,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, default=ROOT, help="where pytest runs")
     p.add_argument("--equivalents", type=Path, default=EQUIVALENTS)
     p.add_argument("--out", type=Path, help="append results here (JSON lines); resumes a run")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="with --out: run again the mutants it records as survived")
     p.add_argument("--timeout-factor", type=float, default=4.0,
                    help="a mutant times out after this many times the unmutated test time")
     p.add_argument("--min-timeout", type=float, default=60.0, help="seconds")

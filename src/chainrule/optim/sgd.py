@@ -14,10 +14,14 @@ from chainrule.optim.optimizer import Optimizer
 class SGD(Optimizer):
     """Mini-batch gradient descent.
 
-        g = dL/dW + weight_decay * W                 (PyTorch's weight decay)
+        g = dL/dW + weight_decay * W                 (PyTorch's weight decay;
+                                                      -dL/dW + ... with maximize)
         v = momentum * v + (1 - dampening) * g       (v = g on the first step)
         d = g + momentum * v if nesterov else v      (d = g without momentum)
-        W <- W - lr * d                              (+ lr * d with maximize)
+        W <- W - lr * d
+
+    With ``maximize`` the loss's gradient changes sign but the weight decay does not (as in
+    PyTorch): the weights still shrink while the loss is climbed.
 
     With ``weight_decay = lambda / n`` this is exactly gradient descent on the loss
     plus the L2 penalty lambda/(2n) sum W^2 of the textbook derivation:
@@ -42,6 +46,8 @@ class SGD(Optimizer):
                state: dict[str, Any]) -> None:
         w = p.data
         wd, momentum = group["weight_decay"], group["momentum"]
+        if group["maximize"]:
+            grad = -grad
         g = grad + self._scalar(wd, w) * w if wd else grad
         if momentum:
             v = state.get("momentum_buffer")
@@ -51,8 +57,4 @@ class SGD(Optimizer):
                 v *= self._scalar(momentum, w)
                 v += self._scalar(1 - group["dampening"], w) * g
             g = g + self._scalar(momentum, w) * v if group["nesterov"] else v
-        lr = self._scalar(group["lr"], w)
-        if group["maximize"]:
-            w += lr * g
-        else:
-            w -= lr * g
+        w -= self._scalar(group["lr"], w) * g
