@@ -266,14 +266,27 @@ def test_stable_with_huge_logits():
     x = cr.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
     for out in (F.log_softmax(x), F.softmax(x)):
         assert np.isfinite(out.data).all()
+    # stable means right, not only finite: the analytic values, which a naive exp overflows
+    # to inf or nan (log sum e^x = 1000 exactly in float64, e^-1000 = 0)
+    np.testing.assert_array_equal(F.log_softmax(x).data, [[0.0, -2000.0, -1000.0]])
+    np.testing.assert_array_equal(F.softmax(x).data, [[1.0, 0.0, 0.0]])
     loss = F.cross_entropy(x, np.array([1])) + \
         F.binary_cross_entropy_with_logits(x, np.ones((1, 3))).sum()
     loss.backward()
     assert np.isfinite(loss.data) and np.isfinite(x.grad.data).all()
+    # CE: lse - x_1 = 2000, gradient softmax - onehot = [1, -1, 0]; BCE with t = 1, the mean
+    # of softplus(-x) = [0, 1000, log 2], gradient (sigmoid(x) - 1) / 3 = [0, -1/3, -1/6]
+    # (float32, the default dtype: to its precision)
+    np.testing.assert_allclose(loss.data, 2000.0 + (1000.0 + np.log(2.0)) / 3, rtol=1e-7)
+    np.testing.assert_allclose(x.grad.data, [[1.0, -4 / 3, -1 / 6]], rtol=1e-7)
     p = cr.tensor([0.0, 1.0, 0.5], requires_grad=True)
     bce = F.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0]))
     bce.backward()
     assert np.isfinite(bce.data) and np.isfinite(p.grad.data).all()
+    # the logs clamped at -100 and p (1 - p) at 1e-12 (PyTorch's bounds): the mean of
+    # [100, 100, log 2], and (p - t) / max(p (1 - p), 1e-12) / 3
+    np.testing.assert_allclose(bce.data, (200.0 + np.log(2.0)) / 3, rtol=1e-7)
+    np.testing.assert_allclose(p.grad.data, [-1e12 / 3, 1e12 / 3, -2 / 3], rtol=1e-7)
 
 
 # -- the worked examples -------------------------------------------------------------------

@@ -154,7 +154,7 @@ class NeuralNetClassifier(ClassifierMixin, _ModuleParams, NeuralNetBase):
         l1, l2: chainrule's penalties lambda/n sum |W| and lambda/(2n) sum W^2 over
             the weights (not the biases), n = the number of training examples.
         tol, n_iter_no_change: stop when the training loss (with early stopping: the
-            validation score) has not improved by more than ``tol`` for
+            validation score) has not improved by at least ``tol`` for
             ``n_iter_no_change`` epochs in a row.
         early_stopping, validation_fraction: hold out this fraction (stratified) and
             keep the weights of the epoch with the best validation accuracy.

@@ -65,8 +65,9 @@ class Plateau:
 
     @classmethod
     def absolute(cls, tol: float, patience: float, mode: str = "min") -> Plateau:
-        """scikit-learn's rule: an epoch improves when it beats the best by ``tol``."""
-        return cls(patience, lambda value, best: value < best - tol, mode, any_gain=True)
+        """scikit-learn's rule: an epoch improves when it beats the best by at least ``tol``
+        (so with tol = 0 an equal value resets the count, as in scikit-learn)."""
+        return cls(patience, lambda value, best: value <= best - tol, mode, any_gain=True)
 
     def update(self, value: float) -> bool:
         """Record an epoch's value; True if it beat the best (the count starts over)."""
@@ -87,34 +88,53 @@ class Plateau:
         return self.waited >= self.patience
 
 
+def direction(owner: object, mode: str, monitor: str) -> str:
+    """'min' or 'max' for ``mode``; 'auto' is 'max' for an accuracy ("acc" in the name, as
+    Keras infers it) and 'min' for anything else (a loss)."""
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"{type(owner).__name__}: mode must be 'min', 'max' or 'auto', got "
+                         f"{mode!r}")
+    return mode
+
+
+def monitored(owner: object, logs: dict[str, Any], monitor: str) -> float:
+    """The epoch's value of ``monitor``; a name the logs lack is an error, not a silent
+    'never improved'."""
+    value = logs.get(monitor)
+    if value is None:
+        raise KeyError(f"{type(owner).__name__}: the epoch logs have no {monitor!r} "
+                       f"(have {sorted(logs)})")
+    return value
+
+
 class _Patience(Callback):
     """Stops training once ``monitor`` has not improved for ``patience`` epochs (a
-    ``Plateau`` whose rule is ``improved``)."""
+    ``Plateau`` whose rule is ``improved``, in the direction ``mode``)."""
 
     monitor = "loss"
+    mode = "min"
 
     def __init__(self, patience: int) -> None:
         if patience < 1:
             raise ValueError(f"{type(self).__name__}: patience must be at least 1, got "
                              f"{patience}")
         self.patience = patience
-        self.rule = Plateau(patience, self.improved)
+        self.rule = Plateau(patience, self.improved, self.mode)
 
     @property
     def best(self) -> float:
-        return self.rule.best
+        return self.rule.best_value
 
     def improved(self, value: float, best: float) -> bool:
         raise NotImplementedError
 
     def on_train_begin(self, state: TrainingState) -> None:
-        self.rule = Plateau(self.patience, self.improved)
+        self.rule = Plateau(self.patience, self.improved, self.mode)
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
-        value = logs.get(self.monitor)
-        if value is None:
-            raise KeyError(f"{type(self).__name__}: the epoch logs have no {self.monitor!r} "
-                           f"(have {sorted(logs)})")
+        value = monitored(self, logs, self.monitor)
         if self.rule.update(value):
             self.on_improvement(state, value)
         elif self.rule.stalled:
@@ -146,8 +166,9 @@ class ConvergenceStop(_Patience):
 
 
 class EarlyStopping(_Patience):
-    """Stop when ``monitor`` (the validation loss) has not gone below its best by
-    ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` (the validation loss) has not gone below its best by more than
+    ``min_delta`` for ``patience`` epochs (Keras's rule); with ``mode='max'`` (or 'auto' and
+    an accuracy) when it has not gone above its best by more than ``min_delta``.
 
     With ``restore_best`` (the default) training ends with the weights of the best epoch
     (``history.best_epoch``) however it ends: stopped by this rule, by another one, or
@@ -157,7 +178,8 @@ class EarlyStopping(_Patience):
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, monitor: str = "val_loss",
-                 restore_best: bool = True) -> None:
+                 restore_best: bool = True, mode: str = "auto") -> None:
+        self.mode = direction(self, mode, monitor)
         super().__init__(patience)
         self.min_delta, self.monitor, self.restore_best = min_delta, monitor, restore_best
         self.best_state: dict[str, np.ndarray] | None = None
@@ -188,7 +210,8 @@ class EarlyStopping(_Patience):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model to ``path`` after every epoch (or only when ``monitor`` improves).
+    """Save the model to ``path`` after every epoch (or only when ``monitor`` improves:
+    falls below its best, or with ``mode='max'``, or 'auto' and an accuracy, rises above).
 
     Each save is atomic, so the file always holds a complete model from a finished
     epoch, even if training later crashes or diverges. ``saved_epoch`` is the epoch of
@@ -197,22 +220,30 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
-                 monitor: str | None = None) -> None:
+                 monitor: str | None = None, mode: str = "auto") -> None:
         self.path, self.metadata, self.monitor = path, metadata or {}, monitor
-        self.best = np.inf
+        self.mode = direction(self, mode, monitor or "")
+        self._start()
+
+    def _start(self) -> None:
+        # a save needs a strictly better value, as Keras's save_best_only
+        self.rule = Plateau(math.inf, lambda value, best: value < best, self.mode)
         self.saved_epoch: int | None = None
 
     def on_train_begin(self, state: TrainingState) -> None:
-        self.best, self.saved_epoch = np.inf, None
+        self._start()
+
+    @property
+    def best(self) -> float:
+        """The best value of ``monitor`` so far (inf, or -inf for 'max', before any)."""
+        return self.rule.best_value
 
     def on_epoch_end(self, state: TrainingState, logs: dict[str, Any]) -> None:
         from chainrule.serialization import save
 
-        if self.monitor is not None:
-            value = logs.get(self.monitor, np.inf)
-            if value >= self.best:
-                return
-            self.best = value
+        if self.monitor is not None and not self.rule.update(
+                monitored(self, logs, self.monitor)):
+            return
         save(state.model, self.path, {**self.metadata, "epoch": state.epoch,
                                       "metrics": _jsonable(logs)})
         self.saved_epoch = state.epoch
