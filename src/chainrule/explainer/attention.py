@@ -33,7 +33,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check
+from chainrule.explainer.derivation import Check, intermediate_differences
 from chainrule.explainer.messages import Message, Words
 from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
@@ -121,11 +121,7 @@ def _numeric(d: AttentionDerivation) -> dict[str, np.ndarray]:
         return section_loss(d, values["Q"], values["K"], values["V"], at)
 
     out = {f"d{k}": central_differences(loss, values[k]) for k in values}
-    for name, value in (("O", d.O), ("P", d.P), ("S", d.S)):
-        perturbed = value.copy()
-        out[f"d{name}"] = central_differences(lambda v=perturbed, n=name: loss((n, v)),
-                                              perturbed)
-    return out
+    return {**out, **intermediate_differences(loss, {"O": d.O, "P": d.P, "S": d.S})}
 
 
 def _autograd(d: AttentionDerivation) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ import numpy as np
 
 import chainrule.functional as F
 from chainrule.autograd.tensor import Tensor
-from chainrule.explainer.derivation import Check
+from chainrule.explainer.derivation import Check, intermediate_differences
 from chainrule.explainer.messages import Message, Words
 from chainrule.explainer.render import Document, SectionsReport, write_sections
 from chainrule.gradcheck import central_differences
@@ -158,11 +158,7 @@ def _numeric(d: ConvDerivation) -> dict[str, np.ndarray]:
 
     out = {f"d{k}": central_differences(loss, values[k]) for k in ("V", "c", "K", "X")}
     out["db"] = central_differences(loss, values["b"].reshape(1)).reshape(())
-    for name, value in (("o", d.o), ("P", d.P), ("Z", d.Z)):
-        perturbed = value.copy()
-        out[f"d{name}"] = central_differences(lambda v=perturbed, n=name: loss((n, v)),
-                                              perturbed)
-    return out
+    return {**out, **intermediate_differences(loss, {"o": d.o, "P": d.P, "Z": d.Z})}
 
 
 def _autograd(d: ConvDerivation) -> dict[str, np.ndarray]:

@@ -112,6 +112,19 @@ class Act:
         return derivative(self.name)(z, a, self.param)
 
 
+def intermediate_differences(loss: Any, intermediates: dict[str, np.ndarray]
+                             ) -> dict[str, np.ndarray]:
+    """dL/d(name) by central differences for each forward intermediate: ``loss((name, v))``
+    recomputes the loss from ``v`` put in place of that intermediate (the layers before it
+    left out), so each entry of ``v`` is perturbed on its own. Keys are ``"d" + name``."""
+    out = {}
+    for name, value in intermediates.items():
+        perturbed = np.array(value, np.float64)  # a copy, perturbed in place
+        out[f"d{name}"] = central_differences(lambda v=perturbed, n=name: loss((n, v)),
+                                              perturbed)
+    return out
+
+
 @dataclass
 class Check:
     """One gradient compared three ways: by the formula, by autograd, numerically.
