@@ -116,17 +116,17 @@ RESTORED: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 }
 
 
-def _torch_state() -> tuple[Any, ...] | None:
+def _torch_state() -> tuple[str, bool]:
     torch = sys.modules.get("torch")
-    if torch is None:  # not imported yet: nothing a test could have changed
-        return None
-    return torch.get_default_dtype(), torch.is_grad_enabled()
+    if torch is None:  # not imported yet: torch's defaults, which the first import gives
+        return "torch.float32", True
+    return str(torch.get_default_dtype()), torch.is_grad_enabled()
 
 
-def _set_torch_state(saved: tuple[Any, ...] | None) -> None:
-    if saved is not None:
-        torch = sys.modules["torch"]
-        torch.set_default_dtype(saved[0])
+def _set_torch_state(saved: tuple[str, bool]) -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_default_dtype(getattr(torch, saved[0].removeprefix("torch.")))
         torch.set_grad_enabled(saved[1])
 
 
@@ -135,9 +135,9 @@ def _set_mode(saved: tuple[bool, bool]) -> None:
 
 
 # not a test's doing: pytest names the running test and its phase in PYTEST_CURRENT_TEST;
-# threadpoolctl and scikit-learn set KMP_DUPLICATE_LIB_OK when first imported, which any
-# test may be the first to do
-_NOT_THE_TESTS = {"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK"}
+# threadpoolctl and scikit-learn set KMP_DUPLICATE_LIB_OK when first imported, and torch
+# TORCHINDUCTOR_CACHE_DIR when first used, which any test may be the first to do
+_NOT_THE_TESTS = {"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "TORCHINDUCTOR_CACHE_DIR"}
 
 
 def _environ() -> dict[str, str]:
@@ -171,6 +171,14 @@ ASSERTED: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 }
 
 
+def _what_changed(name: str, before: Any, after: Any) -> str:
+    """``name``, with the keys that differ where the state is a mapping (os.environ)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        return f"{name}: {', '.join(map(str, keys))}"
+    return f"{name}: {before!r} -> {after!r}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     """Run each test in the same process-wide state whatever ran before it.
@@ -185,7 +193,8 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     seed = zlib.crc32(request.node.nodeid.encode())
     creation.set_default_generator(np.random.default_rng(seed))
     yield
-    changed = [name for name, (get, _) in ASSERTED.items() if get() != asserted[name]]
+    changed = [_what_changed(name, asserted[name], get()) for name, (get, _) in ASSERTED.items()
+               if get() != asserted[name]]
     for name, (_, put) in ASSERTED.items():
         put(asserted[name])
     for name, (_, put) in RESTORED.items():
