@@ -172,6 +172,14 @@ ASSERTED: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 }
 
 
+def _what_changed(name: str, before: Any, after: Any) -> str:
+    """``name``, with the keys that differ where the state is a mapping (os.environ)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        return f"{name}: {', '.join(map(str, keys))}"
+    return f"{name}: {before!r} -> {after!r}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     """Run each test in the same process-wide state whatever ran before it.
@@ -186,7 +194,8 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     seed = zlib.crc32(request.node.nodeid.encode())
     creation.set_default_generator(np.random.default_rng(seed))
     yield
-    changed = [name for name, (get, _) in ASSERTED.items() if get() != asserted[name]]
+    changed = [_what_changed(name, asserted[name], get()) for name, (get, _) in ASSERTED.items()
+               if get() != asserted[name]]
     for name, (_, put) in ASSERTED.items():
         put(asserted[name])
     for name, (_, put) in RESTORED.items():

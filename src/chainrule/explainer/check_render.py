@@ -12,6 +12,7 @@ import numpy as np
 from chainrule.explainer.check_diagnosis import Diagnosis, Mistake
 from chainrule.explainer.check_network import Net, activation_backward, activation_name
 from chainrule.explainer.messages import Words, words
+from chainrule.explainer.render import NUMERIC_ROUND_OFF, ROUND_OFF, difference_text
 
 if TYPE_CHECKING:
     from chainrule.explainer.check import CheckReport, Quantity
@@ -147,10 +148,13 @@ def diagnosis_lines(q: Quantity, report: CheckReport, msg: Words) -> list[str]:
 
 
 def quantity_line(q: Quantity, msg: Words) -> str:
+    # a passed check prints round-off as a bound: its digits change with the BLAS kernel
+    error = difference_text(q.error, ROUND_OFF)
     if q.ok and q.convention != 1:
-        return msg("check.ok.convention", name=q.name, var=q.name[1:], error=q.error)
+        return msg("check.ok.convention", name=q.name, var=q.name[1:], error=error)
     if q.ok:
-        return msg("check.ok", name=q.name, error=q.error, numeric=q.error_numeric)
+        return msg("check.ok", name=q.name, error=error,
+                   numeric=difference_text(q.error_numeric, NUMERIC_ROUND_OFF))
     if np.shape(q.value) != q.autograd.shape:
         return msg("check.wrong.shape", name=q.name, got=np.shape(q.value),
                    want=q.autograd.shape)

@@ -203,8 +203,8 @@ MESSAGES: dict[str, str] = {
     "check.truth.disagree": "note: autograd and central differences disagree on {names} (max "
                             "{diff:.2g}); the results below use autograd",
     "check.ignored": "note: not checked (not a gradient check knows): {names}",
-    "check.ok": "{name} correct (max error {error:.1e}, numerical {numeric:.1e})",
-    "check.ok.convention": "{name} correct as dJ/d{var} (max error {error:.1e}): the 1/m is "
+    "check.ok": "{name} correct (max error {error}, numerical {numeric})",
+    "check.ok.convention": "{name} correct as dJ/d{var} (max error {error}): the 1/m is "
                            "already in it",
     "check.wrong": "{name} WRONG (max error {error:.3g}, numerical {numeric:.3g})",
     "check.wrong.shape": "{name} WRONG: shape {got}, the right value has shape {want}",

@@ -190,8 +190,8 @@ MESSAGES: dict[str, str] = {
     "check.truth.disagree": "注意：autograd 与中心差分在 {names} 上不一致（最大 {diff:.2g}）；"
                             "以下结果用的是 autograd",
     "check.ignored": "注意：未检查（check 不认识的梯度）：{names}",
-    "check.ok": "{name} 正确（最大误差 {error:.1e}，数值梯度 {numeric:.1e}）",
-    "check.ok.convention": "{name} 作为 dJ/d{var} 是正确的（最大误差 {error:.1e}）：其中已包含 1/m",
+    "check.ok": "{name} 正确（最大误差 {error}，数值梯度 {numeric}）",
+    "check.ok.convention": "{name} 作为 dJ/d{var} 是正确的（最大误差 {error}）：其中已包含 1/m",
     "check.wrong": "{name} 错误（最大误差 {error:.3g}，数值梯度 {numeric:.3g}）",
     "check.wrong.shape": "{name} 错误：形状为 {got}，正确值的形状为 {want}",
     "check.first": "第一个出错的量",
