@@ -85,8 +85,9 @@ _thread_local_setter: list = []  # [function or None], found on first use
 
 
 def _openblas_local_threads() -> Callable[[int], int] | None:
-    """numpy's OpenBLAS ``openblas_set_num_threads_local(n) -> previous`` (this thread
-    only, since OpenBLAS 0.3.27), or None where numpy's BLAS is another library."""
+    """numpy's OpenBLAS ``openblas_set_num_threads_local(n) -> previous count`` (OpenBLAS
+    >= 0.3.27; measured here, it sets the process-wide count), or None where numpy's BLAS
+    is another library or older."""
     if not _thread_local_setter:
         setter = None
         try:
@@ -108,7 +109,8 @@ def _openblas_local_threads() -> Callable[[int], int] | None:
 def _step_products(batch: int, hidden: int, gates: int) -> Iterator[None]:
     """Run the BPTT loop's per-step products (batch, hidden) x (hidden, gates) on one BLAS
     thread when they are small (ONE_THREAD_BELOW); bigger ones keep the thread count set.
-    Only OpenBLAS's count for the calling thread changes, and it is restored after."""
+    The count is OpenBLAS's process-wide one, restored when the loop ends (so
+    ``chainrule.set_num_threads`` keeps its meaning for everything else)."""
     setter = _openblas_local_threads() if batch * hidden * gates < ONE_THREAD_BELOW else None
     if setter is None or backend.blas_info().get("blas") != "numpy":
         yield
