@@ -419,25 +419,29 @@ def report(stored: dict) -> str:
 
 def _long(run: dict) -> str:
     """The long Transformer run: when it reached makemore's figure, and its curve (of one
-    framework or both)."""
+    framework or both) beside chainrule's mean training-batch loss since the last row."""
     curves = {f: run["results"][f]["curve"] for f in FRAMEWORKS if f in run["results"]}
     both = len(curves) == len(FRAMEWORKS)
+    batches = [None, *run["results"]["chainrule"]["window_loss"]]
     rows = []
-    for points in zip(*curves.values(), strict=True):
+    for points, batch in zip(zip(*curves.values(), strict=True), batches, strict=True):
         losses = [loss for _, loss in points]
         extra = [f"{losses[0] - losses[1]:+.4f}"] if both else []
-        rows.append(" | ".join([f"| {points[0][0]:,}", *(f"{v:.4f}" for v in losses), *extra])
-                    + " |")
+        cells = [f"{points[0][0]:,}", *(f"{v:.4f}" for v in losses), *extra,
+                 "" if batch is None else f"{batch:.4f}"]
+        rows.append("| " + " | ".join(cells) + " |")
     reached = "; ".join(f"{NAMES[f]} {first_below(c, MAKEMORE_TARGET)} "
                         f"(best {min(v for _, v in c):.4f})" for f, c in curves.items())
     times = "; ".join(f"{NAMES[f]} {summary(run['results'][f])['ms']:.2f} ms/step, peak RSS "
                       f"{summary(run['results'][f])['rss']:.0f} MB" for f in curves)
-    head = ["step", *(NAMES[f] for f in curves), *(["difference"] if both else [])]
+    head = ["step", *(f"test loss, {NAMES[f]}" for f in curves),
+            *(["difference"] if both else []), "training batches, chainrule"]
     table = "| " + " | ".join(head) + " |\n|" + " --- |" * len(head)
     return (f"### The default Transformer towards makemore's {MAKEMORE_TARGET}\n\n"
             f"{_machines([run])}. The same Transformer, data and optimizer as above (lr 5e-4 "
             f"constant, as makemore trains), {run['steps']:,} steps ({times}). Test loss <= "
-            f"{MAKEMORE_TARGET}: {reached}.\n\n{table}\n" + "\n".join(rows))
+            f"{MAKEMORE_TARGET}: {reached}. The last column is the mean loss of the training "
+            f"batches since the row before.\n\n{table}\n" + "\n".join(rows))
 
 
 def plot(stored: dict, path: Path) -> None:
