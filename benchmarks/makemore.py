@@ -525,6 +525,25 @@ def _cli() -> argparse.Namespace:
     return args
 
 
+def merge(stored: dict, new: dict) -> dict:
+    """The stored runs with the new ones in their place; a new run of the same settings as
+    a stored one but other frameworks (the long run, trained by one framework and later
+    the other) adds its frameworks' results to the stored ones."""
+    out = dict(stored)
+    for name, run in new.items():
+        old = stored.get(name)
+        settings = ("kind", "model", "gpt", "steps", "eval_every", "optimizer", "batch_size",
+                    "seed", "decay")
+        if old and all(old.get(k) == run.get(k) for k in settings) and \
+                not set(old["results"]) & set(run["results"]):
+            run = {**run, "results": {**old["results"], **run["results"]},
+                   "machine": old["machine"] if old["machine"] == run["machine"]
+                   else f"{old['machine']} and {run['machine']}"}
+            run.pop("turn", None)  # trained one after the other, not in turns
+        out[name] = run
+    return out
+
+
 def main() -> int:
     args = _cli()
     if args.child:
@@ -539,7 +558,7 @@ def main() -> int:
     stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     if new is not None:
         stored = new if args.no_write else {**stored, **new,
-                                            "runs": {**stored["runs"], **new["runs"]}}
+                                            "runs": merge(stored["runs"], new["runs"])}
     body = report(stored)
     print(body)
     if not args.no_write:
