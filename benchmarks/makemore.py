@@ -467,7 +467,8 @@ def plot(stored: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels, strict=True):
         for i, key in enumerate(keys):
-            for framework, style in zip(FRAMEWORKS, ("-", "--"), strict=True):
+            # PyTorch as markers only: its curve lies on chainrule's line
+            for framework, style in zip(FRAMEWORKS, ("-", "x"), strict=True):
                 if framework not in runs[key]["results"]:
                     continue
                 steps, losses = zip(*runs[key]["results"][framework]["curve"][1:], strict=True)
@@ -476,7 +477,8 @@ def plot(stored: dict, path: Path) -> None:
                               f"{NAMES[framework]}")
         if keys == ["long"]:
             ax.axhline(MAKEMORE_TARGET, color="grey", lw=0.8, ls=":", label="makemore's 1.92")
-        ax.set(title=title, xlabel="training step", ylabel="test loss (nats per character)")
+        ax.set(title=f"{title} (chainrule lines, PyTorch crosses)", xlabel="training step",
+               ylabel="test loss (nats per character)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     save_figure(fig, path)
