@@ -342,7 +342,7 @@ def summary(result: dict) -> dict:
     """One framework's numbers of one run."""
     return {"loss": result["curve"][-1][1], "initial": result["curve"][0][1],
             "best": min(v for _, v in result["curve"]), "ms": result["median_ms"],
-            "quietest_ms": min(result["window_ms"]), "rss": result["peak_rss_mb"],
+            "rss": result["peak_rss_mb"],
             "import_rss": result["import_rss_mb"]}
 
 
@@ -350,6 +350,14 @@ def gap(run: dict) -> float:
     """The largest test-loss difference between the frameworks at any evaluated step."""
     a, b = (run["results"][f]["curve"] for f in FRAMEWORKS)
     return max(abs(u - v) for (_, u), (_, v) in zip(a, b, strict=True))
+
+
+def paired(run: dict) -> float:
+    """The median over the evaluation stretches of chainrule's median step / PyTorch's in
+    the same stretch: the two took turns within it, so each ratio compares steps made
+    under the same load."""
+    a, b = (run["results"][f]["window_ms"] for f in FRAMEWORKS)
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def first_below(curve: list, target: float) -> str:
@@ -363,12 +371,12 @@ def _row(label: str, run: dict) -> str:
     return (f"| {label} | {n_params:,} | {run['steps']:,} | {ours['loss']:.4f} | "
             f"{peer['loss']:.4f} | {ours['loss'] - peer['loss']:+.4f} | {gap(run):.4f} | "
             f"{ours['ms']:.2f} | {peer['ms']:.2f} | {ours['ms'] / peer['ms']:.2f}x | "
-            f"{ours['quietest_ms'] / peer['quietest_ms']:.2f}x | {ours['rss']:.0f} | "
+            f"{paired(run):.2f}x | {ours['rss']:.0f} | "
             f"{peer['rss']:.0f} |")
 
 
 HEADER = ("| model | parameters | steps | test loss, chainrule | PyTorch | difference | largest "
-          "gap on the curve | ms/step, chainrule | PyTorch | ratio | ratio, quietest "
+          "gap on the curve | ms/step, chainrule | PyTorch | ratio | ratio, paired "
           "stretches | peak RSS MB, chainrule | PyTorch |\n"
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
@@ -400,8 +408,9 @@ def report(stored: dict) -> str:
                      f"5e-4 (betas 0.9/0.99, weight decay 0.01), makemore's sizes (n_layer 4, "
                      f"n_head 4, n_embd 64, n_embd2 64). Test loss in nats per character on the "
                      f"held-out names; ms/step the median step after the first {WARMUP}, "
-                     f"\"quietest stretches\" the ratio of the lowest medians of "
-                     f"{zoo[0]['eval_every']}-step stretches. Peak RSS counts the whole "
+                     f"\"paired stretches\" the median over the {zoo[0]['eval_every']}-step "
+                     f"stretches of the ratio of the two frameworks' median steps in the same "
+                     f"stretch. Peak RSS counts the whole "
                      f"process: after its imports and the data it held "
                      f"{_imported(zoo, 'chainrule')} (chainrule) and {_imported(zoo, 'torch')} "
                      f"(PyTorch).\n\n{HEADER}\n"
@@ -419,25 +428,29 @@ def report(stored: dict) -> str:
 
 def _long(run: dict) -> str:
     """The long Transformer run: when it reached makemore's figure, and its curve (of one
-    framework or both)."""
+    framework or both) beside chainrule's mean training-batch loss since the last row."""
     curves = {f: run["results"][f]["curve"] for f in FRAMEWORKS if f in run["results"]}
     both = len(curves) == len(FRAMEWORKS)
+    batches = [None, *run["results"]["chainrule"]["window_loss"]]
     rows = []
-    for points in zip(*curves.values(), strict=True):
+    for points, batch in zip(zip(*curves.values(), strict=True), batches, strict=True):
         losses = [loss for _, loss in points]
         extra = [f"{losses[0] - losses[1]:+.4f}"] if both else []
-        rows.append(" | ".join([f"| {points[0][0]:,}", *(f"{v:.4f}" for v in losses), *extra])
-                    + " |")
+        cells = [f"{points[0][0]:,}", *(f"{v:.4f}" for v in losses), *extra,
+                 "" if batch is None else f"{batch:.4f}"]
+        rows.append("| " + " | ".join(cells) + " |")
     reached = "; ".join(f"{NAMES[f]} {first_below(c, MAKEMORE_TARGET)} "
                         f"(best {min(v for _, v in c):.4f})" for f, c in curves.items())
     times = "; ".join(f"{NAMES[f]} {summary(run['results'][f])['ms']:.2f} ms/step, peak RSS "
                       f"{summary(run['results'][f])['rss']:.0f} MB" for f in curves)
-    head = ["step", *(NAMES[f] for f in curves), *(["difference"] if both else [])]
+    head = ["step", *(f"test loss, {NAMES[f]}" for f in curves),
+            *(["difference"] if both else []), "training batches, chainrule"]
     table = "| " + " | ".join(head) + " |\n|" + " --- |" * len(head)
     return (f"### The default Transformer towards makemore's {MAKEMORE_TARGET}\n\n"
             f"{_machines([run])}. The same Transformer, data and optimizer as above (lr 5e-4 "
             f"constant, as makemore trains), {run['steps']:,} steps ({times}). Test loss <= "
-            f"{MAKEMORE_TARGET}: {reached}.\n\n{table}\n" + "\n".join(rows))
+            f"{MAKEMORE_TARGET}: {reached}. The last column is the mean loss of the training "
+            f"batches since the row before.\n\n{table}\n" + "\n".join(rows))
 
 
 def plot(stored: dict, path: Path) -> None:
@@ -454,7 +467,8 @@ def plot(stored: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels, strict=True):
         for i, key in enumerate(keys):
-            for framework, style in zip(FRAMEWORKS, ("-", "--"), strict=True):
+            # PyTorch as markers only: its curve lies on chainrule's line
+            for framework, style in zip(FRAMEWORKS, ("-", "x"), strict=True):
                 if framework not in runs[key]["results"]:
                     continue
                 steps, losses = zip(*runs[key]["results"][framework]["curve"][1:], strict=True)
@@ -463,7 +477,8 @@ def plot(stored: dict, path: Path) -> None:
                               f"{NAMES[framework]}")
         if keys == ["long"]:
             ax.axhline(MAKEMORE_TARGET, color="grey", lw=0.8, ls=":", label="makemore's 1.92")
-        ax.set(title=title, xlabel="training step", ylabel="test loss (nats per character)")
+        ax.set(title=f"{title} (chainrule lines, PyTorch crosses)", xlabel="training step",
+               ylabel="test loss (nats per character)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     save_figure(fig, path)
@@ -512,6 +527,25 @@ def _cli() -> argparse.Namespace:
     return args
 
 
+def merge(stored: dict, new: dict) -> dict:
+    """The stored runs with the new ones in their place; a new run of the same settings as
+    a stored one but other frameworks (the long run, trained by one framework and later
+    the other) adds its frameworks' results to the stored ones."""
+    out = dict(stored)
+    for name, run in new.items():
+        old = stored.get(name)
+        settings = ("kind", "model", "gpt", "steps", "eval_every", "optimizer", "batch_size",
+                    "seed", "decay")
+        if old and all(old.get(k) == run.get(k) for k in settings) and \
+                not set(old["results"]) & set(run["results"]):
+            run = {**run, "results": {**old["results"], **run["results"]},
+                   "machine": old["machine"] if old["machine"] == run["machine"]
+                   else f"{old['machine']} and {run['machine']}"}
+            run.pop("turn", None)  # trained one after the other, not in turns
+        out[name] = run
+    return out
+
+
 def main() -> int:
     args = _cli()
     if args.child:
@@ -526,7 +560,7 @@ def main() -> int:
     stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     if new is not None:
         stored = new if args.no_write else {**stored, **new,
-                                            "runs": {**stored["runs"], **new["runs"]}}
+                                            "runs": merge(stored["runs"], new["runs"])}
     body = report(stored)
     print(body)
     if not args.no_write:

@@ -91,6 +91,19 @@ def test_microgpts_learning_rate_decays_linearly_to_zero():
     assert makemore.learning_rate({**spec, "decay": "none"}, 1000) == 0.01
 
 
+def test_a_run_by_the_other_framework_joins_the_stored_one():
+    ours = {"kind": "transformer", "steps": 5, "machine": "A", "turn": 100,
+            "results": {"chainrule": {"curve": [[0, 3.0]]}}}
+    theirs = {**ours, "machine": "B", "results": {"torch": {"curve": [[0, 3.1]]}}}
+    joined = makemore.merge({"long": ours, "bow": ours}, {"long": theirs})
+    assert set(joined["long"]["results"]) == {"chainrule", "torch"}
+    assert joined["long"]["machine"] == "A and B" and "turn" not in joined["long"]
+    assert joined["bow"] is ours
+    longer = {**theirs, "steps": 6}  # other settings: the new run replaces the stored one
+    assert makemore.merge({"long": ours}, {"long": longer})["long"] is longer
+    assert makemore.merge({"long": ours}, {"long": ours})["long"] is ours  # a rerun replaces
+
+
 def test_quick_mode_trains_both_frameworks_to_the_same_losses(tmp_path):
     names = tmp_path / "names.txt"
     rng = np.random.default_rng(0)
