@@ -130,8 +130,8 @@ def test_the_command_explains_the_attention_head(tmp_path):
     bad = _explain("--attention", "--l2", "1")
     assert bad.returncode == 2
     assert bad.stderr.strip() == ("chainrule: error: explain: --attention shows a fixed tiny "
-                                  "causal attention head and takes only --format and --out, "
-                                  "not --l2")
+                                  "causal attention head and takes only --format, --lang "
+                                  "and --out, not --l2")
     both = _explain("--attention", "--conv")
     assert both.returncode == 2
     assert both.stderr.strip() == ("chainrule: error: explain: --conv and --attention are "

@@ -147,4 +147,5 @@ def test_the_command_explains_the_convolution(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip() == ("chainrule: error: explain: --conv shows a fixed tiny "
-                                  "convolution and takes only --format and --out, not --l2")
+                                  "convolution and takes only --format, --lang and --out, "
+                                  "not --l2")

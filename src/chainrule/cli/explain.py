@@ -107,8 +107,8 @@ def _check_options(args: argparse.Namespace) -> None:
     for flag, what in (("rnn", "a fixed tiny RNN"), ("conv", "a fixed tiny convolution"),
                        ("attention", "a fixed tiny causal attention head")):
         if getattr(args, flag) and _given(args):
-            raise ValueError(f"explain: --{flag} shows {what} and takes only --format and "
-                             f"--out, not {', '.join(_given(args))}")
+            raise ValueError(f"explain: --{flag} shows {what} and takes only --format, --lang "
+                             f"and --out, not {', '.join(_given(args))}")
     if args.csv and (args.x or args.y):
         raise ValueError("explain: give the examples either with --csv or with --x and --y, "
                          "not both")
