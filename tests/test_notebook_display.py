@@ -106,3 +106,31 @@ def test_a_cell_that_raises_fails_the_test():
     nbclient = pytest.importorskip("nbclient")
     with pytest.raises(nbclient.exceptions.CellExecutionError, match="ZeroDivisionError"):
         run_notebook(["x = 1", "1 / 0", "x"])
+
+
+GRAPH_CELLS = [
+    "import os, shutil, tempfile\n"
+    "import chainrule as cr\n"
+    "a = cr.tensor(2.0, requires_grad=True)\n"
+    "L = (a * a + a) * 3\n"
+    "L.backward()\n"
+    "print(shutil.which('dot') is not None)",
+    "cr.viz.draw_graph(L)",
+    # no Graphviz: an empty directory as the kernel's whole PATH
+    "os.environ['PATH'] = tempfile.mkdtemp()\n"
+    "print(shutil.which('dot'))\n"
+    "cr.viz.draw_graph(L)",
+]
+
+
+def test_a_graph_displays_as_svg_with_and_without_graphviz():
+    """The drawing after backward() is an image/svg+xml in the cell: through dot where the
+    kernel finds it, and through the built-in layout where it does not."""
+    setup, with_path, without = run_notebook(GRAPH_CELLS)
+    for outputs in (with_path, without):
+        svg = rich_data(outputs)["image/svg+xml"]
+        assert svg.lstrip().startswith(("<?xml", "<svg")) and "grad 15" in svg  # dL/da = 3(2a+1)
+    assert stream_text(without).strip() == "None"
+    assert "graphviz" not in rich_data(without)["image/svg+xml"].lower()
+    if stream_text(setup).strip() == "True":
+        assert "graphviz" in rich_data(with_path)["image/svg+xml"].lower()
