@@ -633,6 +633,13 @@ def test_string_losses_on_raw_scores_and_what_is_refused():
         derive(model, x, [0, 1], nn.CrossEntropyLoss(reduction="sum"))
     with pytest.raises(ValueError, match="class weights or label smoothing"):
         derive(model, x, [0, 1], nn.CrossEntropyLoss(label_smoothing=0.1))
+    with pytest.raises(ValueError, match=r"nn.BCEWithLogitsLoss\(pos_weight=\.\.\.\) weighs the "
+                                         r"examples or the positive class.*use "
+                                         r"nn.BCEWithLogitsLoss\(\)"):
+        derive(model, x, y, nn.BCEWithLogitsLoss(pos_weight=np.array([2.0, 1.0])))
+    with pytest.raises(ValueError, match=r"nn.BCELoss\(weight=\.\.\.\) weighs"):
+        derive(nn.Sequential(nn.Linear(2, 2), nn.Sigmoid()), x, y,
+               nn.BCELoss(weight=np.array([1.0, 3.0])))
     with pytest.raises(ValueError, match=r"loss must be .* got NLLLoss"):
         derive(model, x, [0, 1], nn.NLLLoss())
     with pytest.raises(ValueError, match=r"class indices in y must be whole numbers 0..1 .*"

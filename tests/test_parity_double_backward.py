@@ -110,6 +110,7 @@ def conv(saved_columns_bytes: int | None = None) -> Case:
 
 TARGET_INDEX = np.array([0, 3, 1])
 CLASS_WEIGHT = np.array([1.0, 2.0, 0.5, 3.0])
+POS_WEIGHT = np.array([0.3, 1.0, 2.5, 4.0])
 CAUSAL = np.tril(np.ones((3, 5), bool))
 
 CASES: dict[type, dict[str, Case]] = {
@@ -132,7 +133,14 @@ CASES: dict[type, dict[str, Case]] = {
                             lambda x, t, r=r: F.binary_cross_entropy_with_logits(
                                 x, t, reduction=r),
                             lambda x, t, r=r: TF.binary_cross_entropy_with_logits(
-                                x, t, reduction=r)) for r in ("mean", "sum", "none")},
+                                x, t, reduction=r)) for r in ("mean", "sum", "none")}
+                     | {f"pos_weight, {r}": Case(
+                         [a(3, 4) * 2, rng.uniform(0, 1, (3, 4))],
+                         lambda x, t, r=r: F.binary_cross_entropy_with_logits(
+                             x, t, reduction=r, pos_weight=POS_WEIGHT),
+                         lambda x, t, r=r: TF.binary_cross_entropy_with_logits(
+                             x, t, reduction=r, pos_weight=torch.tensor(POS_WEIGHT)))
+                        for r in ("mean", "none")},
     CrossEntropy: {r: Case([a(3, 4) * 2],
                            lambda x, r=r: F.cross_entropy(x, TARGET_INDEX, CLASS_WEIGHT,
                                                           reduction=r, label_smoothing=0.1),

@@ -105,14 +105,98 @@ def test_binary_cross_entropy_matches_torch_in_input_and_target(reduction, weigh
             arrays, ("input", "target"))
 
 
+POS_WEIGHTS = {"per class": (4,), "elementwise": (3, 4), "scalar": ()}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("pos_weight", list(POS_WEIGHTS))
+@pytest.mark.parametrize("weight", ["none", "per column"])
+def test_bce_with_logits_pos_weight_matches_torch_in_input_and_target(reduction, pos_weight,
+                                                                      weight):
+    # weights below and above 1, and logits large enough that softplus's two branches count
+    pw, w = rng.uniform(0.2, 4.0, POS_WEIGHTS[pos_weight]), _bce_weight(weight)
+    tw = None if w is None else torch.tensor(w)
+    arrays = {"input": rng.standard_normal((3, 4)) * 6, "target": probabilities(3, 4)}
+    compare(lambda input, target: F.binary_cross_entropy_with_logits(
+                input, target, w, reduction, pos_weight=pw),
+            lambda input, target: TF.binary_cross_entropy_with_logits(
+                input, target, tw, reduction=reduction, pos_weight=torch.tensor(pw)),
+            arrays, ("input", "target"))
+
+
+def test_bce_with_logits_pos_weight_gradchecks_to_second_order():
+    pw = np.array([0.5, 3.0])
+    x = cr.tensor(rng.standard_normal((4, 2)) * 3, requires_grad=True)
+    t = cr.tensor(probabilities(4, 2), requires_grad=True)
+
+    def loss(x, t):  # noqa: ANN001, ANN202
+        return F.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction="sum")
+
+    assert cr.gradcheck(loss, [x, t]) and cr.gradgradcheck(loss, [x, t])
+    assert F.binary_cross_entropy_with_logits(x.float(), t.float(), pos_weight=pw).dtype \
+        == np.float32
+
+
+def test_bce_with_logits_pos_weight_stays_finite_for_huge_logits():
+    # L = -(w t log s(x) + (1 - t) log(1 - s(x))): for x = +-800, log s(x) is -800 or 0
+    x = np.array([[800.0, -800.0]])
+    t = np.array([[0.25, 0.75]])
+    pw = np.array([2.0, 3.0])
+    loss = F.binary_cross_entropy_with_logits(cr.tensor(x), t, pos_weight=pw, reduction="none")
+    log_s, log_1ms = np.array([[0.0, -800.0]]), np.array([[-800.0, 0.0]])
+    np.testing.assert_allclose(loss.data, -(pw * t * log_s + (1 - t) * log_1ms), rtol=1e-15)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("logits", [False, True], ids=["probs", "logits"])
-def test_binary_cross_entropy_modules_match_torch(reduction, logits):
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_binary_cross_entropy_modules_match_torch(reduction, logits, weighted):
     arrays = {"input": rng.standard_normal((5, 2)) if logits else probabilities(5, 2),
               "target": rng.integers(0, 2, (5, 2)).astype(np.float64)}
-    ours = (nn.BCEWithLogitsLoss if logits else nn.BCELoss)(reduction)
-    theirs = (torch.nn.BCEWithLogitsLoss if logits else torch.nn.BCELoss)(reduction=reduction)
-    compare(ours, theirs, arrays, ("input",))
+    w = rng.uniform(0.2, 3.0, 2) if weighted else None
+    options = {"pos_weight": np.array([3.0, 0.5])} if logits and weighted else {}
+    ours = (nn.BCEWithLogitsLoss if logits else nn.BCELoss)(w, reduction=reduction, **options)
+    theirs = (torch.nn.BCEWithLogitsLoss if logits else torch.nn.BCELoss)(
+        None if w is None else torch.tensor(w), reduction=reduction,
+        **{k: torch.tensor(v) for k, v in options.items()})
+    compare(ours, theirs, arrays, ("input", "target"))
+
+
+@pytest.mark.parametrize("module", [nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss,
+                                    nn.NLLLoss])
+def test_weighted_loss_modules_take_the_weight_first_and_refuse_a_reduction_there(module):
+    # PyTorch's first positional argument is the weight: BCELoss("sum") would weight by "sum"
+    with pytest.raises(TypeError, match=r"first argument is the weight; pass the reduction "
+                                        r"by name: reduction='sum'"):
+        module("sum")
+    assert module(reduction="sum").reduction == "sum"
+
+
+@pytest.mark.parametrize("option", ["weight", "pos_weight"])
+def test_bce_options_that_do_not_broadcast_to_the_input_are_refused(option):
+    x, t = cr.tensor(rng.standard_normal((3, 4))), probabilities(3, 4)
+    with pytest.raises(ValueError, match=rf"binary_cross_entropy_with_logits: {option} of shape "
+                                         r"\(2, 3, 4\) does not broadcast to the input's shape "
+                                         r"\(3, 4\); give one value per element or per class"):
+        F.binary_cross_entropy_with_logits(x, t, **{option: np.ones((2, 3, 4))})
+    with pytest.raises(ValueError, match=rf"{option} of shape \(5,\) does not broadcast"):
+        F.binary_cross_entropy_with_logits(x, t, **{option: np.ones(5)})
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(3, 1, 4\)"):
+        F.binary_cross_entropy(cr.tensor(probabilities(3, 4)), t, weight=np.ones((3, 1, 4)))
+
+
+def test_bce_with_logits_refuses_a_pos_weight_that_is_not_numbers():
+    with pytest.raises(TypeError, match="pos_weight must hold real numbers; got an array of <U1"):
+        F.binary_cross_entropy_with_logits(cr.tensor(np.zeros(2)), np.zeros(2),
+                                           pos_weight=np.array(["a", "b"]))
+
+
+def test_weighted_loss_modules_are_not_saved_with_their_arrays():
+    # an array option is not a constructor argument a model file can hold
+    assert nn.BCEWithLogitsLoss(pos_weight=np.ones(2)).extra_config() is None
+    assert nn.BCELoss(np.ones(2)).extra_config() is None
+    assert nn.BCELoss().extra_config() == {"reduction": "mean"}
+    assert nn.NLLLoss(ignore_index=3).extra_config() == {"ignore_index": 3, "reduction": "mean"}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

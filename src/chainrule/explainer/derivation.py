@@ -333,6 +333,12 @@ def _module_loss(loss: Any, output: str, n_out: int) -> Loss:
                                                        or loss.label_smoothing):
         raise ValueError("explain: nn.CrossEntropyLoss with class weights or label smoothing "
                          "is beyond the textbook formulas; use nn.CrossEntropyLoss()")
+    # weights rescale each term of the sum, which the textbook's delta^(L) leaves out
+    weighted = [option for option in ("weight", "pos_weight")
+                if getattr(loss, option, None) is not None]
+    if isinstance(loss, (modules.BCELoss, modules.BCEWithLogitsLoss)) and weighted:
+        raise ValueError(f"explain: {label[:-1]}{weighted[0]}=...) weighs the examples or the "
+                         f"positive class, which is beyond the textbook formulas; use {label}")
     logit_losses = {modules.CrossEntropyLoss: "cross-entropy", modules.BCEWithLogitsLoss: "bce"}
     name = logit_losses.get(type(loss))
     if name is not None:

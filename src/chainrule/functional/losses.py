@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
-from chainrule.ops.activations import log_softmax, sigmoid, softmax
+from chainrule.ops.activations import log_softmax, sigmoid, softmax, softplus
 from chainrule.ops.elementwise import as_tensor, log, maximum
 from chainrule.ops.kernels import logsumexp_array, sigmoid_array
 from chainrule.ops.reductions import sum as _sum
@@ -42,8 +42,25 @@ def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
                          f"{target.shape}; they must be equal (reshape one of them)")
 
 
-def _weighted(loss: Tensor, weight: Any) -> Tensor:
-    return loss if weight is None else loss * as_tensor(weight, loss)
+def _broadcasts_to(name: str, option: str, shape: tuple[int, ...], input: Tensor) -> None:
+    """An elementwise loss's array option must broadcast to the input's shape: a larger
+    result would silently change what the loss sums over."""
+    try:
+        fits = np.broadcast_shapes(shape, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: {option} of shape {shape} does not broadcast to the input's "
+                         f"shape {input.shape}; give one value per element or per class, shape "
+                         f"{input.shape} or ({input.shape[-1] if input.shape else 1},)")
+
+
+def _weighted(name: str, loss: Tensor, weight: Any) -> Tensor:
+    if weight is None:
+        return loss
+    weight = as_tensor(weight, loss)
+    _broadcasts_to(name, "weight", weight.shape, loss)
+    return loss * weight
 
 
 # -- regression -------------------------------------------------------------------------
@@ -98,34 +115,71 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
         raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1]; "
                          f"found values from {np.nanmin(p):.4g} to {np.nanmax(p):.4g}. For raw "
                          f"scores use binary_cross_entropy_with_logits")
-    return _reduce(_weighted(BinaryCrossEntropy()(input, target), weight), reduction)
+    return _reduce(_weighted("binary_cross_entropy", BinaryCrossEntropy()(input, target),
+                             weight), reduction)
 
 
 class BCEWithLogits(Function):
-    """L = -(t log s(x) + (1 - t) log(1 - s(x))) with s the sigmoid, computed stably as
-    max(x, 0) - x t + log(1 + e^-|x|);  dL/dx = s(x) - t,  dL/dt = -x."""
+    """L = -(w t log s(x) + (1 - t) log(1 - s(x))) with s the sigmoid and w the positive
+    class's weight (``pos_weight``, 1 when not given), computed stably as
+    (1 - t) x + c softplus(-x) with c = 1 + (w - 1) t and softplus(-x) = max(-x, 0) +
+    log(1 + e^-|x|);  dL/dx = c s(x) - w t,  dL/dt = (w - 1) softplus(-x) - x.
+    With w = 1 these are max(x, 0) - x t + log(1 + e^-|x|), s(x) - t and -x."""
 
-    __slots__ = ()
+    __slots__ = ("pos_weight",)
+
+    def __init__(self, pos_weight: np.ndarray | None = None) -> None:
+        self.pos_weight = pos_weight  # a constant, as PyTorch's weight and pos_weight are here
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        tail = np.log1p(np.exp(-np.abs(x)))
+        if self.pos_weight is None:
+            return np.maximum(x, 0) - x * t + tail
+        return (1 - t) * x + (1 + (self.pos_weight - 1) * t) * (np.maximum(-x, 0) + tail)
 
     def backward(self, gy: Tensor) -> tuple[Tensor, Tensor | None]:
         x, t = self.inputs
-        return gy * (sigmoid(x) - t), (-gy * x if t.requires_grad else None)
+        w = self.pos_weight
+        if w is None:
+            return gy * (sigmoid(x) - t), (-gy * x if t.requires_grad else None)
+        gx = gy * ((1 + (w - 1) * t) * sigmoid(x) - w * t)
+        return gx, (gy * ((w - 1) * softplus(-x) - x) if t.requires_grad else None)
 
     def backward_arrays(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        x, t = self.inputs
-        return gy * (sigmoid_array(x.data) - t.data), (-gy * x.data if t.requires_grad else None)
+        x, t = self.inputs[0].data, self.inputs[1]
+        w, s = self.pos_weight, sigmoid_array(x)
+        if w is None:
+            return gy * (s - t.data), (-gy * x if t.requires_grad else None)
+        gx = gy * ((1 + (w - 1) * t.data) * s - w * t.data)
+        if not t.requires_grad:
+            return gx, None
+        softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        return gx, gy * ((w - 1) * softplus_neg - x)
+
+
+def _positive_weight(pos_weight: Any, input: Tensor) -> np.ndarray | None:
+    """``pos_weight`` as a constant array of the input's dtype that broadcasts to the
+    input's shape (one weight per class along the last axis, as PyTorch uses it)."""
+    if pos_weight is None:
+        return None
+    w = np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"binary_cross_entropy_with_logits: pos_weight must hold real numbers; "
+                        f"got an array of {w.dtype}")
+    _broadcasts_to("binary_cross_entropy_with_logits", "pos_weight", w.shape, input)
+    return w.astype(input.dtype, copy=False)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
-                                     reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of sigmoid(input), fused so large logits stay finite."""
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy of sigmoid(input), fused so large logits stay finite. ``weight``
+    scales each element's loss; ``pos_weight`` scales the positive term only (w > 1 favours
+    recall), both broadcast to the input's shape as in PyTorch."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     target = as_tensor(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    return _reduce(_weighted(BCEWithLogits()(input, target), weight), reduction)
+    loss = BCEWithLogits(_positive_weight(pos_weight, input))(input, target)
+    return _reduce(_weighted("binary_cross_entropy_with_logits", loss, weight), reduction)
 
 
 # -- multi-class classification ----------------------------------------------------------
