@@ -257,11 +257,14 @@ def test_masked_positions_get_exactly_zero_gradient():
     assert np.all(s.grad.data[np.isinf(additive)] == 0)
 
 
-def test_sdpa_all_masked_rows_match_torch():
+@pytest.mark.parametrize("additive", [False, True])  # a bool mask, or -inf added to S
+def test_sdpa_all_masked_rows_match_torch(additive):
     torch = torch_or_skip()
     q, k, v = (rng.standard_normal((1, 2, 3, 4)) for _ in range(3))
     mask = np.ones((3, 3), bool)
     mask[1] = False
+    if additive:
+        mask = np.where(mask, 0.25, -np.inf)
     same_grads(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
                lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(
                    q, k, v, attn_mask=torch.tensor(mask)), q, k, v)

@@ -124,9 +124,10 @@ def test_conv_transpose2d_gradients_and_torch_parity(case, extra):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
-def test_same_padding_with_an_even_kernel_pads_after_as_torch():
+@pytest.mark.parametrize("kernel", [(2, 4), (2, 1), (1, 2)])  # (2, 1): a row after, no column
+def test_same_padding_with_an_even_kernel_pads_after_as_torch(kernel):
     torch = torch_or_skip()
-    x, w = leaf((1, 2, 5, 6), 0), leaf((3, 2, 2, 4), 1)
+    x, w = leaf((1, 2, 5, 6), 0), leaf((3, 2, *kernel), 1)
     y = F.conv2d(x, w, padding="same")
     assert y.shape == (1, 3, 5, 6)
     same_as_torch(lambda a, b: F.conv2d(a, b, padding="same"),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.autograd.function import DRAWN_ELEMENTS
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle; install the test extra")
 
@@ -101,3 +102,28 @@ def test_gradcheck_tolerance_is_relative_to_the_numerical_value():
     with pytest.raises(cr.GradcheckError, match=r"analytic 1000\.1, numerical 1000"):
         cr.gradcheck(lambda t: _OffByRelative()(t), [x], atol=0.0, rtol=1e-5)
     assert cr.gradcheck(lambda t: _OffByRelative()(t), [x], atol=0.2, rtol=0.0)
+
+
+@pytest.mark.parametrize("size", [DRAWN_ELEMENTS, DRAWN_ELEMENTS + 1])
+def test_a_trace_keeps_values_of_at_most_drawn_elements_and_shapes_of_more(size):
+    """Function.trace at the boundary: a constant, a value and a gradient of exactly
+    DRAWN_ELEMENTS elements are kept (a drawing prints them); one more keeps the shape."""
+    w = cr.tensor(np.arange(1.0, size + 1), requires_grad=True, dtype=np.float64)
+    c = cr.tensor(np.full(size, 2.0), dtype=np.float64)
+    product = w * c
+    mul = product.grad_fn
+    product.sum().backward()
+    trace = mul.trace
+    kept = size <= DRAWN_ELEMENTS
+    assert trace.inputs[0] is w  # a leaf that requires grad is always kept
+    if kept:
+        assert trace.inputs[1] is c
+        np.testing.assert_array_equal(trace.values[0], np.arange(1.0, size + 1) * 2)
+        np.testing.assert_array_equal(trace.grads[0], np.ones(size))
+        np.testing.assert_array_equal(trace.input_grads[0], np.full(size, 2.0))
+    else:
+        ref, shape = trace.inputs[1]
+        assert ref() is c and shape == (size,)
+        assert trace.values[0] == (size,) and trace.grads[0] == (size,)
+        assert trace.input_grads[0] == (size,)
+    assert trace.input_grads[1] is None  # the constant needs no gradient
