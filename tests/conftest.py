@@ -135,10 +135,12 @@ def _set_mode(saved: tuple[bool, bool]) -> None:
 
 
 # not a test's doing: pytest names the running test and its phase in PYTEST_CURRENT_TEST;
-# threadpoolctl and scikit-learn set KMP_DUPLICATE_LIB_OK when first imported, and
+# threadpoolctl and scikit-learn set KMP_DUPLICATE_LIB_OK (scikit-learn KMP_INIT_AT_FORK
+# too) when first imported, and
 # torch.optim sets TORCHINDUCTOR_CACHE_DIR when first used, which any test may be the
 # first to do
-_NOT_THE_TESTS = {"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "TORCHINDUCTOR_CACHE_DIR"}
+_NOT_THE_TESTS = {"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK",
+                  "TORCHINDUCTOR_CACHE_DIR"}
 
 
 def _environ() -> dict[str, str]:

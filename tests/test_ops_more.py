@@ -416,6 +416,7 @@ LINALG = {
                  lambda a: torch.diagonal(a, 1, dim1=1, dim2=2)),
     "diagonal_method": ([(3, 2, 3)], lambda a: a.diagonal(0, 0, 2),
                         lambda a: a.diagonal(0, 0, 2)),
+    "diagonal_defaults": ([(2, 3, 4)], cr.diagonal, torch.diagonal),  # offset 0, dims 0 and 1
     "tril": ([(2, 3, 4)], lambda a: cr.tril(a, -1), lambda a: torch.tril(a, -1)),
     "triu": ([(3, 4)], lambda a: a.triu(1), lambda a: a.triu(1)),
     "triu_diagonal_name": ([(4, 3)], lambda a: cr.triu(a, diagonal=-1),

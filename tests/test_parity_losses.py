@@ -279,8 +279,10 @@ def test_cross_entropy_class_targets_every_option_matches_torch(reduction, weigh
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("smoothing", SMOOTHING)
+@pytest.mark.parametrize("target_grad", [True, False], ids=["target-grad", "constant-target"])
 def test_cross_entropy_probability_targets_match_torch_in_input_and_target(reduction, weighted,
-                                                                           smoothing):
+                                                                           smoothing, target_grad):
+    # a target that requires grad takes the composed path, a constant one the fused node
     w = CLASS_WEIGHT if weighted else None
     tw = None if w is None else torch.tensor(w)
     arrays = {"input": rng.standard_normal((N, C)) * 2,
@@ -290,7 +292,20 @@ def test_cross_entropy_probability_targets_match_torch_in_input_and_target(reduc
             lambda input, target: TF.cross_entropy(input, target, weight=tw,
                                                    reduction=reduction,
                                                    label_smoothing=smoothing),
-            arrays, ("input", "target"))
+            arrays, ("input", "target") if target_grad else ("input",))
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+@pytest.mark.parametrize("ignore_index", [-100, 1])
+def test_class_targets_out_of_range_are_refused_naming_the_first(loss, ignore_index):
+    # PyTorch refuses them too (IndexError or a device assert); chainrule names the first
+    # offending target, its position and the range it expected
+    x = cr.tensor(rng.standard_normal((N, C)))
+    target = np.array([0, 1, 4, 2, -3, 3])  # 4 at position 2 is the first; -3 the second
+    expected = "0..3" + (" or ignore_index 1" if ignore_index >= 0 else "")
+    with pytest.raises(ValueError, match=rf"target 4 at position 2 is out of range for 4 "
+                                         rf"classes \(expected {expected}\)"):
+        loss(x, target, ignore_index=ignore_index)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -46,11 +46,12 @@ EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.txt"
 _CORE = ("tests/test_core.py", "tests/test_ops_more.py", "tests/test_derivatives.py",
          "tests/test_invariants.py", "tests/test_numerics.py", "tests/test_numpy_dispatch.py",
          "tests/test_mutation_kills_autograd.py")
-_OPS = (*_CORE, "tests/test_mutation_kills_ops.py")
+_OPS = (*_CORE, "tests/test_mutation_kills_ops.py", "tests/test_parity_kinks.py",
+        "tests/test_parity_double_backward.py")
 _CONV = ("tests/test_conv.py", "tests/test_derivatives.py")
 _ATTENTION = ("tests/test_attention.py", "tests/test_derivatives.py")
 _OPTIM = ("tests/test_optimizers.py", "tests/test_train.py", "tests/test_invariants.py",
-          "tests/test_mutation_kills_train.py")
+          "tests/test_mutation_kills_train.py", "tests/test_stopping_rules.py")
 TARGETS: dict[str, tuple[str, ...]] = {
     "chainrule/autograd/engine.py": _CORE,
     "chainrule/autograd/function.py": _CORE,
@@ -63,14 +64,17 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "chainrule/ops/convolution.py": _CONV,
     "chainrule/ops/attention.py": _ATTENTION,
     "chainrule/ops/normalization.py": (*_ATTENTION, "tests/test_conv.py"),
-    "chainrule/functional/losses.py": (*_CORE, "tests/test_layers.py", "tests/test_train.py"),
+    "chainrule/functional/losses.py": (*_CORE, "tests/test_layers.py", "tests/test_train.py",
+                                       "tests/test_parity_losses.py",
+                                       "tests/test_parity_double_backward.py"),
     "chainrule/optim/optimizer.py": _OPTIM,
     "chainrule/optim/sgd.py": _OPTIM,
     "chainrule/optim/adaptive.py": _OPTIM,
     "chainrule/optim/clip.py": _OPTIM,
     "chainrule/optim/lr_scheduler.py": _OPTIM,
     "chainrule/train/callbacks.py": ("tests/test_train.py", "tests/test_optimizers.py",
-                                     "tests/test_mutation_kills_train.py"),
+                                     "tests/test_mutation_kills_train.py",
+                                     "tests/test_stopping_rules.py"),
     "chainrule/safetensors.py": ("tests/test_hostile.py", "tests/test_layers.py",
                                  "tests/test_habits.py"),
     "chainrule/gradcheck.py": ("tests/test_core.py", "tests/test_derivatives.py",
