@@ -119,12 +119,20 @@ def test_format_seconds_keeps_meaningful_digits():
         ("1 epoch", "2 epochs", "1,000 steps")
 
 
+def _interruptible() -> None:
+    """In the child before it starts: SIGINT as a terminal gives it. A shell's background
+    job (``cmd &`` without job control) inherits SIGINT ignored, and Python then leaves it
+    ignored, so without this the test would depend on how its runner was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_and_says_what_it_saved(tmp_path):
     """SIGINT once the second epoch's line is out: exit 130, one line naming the model
     file and its epoch, and the finished epochs' metrics written."""
     process = subprocess.Popen(
         [sys.executable, "-m", "chainrule", "train", "--epochs", "1000", "--hidden", "64",
-         "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_interruptible)
     try:
         for line in process.stderr:
             if line.startswith("epoch 2/"):
