@@ -51,7 +51,8 @@ _OPS = (*_CORE, "tests/test_mutation_kills_ops.py", "tests/test_parity_kinks.py"
 _CONV = ("tests/test_conv.py", "tests/test_derivatives.py")
 _ATTENTION = ("tests/test_attention.py", "tests/test_derivatives.py")
 _OPTIM = ("tests/test_optimizers.py", "tests/test_train.py", "tests/test_invariants.py",
-          "tests/test_mutation_kills_train.py", "tests/test_stopping_rules.py")
+          "tests/test_mutation_kills_train.py", "tests/test_stopping_rules.py",
+          "tests/test_clip.py")
 TARGETS: dict[str, tuple[str, ...]] = {
     "chainrule/autograd/engine.py": _CORE,
     "chainrule/autograd/function.py": _CORE,
