@@ -119,26 +119,31 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_matches_torch_optim(name):
+def test_matches_torch_optim(name, fused):
+    """Two parameters (a weight and a bias), so that fused=True runs the flat path."""
     torch = pytest.importorskip("torch", reason="PyTorch is the oracle; install the test "
                                                 "extra: pip install -e .[test]")
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((8, 3)), rng.standard_normal(8)
-    w = cr.tensor(W0.copy(), requires_grad=True)
-    tw = torch.tensor(W0.copy(), requires_grad=True)
-    ours = getattr(optim, name)([w], **OPTIMIZERS[name])
-    theirs = getattr(torch.optim, name)([tw], **OPTIMIZERS[name])
+    w, c = cr.tensor(W0.copy(), requires_grad=True), cr.tensor(np.array([0.3]), requires_grad=True)
+    tw, tc = (torch.tensor(W0.copy(), requires_grad=True),
+              torch.tensor([0.3], dtype=torch.float64, requires_grad=True))
+    ours = getattr(optim, name)([w, c], **OPTIMIZERS[name], fused=fused)
+    theirs = getattr(torch.optim, name)([tw, tc], **OPTIMIZERS[name])
     for _ in range(20):
-        loss = ((cr.tensor(a) @ w - cr.tensor(b)) ** 2).mean()
+        loss = ((cr.tensor(a) @ w + c - cr.tensor(b)) ** 2).mean()
         ours.zero_grad()
         loss.backward()
         ours.step()
-        tloss = ((torch.tensor(a) @ tw - torch.tensor(b)) ** 2).mean()
+        tloss = ((torch.tensor(a) @ tw + tc - torch.tensor(b)) ** 2).mean()
         theirs.zero_grad()
         tloss.backward()
         theirs.step()
+    assert bool(ours._flat) == fused
     np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c.data, tc.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 SCHEDULERS = {

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
+from sklearn.base import clone, is_regressor  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -47,13 +47,23 @@ def digits():
 # -- scikit-learn's estimator checks ---------------------------------------------------------
 
 def expected_failed_checks(estimator) -> dict[str, str]:
-    """Checks that cannot apply, with the reason, per estimator: none. All of
-    scikit-learn 1.9's checks pass for the four estimators, the pandas input checks
-    included (pandas is in the test extra for them). The only skips are scikit-learn's
-    own array-API input checks, which it runs only when SCIPY_ARRAY_API=1 and
-    array-api-strict are set up: chainrule computes in numpy and does not claim
-    array-API support, so they do not apply. A check that starts failing goes here, with
-    a reason."""
+    """Checks that cannot apply, with the reason, per estimator. All of scikit-learn 1.9's
+    checks pass for the four estimators, the pandas input checks included (pandas is in
+    the test extra for them), with one exception for the float32 regressors below. The
+    only skips are scikit-learn's own array-API input checks, which it runs only when
+    SCIPY_ARRAY_API=1 and array-api-strict are set up: chainrule computes in numpy and
+    does not claim array-API support, so they do not apply. A check that starts failing
+    goes here, with a reason.
+
+    check_methods_subset_invariance compares predictions made one row at a time with
+    those of the whole batch to 1e-7. In float32 (the default dtype) BLAS sums a row's
+    products in an order that depends on the batch's row count (a one-row product is a
+    matrix-vector product), so outputs of about 1 may differ by 2 or 3 float32 ulps
+    (3.6e-7 measured): whether the check passes depends on the trained weights'
+    last bits. The float64 twin in CHECKED passes it."""
+    if is_regressor(estimator) and estimator.dtype == "float32":
+        return {"check_methods_subset_invariance":
+                "float32 BLAS results depend on the batch's row count by a few ulps"}
     return {}
 
 
@@ -64,6 +74,8 @@ CHECKED = [
                   random_state=0),
     MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
                  random_state=0),
+    MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.01,
+                 random_state=0, dtype="float64"),
     NeuralNetClassifier(small_mlp, max_iter=30, lr=0.01, random_state=0),
     NeuralNetRegressor(small_mlp, max_iter=30, lr=0.01, random_state=0),
 ]

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.tensor import Tensor
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -32,13 +31,13 @@ class Adam(Optimizer):
     parameter; use AdamW for decay that acts directly on the weights.
     """
 
-    decoupled = False
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 fused: bool | None = None) -> None:
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad,
+                                  "fused": fused})
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -48,28 +47,26 @@ class Adam(Optimizer):
         if group["eps"] < 0:
             raise ValueError(f"{self.name}: eps must be >= 0, got {group['eps']}")
 
-    def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
-               state: dict[str, Any]) -> None:
-        w = p.data
-        lr, wd, (b1, b2), t = group["lr"], group["weight_decay"], group["betas"], state["step"]
-        if wd and self.decoupled:
-            w *= self._scalar(1 - lr * wd, w)
-        g = grad + self._scalar(wd, w) * w if wd and not self.decoupled else grad
-        m, v = _zeros(state, "exp_avg", w), _zeros(state, "exp_avg_sq", w)
-        m *= self._scalar(b1, w)
-        m += self._scalar(1 - b1, w) * g
-        v *= self._scalar(b2, w)
-        v += self._scalar(1 - b2, w) * (g * g)
+    def update(self, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+               out: np.ndarray) -> None:
+        (b1, b2), t = map(float, group["betas"]), state["step"]
+        m, v = _zeros(state, "exp_avg", g), _zeros(state, "exp_avg_sq", g)
+        m *= b1
+        np.multiply(g, 1 - b1, out=out)
+        m += out
+        v *= b2
+        np.multiply(g, g, out=out)
+        out *= 1 - b2
+        v += out
         if group["amsgrad"]:
-            v = np.maximum(_zeros(state, "max_exp_avg_sq", w), v, out=state["max_exp_avg_sq"])
-        # the bias corrections folded into the step size and eps (Python floats, so no
-        # float64 arrays appear): lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-        c2 = math.sqrt(1 - b2 ** t)
-        denom = np.sqrt(v)
-        denom /= self._scalar(c2, w)
-        denom += self._scalar(group["eps"], w)
-        w -= self._scalar(lr / (1 - b1 ** t), w) * m / denom
-
+            v = np.maximum(_zeros(state, "max_exp_avg_sq", g), v, out=state["max_exp_avg_sq"])
+        # the bias corrections folded into the step size and eps, as Python floats (so
+        # float32 stays float32): lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+        np.sqrt(v, out=out)
+        out /= math.sqrt(1 - b2 ** t)
+        out += float(group["eps"])
+        np.divide(m, out, out=out)
+        out *= float(group["lr"]) / (1 - b1 ** t)
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam
@@ -79,8 +76,9 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 fused: bool | None = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, fused=fused)
 
 
 class RMSprop(Optimizer):
@@ -95,10 +93,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False) -> None:
+                 centered: bool = False, *, fused: bool | None = None) -> None:
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
                                   "weight_decay": weight_decay, "momentum": momentum,
-                                  "centered": centered})
+                                  "centered": centered, "fused": fused})
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -107,30 +105,33 @@ class RMSprop(Optimizer):
         if not 0 <= group["momentum"] < 1:
             raise ValueError(f"RMSprop: momentum must be in [0, 1), got {group['momentum']}")
 
-    def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
-               state: dict[str, Any]) -> None:
-        w = p.data
-        wd, alpha = group["weight_decay"], group["alpha"]
-        g = grad + self._scalar(wd, w) * w if wd else grad
-        v = _zeros(state, "square_avg", w)
-        v *= self._scalar(alpha, w)
-        v += self._scalar(1 - alpha, w) * (g * g)
+    def update(self, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+               out: np.ndarray) -> None:
+        alpha = float(group["alpha"])
+        v = _zeros(state, "square_avg", g)
+        v *= alpha
+        np.multiply(g, g, out=out)
+        out *= 1 - alpha
+        v += out
         if group["centered"]:
-            a = _zeros(state, "grad_avg", w)
-            a *= self._scalar(alpha, w)
-            a += self._scalar(1 - alpha, w) * g
-            denom = np.sqrt(v - a * a)
+            a = _zeros(state, "grad_avg", g)
+            a *= alpha
+            np.multiply(g, 1 - alpha, out=out)
+            a += out
+            np.multiply(a, a, out=out)
+            np.subtract(v, out, out=out)
+            np.sqrt(out, out=out)
         else:
-            denom = np.sqrt(v)
-        denom += self._scalar(group["eps"], w)
-        d = g / denom
+            np.sqrt(v, out=out)
+        out += float(group["eps"])
+        np.divide(g, out, out=out)
         if group["momentum"]:
-            b = _zeros(state, "momentum_buffer", w)
-            b *= self._scalar(group["momentum"], w)
-            b += d
-            d = b
-        w -= self._scalar(group["lr"], w) * d
-
+            b = _zeros(state, "momentum_buffer", g)
+            b *= float(group["momentum"])
+            b += out
+            np.multiply(b, float(group["lr"]), out=out)
+        else:
+            out *= float(group["lr"])
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011):
@@ -141,24 +142,23 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10) -> None:
+                 eps: float = 1e-10, *, fused: bool | None = None) -> None:
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
-                                  "eps": eps})
+                                  "eps": eps, "fused": fused})
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
         if group["lr_decay"] < 0 or group["initial_accumulator_value"] < 0:
             raise ValueError("Adagrad: lr_decay and initial_accumulator_value must be >= 0")
 
-    def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
-               state: dict[str, Any]) -> None:
-        w = p.data
-        wd = group["weight_decay"]
-        g = grad + self._scalar(wd, w) * w if wd else grad
-        s = _zeros(state, "sum", w, group["initial_accumulator_value"])
-        s += g * g
-        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        denom = np.sqrt(s)
-        denom += self._scalar(group["eps"], w)
-        w -= self._scalar(lr, w) * g / denom
+    def update(self, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+               out: np.ndarray) -> None:
+        s = _zeros(state, "sum", g, group["initial_accumulator_value"])
+        np.multiply(g, g, out=out)
+        s += out
+        lr = float(group["lr"]) / (1 + (state["step"] - 1) * float(group["lr_decay"]))
+        np.sqrt(s, out=out)
+        out += float(group["eps"])
+        np.divide(g, out, out=out)
+        out *= lr

@@ -16,10 +16,17 @@ import numpy as np
 from chainrule.autograd.mode import no_grad
 from chainrule.autograd.tensor import Tensor
 from chainrule.nn.parameter import clear_grads
+from chainrule.optim.flat import FlatGroup
+
+# fused=None packs parameters with fewer values than this into one flat buffer: measured
+# by benchmarks/optimizer_step.py (docs/performance.md), the flat step of Adam is about 2x
+# the loop's speed over tensors of 4,096 values, even at 16,384, and slower from 65,536.
+FLAT_BELOW = 16384
 
 
 class Optimizer:
-    """Base class: subclasses implement ``update(p, grad, group, state)`` for one parameter.
+    """Base class: subclasses implement ``update(g, state, group, out)``, the change of the
+    weights for a gradient, written once and run per parameter or over a flat group.
 
     ``params`` is an iterable of Tensors, or of dicts (parameter groups) each with a
     ``"params"`` list and any options overriding the defaults, e.g. no weight decay
@@ -28,13 +35,23 @@ class Optimizer:
         decay = [p for n, p in model.named_parameters() if not n.endswith("bias")]
         rest = [p for n, p in model.named_parameters() if n.endswith("bias")]
         SGD([{"params": decay, "weight_decay": 1e-4}, {"params": rest}], lr=0.1)
+
+    ``fused`` (PyTorch's name) chooses how a step runs, always with the same numbers:
+    True runs each group over flat buffers of all its parameters at once (optim/flat.py);
+    False runs the per-parameter loop; None, the default, packs the small parameters
+    (below FLAT_BELOW values) and loops over the large ones, which measures fastest.
     """
+
+    # AdamW's weight decay acts on the weights, not through the gradient
+    decoupled = False
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         # state is keyed by the parameter itself (Tensors hash by identity), not by id()
         self.state: dict[Tensor, dict[str, Any]] = {}
+        # the flat buffers of each group that runs fused, by the group's index
+        self._flat: dict[int, FlatGroup] = {}
         params = list(params)
         if not params:
             raise ValueError(f"{self.name}: got an empty parameter list")
@@ -78,6 +95,9 @@ class Optimizer:
         if group.get("weight_decay", 0) < 0:
             raise ValueError(f"{self.name}: weight_decay must be >= 0, got "
                              f"{group['weight_decay']}")
+        if group.get("fused") not in (None, True, False):
+            raise ValueError(f"{self.name}: fused must be True, False or None, got "
+                             f"{group['fused']!r}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter this optimizer updates."""
@@ -92,26 +112,112 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = {"step": 0}
-                    state["step"] += 1
-                    self.update(p, p.grad.data, group, state)
+            for index, group in enumerate(self.param_groups):
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
+                flat, rest = self._split(index, group, params)
+                if flat is not None:
+                    self._step_flat(flat, group)
+                for p in rest:
+                    self._step_parameter(p, group)
+                for p in params:
                     p.bump_version()
         return loss
 
-    def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
-               state: dict[str, Any]) -> None:
+    def update(self, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+               out: np.ndarray) -> None:
+        """Write into ``out`` the change of the weights for gradient ``g``: W <- W - out.
+
+        ``g`` already holds the L2 weight-decay term (and the sign of ``maximize``);
+        ``state`` holds ``"step"`` (t, counted from 1) and the arrays this method keeps
+        in it, all of g's shape; ``out`` may serve as scratch space until the end. The
+        same method runs per parameter and once over a whole flat group (optim/flat.py),
+        so it must be elementwise and must not keep references to ``g``.
+        """
         raise NotImplementedError
 
-    @staticmethod
-    def _scalar(value: float, like: np.ndarray) -> np.ndarray:
-        """A constant in the parameter's dtype: numpy 2 would upcast float32 by a float64."""
-        return np.asarray(value, like.dtype)
+    def _gradient(self, grad: np.ndarray, w: np.ndarray, group: dict[str, Any]) -> np.ndarray:
+        """g = -dL/dW with maximize, + weight_decay W for an L2 decay (a new array)."""
+        g = -grad if group.get("maximize") else grad
+        wd = float(group.get("weight_decay", 0))
+        return g + wd * w if wd and not self.decoupled else g
+
+    def _apply(self, w: np.ndarray, change: np.ndarray, group: dict[str, Any]) -> None:
+        """W <- W (1 - lr weight_decay) - change with decoupled decay, else W - change."""
+        wd = float(group.get("weight_decay", 0))
+        if wd and self.decoupled:
+            w *= 1 - float(group["lr"]) * wd
+        w -= change
+
+    def _new_state(self, p: Tensor) -> dict[str, Any]:
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {"step": 0}
+        return state
+
+    def _step_parameter(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One parameter's step on its own arrays: the reference for the flat path."""
+        state = self._new_state(p)
+        state["step"] += 1
+        w = p.data
+        g = self._gradient(p.grad.data, w, group)
+        out = np.empty_like(g)
+        self.update(g, state, group, out)
+        self._apply(w, out, group)
+
+    def _split(self, index: int, group: dict[str, Any],
+               params: list[Tensor]) -> tuple[FlatGroup | None, list[Tensor]]:
+        """This step's flat buffers (or None) and the parameters updated one by one.
+
+        ``fused=None`` packs the parameters below FLAT_BELOW values, where a numpy call's
+        own cost outweighs its work, and leaves the large ones to the loop, where the
+        flat path's extra pass (copying the gradient in) would cost more than it saves.
+        """
+        fused = group.get("fused")
+        if fused is None and not self._packs(group):
+            fused = False
+        packed = params if fused else [] if fused is False else [
+            p for p in params if p.grad.data.size < FLAT_BELOW]
+        if len(packed) < 2 and not fused:
+            self._flat.pop(index, None)
+            return None, params
+        states = [self._new_state(p) for p in packed]
+        flat = self._flat.get(index)
+        if flat is None or not flat.holds(packed, states):
+            flat = FlatGroup.pack(packed, states)
+            if flat is None:
+                self._flat.pop(index, None)
+                return None, params
+            self._flat[index] = flat
+        rest = [] if len(packed) == len(params) else [
+            p for p in params if p.grad.data.size >= FLAT_BELOW]
+        return flat, rest
+
+    def _packs(self, group: dict[str, Any]) -> bool:
+        """Whether ``fused=None`` packs this group: only where ``update`` is several array
+        passes, so that one pass over the group saves numpy calls."""
+        return True
+
+    def _step_flat(self, flat: FlatGroup, group: dict[str, Any]) -> None:
+        """The whole group's step at once, bitwise equal to ``_step_parameter`` on each."""
+        g = flat.gather()
+        if group.get("maximize"):
+            np.negative(g, out=g)
+        wd = float(group.get("weight_decay", 0))
+        if wd and not self.decoupled:
+            for p, gv, scratch in zip(flat.params, flat.grad_views, flat.out_views,
+                                      strict=True):
+                np.multiply(p.data, wd, out=scratch)
+                gv += scratch
+        flat.state["step"] += 1
+        for s in flat.states:
+            s["step"] = flat.state["step"]
+        self.update(g, flat.state, group, flat.out)
+        if len(flat.linked) != sum(isinstance(v, np.ndarray) for v in flat.state.values()):
+            flat.link()
+        for p, change in zip(flat.params, flat.out_views, strict=True):
+            self._apply(p.data, change, group)
 
     def state_dict(self) -> dict[str, Any]:
         """Options of every group and the state of every parameter, by position."""
@@ -138,6 +244,7 @@ class Optimizer:
         for g, own in zip(groups, self.param_groups, strict=True):
             own.update({k: v for k, v in g.items() if k != "params"})
         self.state = {}
+        self._flat = {}
         for i, s in state_dict["state"].items():
             p = params[int(i)]
             self.state[p] = {k: (np.array(v, p.dtype) if isinstance(v, np.ndarray) else v)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.tensor import Tensor
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -30,10 +29,10 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, *, fused: bool | None = None) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov,
-                                  "maximize": maximize})
+                                  "maximize": maximize, "fused": fused})
 
     def check(self, group: dict[str, Any]) -> None:
         super().check(group)
@@ -42,19 +41,29 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
 
-    def update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any],
-               state: dict[str, Any]) -> None:
-        w = p.data
-        wd, momentum = group["weight_decay"], group["momentum"]
-        if group["maximize"]:
-            grad = -grad
-        g = grad + self._scalar(wd, w) * w if wd else grad
+    def _packs(self, group: dict[str, Any]) -> bool:
+        # without momentum the update is one multiplication per parameter: nothing to save
+        return bool(group["momentum"])
+
+    def update(self, g: np.ndarray, state: dict[str, Any], group: dict[str, Any],
+               out: np.ndarray) -> None:
+        momentum = float(group["momentum"])
         if momentum:
             v = state.get("momentum_buffer")
             if v is None:
-                v = state["momentum_buffer"] = np.array(g, dtype=w.dtype)
+                v = state["momentum_buffer"] = g.copy()
             else:
-                v *= self._scalar(momentum, w)
-                v += self._scalar(1 - group["dampening"], w) * g
-            g = g + self._scalar(momentum, w) * v if group["nesterov"] else v
-        w -= self._scalar(group["lr"], w) * g
+                v *= momentum
+                dampening = float(group["dampening"])
+                if dampening:
+                    np.multiply(g, 1 - dampening, out=out)
+                    v += out
+                else:  # (1 - 0) g is g: one pass saved, the same numbers
+                    v += g
+            if group["nesterov"]:
+                np.multiply(v, momentum, out=out)
+                out += g
+                g = out
+            else:
+                g = v
+        np.multiply(g, float(group["lr"]), out=out)
