@@ -137,7 +137,7 @@ def main() -> None:
             for key in list(results):
                 for mode in TORCH_MODES:
                     results[key.rsplit("|", 1)[0] + "|" + mode] = float("nan")
-    body = (f"Measured {machine()}: microseconds per `step()` (float32, 2 threads, the best "
+    body = (f"### One optimizer step (microseconds)\n\nMeasured {machine()}: microseconds per `step()` (float32, 2 threads, the best "
             f"of timing rounds), chainrule's three ways and PyTorch's three, each library in "
             f"its own process (`python benchmarks/optimizer_step.py`).\n\n{table(results)}")
     print(body)

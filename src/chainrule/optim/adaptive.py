@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import Optimizer, scalar
 
 
 def _zeros(state: dict[str, Any], key: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
@@ -51,22 +51,22 @@ class Adam(Optimizer):
                out: np.ndarray) -> None:
         (b1, b2), t = map(float, group["betas"]), state["step"]
         m, v = _zeros(state, "exp_avg", g), _zeros(state, "exp_avg_sq", g)
-        m *= b1
-        np.multiply(g, 1 - b1, out=out)
+        m *= scalar(b1, g)
+        np.multiply(g, scalar(1 - b1, g), out=out)
         m += out
-        v *= b2
+        v *= scalar(b2, g)
         np.multiply(g, g, out=out)
-        out *= 1 - b2
+        out *= scalar(1 - b2, g)
         v += out
         if group["amsgrad"]:
             v = np.maximum(_zeros(state, "max_exp_avg_sq", g), v, out=state["max_exp_avg_sq"])
-        # the bias corrections folded into the step size and eps, as Python floats (so
-        # float32 stays float32): lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+        # the bias corrections folded into the step size and eps (computed as Python
+        # floats, applied in g's dtype): lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
         np.sqrt(v, out=out)
-        out /= math.sqrt(1 - b2 ** t)
-        out += float(group["eps"])
+        out /= scalar(math.sqrt(1 - b2 ** t), g)
+        out += scalar(group["eps"], g)
         np.divide(m, out, out=out)
-        out *= float(group["lr"]) / (1 - b1 ** t)
+        out *= scalar(float(group["lr"]) / (1 - b1 ** t), g)
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam
@@ -109,29 +109,29 @@ class RMSprop(Optimizer):
                out: np.ndarray) -> None:
         alpha = float(group["alpha"])
         v = _zeros(state, "square_avg", g)
-        v *= alpha
+        v *= scalar(alpha, g)
         np.multiply(g, g, out=out)
-        out *= 1 - alpha
+        out *= scalar(1 - alpha, g)
         v += out
         if group["centered"]:
             a = _zeros(state, "grad_avg", g)
-            a *= alpha
-            np.multiply(g, 1 - alpha, out=out)
+            a *= scalar(alpha, g)
+            np.multiply(g, scalar(1 - alpha, g), out=out)
             a += out
             np.multiply(a, a, out=out)
             np.subtract(v, out, out=out)
             np.sqrt(out, out=out)
         else:
             np.sqrt(v, out=out)
-        out += float(group["eps"])
+        out += scalar(group["eps"], g)
         np.divide(g, out, out=out)
         if group["momentum"]:
             b = _zeros(state, "momentum_buffer", g)
-            b *= float(group["momentum"])
+            b *= scalar(group["momentum"], g)
             b += out
-            np.multiply(b, float(group["lr"]), out=out)
+            np.multiply(b, scalar(group["lr"], g), out=out)
         else:
-            out *= float(group["lr"])
+            out *= scalar(group["lr"], g)
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011):
@@ -159,6 +159,6 @@ class Adagrad(Optimizer):
         s += out
         lr = float(group["lr"]) / (1 + (state["step"] - 1) * float(group["lr_decay"]))
         np.sqrt(s, out=out)
-        out += float(group["eps"])
+        out += scalar(group["eps"], g)
         np.divide(g, out, out=out)
-        out *= lr
+        out *= scalar(lr, g)

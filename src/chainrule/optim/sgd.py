@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import Optimizer, scalar
 
 
 class SGD(Optimizer):
@@ -53,17 +53,17 @@ class SGD(Optimizer):
             if v is None:
                 v = state["momentum_buffer"] = g.copy()
             else:
-                v *= momentum
+                v *= scalar(momentum, g)
                 dampening = float(group["dampening"])
                 if dampening:
-                    np.multiply(g, 1 - dampening, out=out)
+                    np.multiply(g, scalar(1 - dampening, g), out=out)
                     v += out
                 else:  # (1 - 0) g is g: one pass saved, the same numbers
                     v += g
             if group["nesterov"]:
-                np.multiply(v, momentum, out=out)
+                np.multiply(v, scalar(momentum, g), out=out)
                 out += g
                 g = out
             else:
                 g = v
-        np.multiply(g, float(group["lr"]), out=out)
+        np.multiply(g, scalar(group["lr"], g), out=out)
