@@ -137,9 +137,10 @@ def main() -> None:
             for key in list(results):
                 for mode in TORCH_MODES:
                     results[key.rsplit("|", 1)[0] + "|" + mode] = float("nan")
-    body = (f"### One optimizer step (microseconds)\n\nMeasured {machine()}: microseconds per `step()` (float32, 2 threads, the best "
-            f"of timing rounds), chainrule's three ways and PyTorch's three, each library in "
-            f"its own process (`python benchmarks/optimizer_step.py`).\n\n{table(results)}")
+    body = (f"### One optimizer step (microseconds)\n\nMeasured {machine()}: microseconds "
+            f"per `step()` (float32, 2 threads, the best of timing rounds), chainrule's three "
+            f"ways and PyTorch's three, each library in its own process "
+            f"(`python benchmarks/optimizer_step.py`).\n\n{table(results)}")
     print(body)
     if not args.no_write:
         write_section("optimizer_step", body)
