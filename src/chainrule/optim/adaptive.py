@@ -68,6 +68,7 @@ class Adam(Optimizer):
         np.divide(m, out, out=out)
         out *= scalar(float(group["lr"]) / (1 - b1 ** t), g)
 
+
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam
     step, W <- W (1 - lr weight_decay), independent of the gradient's scale."""
@@ -132,6 +133,7 @@ class RMSprop(Optimizer):
             np.multiply(b, scalar(group["lr"], g), out=out)
         else:
             out *= scalar(group["lr"], g)
+
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011):

@@ -20,7 +20,7 @@ from chainrule.optim.flat import FlatGroup
 
 # fused=None packs parameters with fewer values than this into one flat buffer: measured
 # by benchmarks/optimizer_step.py (docs/performance.md), the flat step of Adam is about 2x
-# the loop's speed over tensors of 4,096 values, even at 16,384, and slower from 65,536.
+# the loop's speed over tensors of 4,096 values, about level at 16,384, slower from 65,536.
 FLAT_BELOW = 16384
 
 
