@@ -55,18 +55,33 @@ def run_child(script: str, spec: dict, framework: str, threads: int, what: str) 
     return result
 
 
+def cpu_model() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (the platform's guess elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_kind() -> tuple[str, str]:
+    """(slug, name) of the CPU kind: ("amd", "AMD EPYC"), ("intel", "Intel Xeon"), or the
+    model itself. The project's machines come in both kinds and the matrix products differ
+    between them (docs/performance.md), so the benchmarks keep one table per kind."""
+    model = cpu_model()
+    for slug, vendor, family in (("amd", "AMD", "EPYC"), ("intel", "Intel", "Xeon")):
+        if vendor.lower() in model.lower():
+            return slug, f"{vendor} {family}" if family.lower() in model.lower() else vendor
+    return "".join(c if c.isalnum() else "-" for c in model.lower()).strip("-"), model
+
+
 def machine() -> str:
     """One line naming the CPU, core count, Python and numpy versions, and today's date."""
     import numpy as np
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return (f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, numpy {np.__version__}")
 

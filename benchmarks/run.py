@@ -30,8 +30,12 @@ so that a slow minute of a shared machine hits every peer alike; each figure is 
 median. Peers run with the default glibc allocator; chainrule's own process applies
 its allocator setting as the `chainrule` command does (see chainrule/memory.py).
 
-The table is printed and written to docs/benchmarks.md (section "performance"), with a
-bar chart of the ratios to PyTorch in docs/performance.png.
+The table is printed and written to docs/benchmarks.md, one section per CPU kind
+("performance-amd", "performance-intel": the matrix products differ between the project's
+AMD EPYC and Intel Xeon machines), with a bar chart of the ratios to PyTorch in
+docs/performance-<kind>.png; the raw figures are kept in
+benchmarks/results/performance-<kind>.json, so `--only` re-measures some sections of this
+CPU kind's table and keeps the others.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _report import (  # noqa: E402
     ROOT,
+    cpu_kind,
     machine,
     save_figure,
     tune_allocator_unless_peer,
@@ -301,10 +306,11 @@ def summary(results: dict) -> str:
     return "### Summary: the targets\n\n" + "\n".join(rows)
 
 
-def report(results: dict, reps: int) -> str:
+def report(results: dict, reps: int, cpu: str) -> str:
     when = sorted({f"{name}: {r.get('measured', 'an earlier run')}, median of "
                    f"{r.get('reps', reps)} repetitions" for name, r in results.items()})
-    parts = ["## Performance: chainrule beside PyTorch and numpy (benchmarks/run.py)\n\n"
+    parts = [f"## Performance on {cpu}: chainrule beside PyTorch and numpy "
+             "(benchmarks/run.py)\n\n"
              "Every figure is the median of repetitions, each in a fresh process, peers "
              "interleaved; float32, 2 threads. A shared virtual machine is noisy: read the "
              "ratios (same run) rather than the absolute times. Each section was measured "
@@ -355,7 +361,6 @@ def report(results: dict, reps: int) -> str:
                      f"each in a fresh interpreter, numpy's import included.")
     if "blas" in results:
         parts.append(blas_report(results["blas"]))
-    parts.append("![chainrule time / PyTorch time](performance.png)")
     return "\n\n".join(parts)
 
 
@@ -398,20 +403,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
-    store = HERE / "results" / "performance.json"
+    slug, cpu = cpu_kind()
+    store = HERE / "results" / f"performance-{slug}.json"
+    picture = f"performance-{slug}.png"
     results = json.loads(store.read_text()) if store.exists() and not args.no_write else {}
     for name in args.only:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results[name] = {**RUNNERS[name](args.reps, args.quick), "measured": machine(),
                          "reps": args.reps}
-    text = report(results, args.reps)
+    text = report(results, args.reps, cpu) + \
+        f"\n\n![chainrule time / PyTorch time on {cpu}]({picture})"
     print(text)
     if not args.no_write:
         store.parent.mkdir(exist_ok=True)
         store.write_text(json.dumps(results, indent=1))
-        write_section("performance", text)
-        plot(results, ROOT / "docs" / "performance.png")
-        print("wrote docs/benchmarks.md and docs/performance.png", file=sys.stderr)
+        write_section(f"performance-{slug}", text)
+        plot(results, ROOT / "docs" / picture)
+        print(f"wrote docs/benchmarks.md and docs/{picture}", file=sys.stderr)
     return 0
 
 

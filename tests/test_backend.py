@@ -160,11 +160,11 @@ def test_mkl_runs_stacks_as_one_batched_call_equal_to_numpy(restore_backend, mon
 def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch):
     calls = []
 
-    def fake_measure(mkl_matmul, shapes=None):
-        calls.append(1)
-        return 2.0, 1.0  # MKL twice as fast
+    def fake_time(matmul, shapes, seconds):
+        calls.append(matmul)
+        return 2.0 if matmul is np.matmul else 1.0  # MKL twice as fast
 
-    monkeypatch.setattr(backend, "measure", fake_measure)
+    monkeypatch.setattr(backend, "time_products", fake_time)
     assert backend.set_blas("auto") == "mkl"
     assert "measured now" in backend.blas_info()["reason"]
     cache = restore_backend / "chainrule" / "blas.json"
@@ -174,19 +174,21 @@ def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch)
                        "batched_numpy_s": 2.0, "batched_mkl_s": 1.0}
     assert backend.set_blas("auto") == "mkl"
     assert "cached in" in backend.blas_info()["reason"]
-    assert len(calls) == 2  # single products and stacks, once
+    # single products and stacks, once each, MKL's before numpy's (time_products says why)
+    assert [m is np.matmul for m in calls] == [False, False, True, True]
     cache.write_text("{not json")  # a damaged cache is measured again, never trusted
-    monkeypatch.setattr(backend, "measure", lambda m, shapes=None: (1.0, 1.0))  # no gain
+    monkeypatch.setattr(backend, "time_products", lambda m, shapes, seconds: 1.0)  # no gain
     assert backend.set_blas("auto") == "numpy"
 
 
 @needs_mkl
 def test_auto_sends_single_products_and_stacks_each_to_their_faster_library(
         restore_backend, monkeypatch):
-    def stacks_faster_on_mkl(mkl_matmul, shapes=backend.CALIBRATION_SHAPES):
-        return (1.0, 1.0) if shapes == backend.CALIBRATION_SHAPES else (2.0, 1.0)
+    def stacks_faster_on_mkl(matmul, shapes, seconds):
+        numpy_stack = matmul is np.matmul and shapes == backend.BATCHED_CALIBRATION_SHAPES
+        return 2.0 if numpy_stack else 1.0
 
-    monkeypatch.setattr(backend, "measure", stacks_faster_on_mkl)
+    monkeypatch.setattr(backend, "time_products", stacks_faster_on_mkl)
     assert backend.set_blas("auto") == "mkl"
     mkl = backend._state.mkl
     assert (mkl.single, mkl.batched) == (False, True)
@@ -197,29 +199,65 @@ def test_auto_sends_single_products_and_stacks_each_to_their_faster_library(
     cache = restore_backend / "chainrule" / "blas.json"
     key = next(iter(json.loads(cache.read_text())))
     cache.write_text(json.dumps({key: {"blas": "mkl", "numpy_s": 2.0, "mkl_s": 1.0}}))
-    monkeypatch.setattr(backend, "measure", lambda m, shapes=None: (2.0, 1.0))
+    monkeypatch.setattr(backend, "time_products",
+                        lambda m, shapes, seconds: 2.0 if m is np.matmul else 1.0)
     backend.set_blas("auto")
     assert (mkl.single, mkl.batched) == (True, True)
     assert "measured now" in backend.blas_info()["reason"]
 
 
+def _in_fresh_process(code: str, **env: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 @needs_mkl
-def test_measure_times_both_libraries():
-    numpy_s, mkl_s = backend.measure(backend._load_mkl().matmul, shapes=((64, 64, 64),),
-                                     seconds=0.005)
-    # the best of at least CALIBRATION_ROUNDS runs: a loaded machine slows it, not 100x
-    assert 0 < numpy_s < 1.0 and 0 < mkl_s < 1.0
+def test_mkl_takes_the_thread_count_asked_for_before_it_loaded():
+    """set_num_threads(1) before the first product, which loads MKL: MKL runs on one
+    thread too (it kept its default of every core before), and a later call resizes it."""
+    code = ("import ctypes, chainrule as cr\n"
+            "from chainrule import backend\n"
+            "cr.set_num_threads(1)\n"
+            "backend.set_blas('mkl')\n"
+            "lib = ctypes.CDLL(str(backend._mkl_library()))\n"
+            "print(lib.MKL_Get_Max_Threads())\n"
+            "cr.set_num_threads(2)\n"
+            "print(lib.MKL_Get_Max_Threads())")
+    assert _in_fresh_process(code, MKL_NUM_THREADS="2", OMP_NUM_THREADS="2").split() == \
+        ["1", "2"]
 
 
-def test_measure_gives_each_library_its_own_time():
+@needs_mkl
+def test_mkl_block_time_is_short_unless_the_user_chose_one():
+    code = ("import ctypes\n"
+            "from chainrule import backend\n"
+            "backend.set_blas('mkl')\n"
+            "print(ctypes.CDLL('libiomp5.so').kmp_get_blocktime())")
+    assert _in_fresh_process(code) == str(backend.BLOCK_TIME_MS)
+    assert _in_fresh_process(code, KMP_BLOCKTIME="37") == "37"
+
+
+@needs_mkl
+def test_time_products_times_both_libraries():
+    for matmul in (backend._load_mkl().matmul, np.matmul):
+        seconds = backend.time_products(matmul, ((64, 64, 64),), seconds=0.005)
+        # the best of at least CALIBRATION_ROUNDS runs: a loaded machine slows it, not 100x
+        assert 0 < seconds < 1.0
+
+
+def test_time_products_gives_each_library_its_own_time():
     """A stand-in "MKL" that takes 20 ms a product: its time is at least that, and the
-    64x64 product on numpy (microseconds) is the best of its rounds, far below."""
+    64x64 product on numpy (microseconds) is the best of its rounds, far below; two
+    shapes add up."""
     def slow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         time.sleep(0.02)
         return np.matmul(a, b)
 
-    numpy_s, slow_s = backend.measure(slow, shapes=((64, 64, 64),), seconds=0.005)
-    assert slow_s >= 0.02 > numpy_s > 0
+    slow_s = backend.time_products(slow, ((64, 64, 64), (2, 8, 8, 8)), seconds=0.005)
+    numpy_s = backend.time_products(np.matmul, ((64, 64, 64),), seconds=0.005)
+    assert slow_s >= 0.04 and 0.02 > numpy_s > 0
 
 
 # -- every op that multiplies matrices, on MKL: equal to numpy's, gradients exact ---------

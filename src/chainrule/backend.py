@@ -25,9 +25,13 @@ on the path beyond float rounding. The calibration times single products and sta
 apart, since a batched gemm can lose where the single one wins (or the reverse).
 
 Threads: ``chainrule.set_num_threads`` resizes every BLAS pool threadpoolctl finds, MKL's
-included. MKL's OpenMP runtime is told not to spin between calls (block time 0): its
-idle threads would otherwise busy-wait for 200 ms after each product, taking the cores
-from numpy's elementwise work and OpenBLAS's threads.
+included, and MKL takes the count asked for even when it loads after the call. MKL's
+OpenMP threads wait for the next product spinning for 1 ms (block time 1, unless the user
+set ``KMP_BLOCKTIME``), not OpenMP's default 200 ms: their spinning would take the cores
+from other work for that long after each product. Not 0 either: waking sleeping threads
+for every product cost a whole MLP step at batch 32 half as much again (measured on an
+Intel Xeon, docs/performance.md), while 1 ms keeps them awake through a training step,
+whose products come microseconds apart.
 """
 
 from __future__ import annotations
@@ -90,7 +94,11 @@ class _MKL:
         # which products go to MKL: single matrices, stacks of them (the calibration may
         # find that one kind is faster on MKL and the other on numpy)
         self.single = self.batched = True
-        _stop_spinning(lib)
+        _limit_spinning(lib)
+        from chainrule.threads import requested_num_threads
+
+        if requested_num_threads() is not None:  # set_num_threads ran before MKL loaded
+            lib.MKL_Set_Num_Threads(requested_num_threads())
 
     def matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
                ) -> np.ndarray:
@@ -204,14 +212,20 @@ def _mkl_version() -> str:
         return "unknown"
 
 
-def _stop_spinning(lib: ctypes.CDLL) -> None:
-    """Block time 0 for MKL's OpenMP threads (see the module docstring)."""
+BLOCK_TIME_MS = 1  # how long MKL's idle OpenMP threads spin before they sleep
+
+
+def _limit_spinning(lib: ctypes.CDLL) -> None:
+    """A block time of BLOCK_TIME_MS for MKL's OpenMP threads (see the module docstring),
+    unless the user chose one with KMP_BLOCKTIME."""
     setter = getattr(lib, "MKL_Set_Dynamic", None)
     if setter is not None:
         setter(0)  # keep the thread count set_num_threads asks for
+    if "KMP_BLOCKTIME" in os.environ:
+        return
     try:
         omp = ctypes.CDLL("libiomp5.so")
-        omp.kmp_set_blocktime(0)
+        omp.kmp_set_blocktime(BLOCK_TIME_MS)
     except (OSError, AttributeError):  # another OpenMP runtime: its default applies
         pass
 
@@ -320,8 +334,12 @@ def _calibrated_choice(mkl: _MKL) -> dict[str, Any]:
     cached = _read_cache(path).get(key)
     if cached is not None:
         return {**cached, "source": f"cached in {path}"}
-    numpy_s, mkl_s = measure(mkl.matmul)
-    batched_numpy_s, batched_mkl_s = measure(mkl.batched_matmul, BATCHED_CALIBRATION_SHAPES)
+    # MKL's timings first, both kinds, for the reason time_products gives
+    mkl_s = time_products(mkl.matmul, CALIBRATION_SHAPES, CALIBRATION_SECONDS)
+    batched_mkl_s = time_products(mkl.batched_matmul, BATCHED_CALIBRATION_SHAPES,
+                                  CALIBRATION_SECONDS)
+    numpy_s = time_products(np.matmul, CALIBRATION_SHAPES, CALIBRATION_SECONDS)
+    batched_numpy_s = time_products(np.matmul, BATCHED_CALIBRATION_SHAPES, CALIBRATION_SECONDS)
     verdict = {"blas": _faster(numpy_s, mkl_s), "numpy_s": numpy_s, "mkl_s": mkl_s,
                "batched": _faster(batched_numpy_s, batched_mkl_s),
                "batched_numpy_s": batched_numpy_s, "batched_mkl_s": batched_mkl_s}
@@ -334,30 +352,33 @@ def _faster(numpy_s: float, mkl_s: float) -> str:
     return "mkl" if mkl_s < 0.95 * numpy_s else "numpy"
 
 
-def measure(mkl_matmul: Callable[[np.ndarray, np.ndarray], np.ndarray],
-            shapes: tuple[tuple[int, ...], ...] = CALIBRATION_SHAPES,
-            seconds: float = CALIBRATION_SECONDS) -> tuple[float, float]:
-    """(numpy, MKL) seconds for one product of each shape in ``shapes``, (m, k, n) or a
-    stack (count, m, k, n), each the best of repeated runs; the two libraries alternate so
-    that load on the machine hits both alike."""
+def time_products(matmul: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  shapes: tuple[tuple[int, ...], ...], seconds: float) -> float:
+    """Seconds for one product of each shape in ``shapes`` by ``matmul``, each the best of
+    at least CALIBRATION_ROUNDS runs in a row (and of ``seconds``' worth of them).
+
+    One library at a time, MKL before numpy, because a library's idle threads go on
+    spinning after its products, OpenBLAS's for tens of milliseconds: an MKL product that
+    follows numpy's competes with them for the cores. Measured on a 2-core Intel Xeon
+    (docs/performance.md), alternating the two call by call made MKL look 1.5x slower
+    than numpy at the MLP's shapes, where alone it is 0.8x numpy's time; MKL's own
+    threads spin for 1 ms only (BLOCK_TIME_MS), so numpy's timings after them are fair."""
     rng = np.random.default_rng(0)
-    totals = [0.0, 0.0]
+    total = 0.0
     for *stack, m, k, n in shapes:
         a = rng.standard_normal((*stack, m, k), dtype=np.float32)
         b = rng.standard_normal((*stack, k, n), dtype=np.float32)
-        best = [float("inf"), float("inf")]
-        np.matmul(a, b), mkl_matmul(a, b)  # untimed: a first call pays one-time setup
-        deadline, rounds = time.perf_counter() + 2 * seconds, 0
-        # at least a few rounds however slow: one stall of a busy machine must not decide
+        matmul(a, b)  # untimed: a first call pays one-time setup (MKL starts its threads)
+        best, rounds = float("inf"), 0
+        deadline = time.perf_counter() + seconds
+        # a few rounds however slow: one stall of a busy machine must not decide
         while time.perf_counter() < deadline or rounds < CALIBRATION_ROUNDS:
             rounds += 1
-            for i, fn in enumerate((np.matmul, mkl_matmul)):
-                started = time.perf_counter()
-                fn(a, b)
-                best[i] = min(best[i], time.perf_counter() - started)
-        totals[0] += best[0]
-        totals[1] += best[1]
-    return totals[0], totals[1]
+            started = time.perf_counter()
+            matmul(a, b)
+            best = min(best, time.perf_counter() - started)
+        total += best
+    return total
 
 
 def _machine_key(mkl: _MKL) -> str:

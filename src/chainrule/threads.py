@@ -20,6 +20,7 @@ and the OpenMP runtimes; it is imported only when these functions are called.
 from __future__ import annotations
 
 _BLAS = "blas"
+_requested: int | None = None
 
 
 def _blas_pools() -> list:
@@ -38,8 +39,16 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: the number of threads must be a positive int, "
                          f"got {n!r}")
+    global _requested
+    _requested = n
     for pool in _blas_pools():
         pool.set_num_threads(n)
+
+
+def requested_num_threads() -> int | None:
+    """The count the last ``set_num_threads`` asked for (None before any call): a BLAS
+    loaded later (chainrule.backend's MKL, on the first product) applies it too."""
+    return _requested
 
 
 def get_num_threads() -> int:
