@@ -34,7 +34,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import machine, write_section  # noqa: E402
+from _report import cpu_kind, machine, write_section  # noqa: E402
 
 MODELS = ("lenet5", "wide", "gpt")
 PATHS = ("numpy", "mkl", "auto")
@@ -148,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                   args.threads)
     print(text)
     if not args.no_write:
-        write_section("blas-models", "## Stacked products on numpy or MKL: convolution and "
-                                     "attention (benchmarks/blas_models.py)\n\n" + text)
+        slug, cpu = cpu_kind()  # one table per CPU kind, as benchmarks/run.py keeps
+        write_section(f"blas-models-{slug}",
+                      f"## Stacked products on numpy or MKL, {cpu}: convolution and attention "
+                      "(benchmarks/blas_models.py)\n\n" + text)
     return 0
 
 
