@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn
+from chainrule import backend, nn
 from chainrule.ops import recurrent
 
 KINDS = ("RNN", "LSTM", "GRU")
@@ -33,11 +33,9 @@ def _step(kind: str, dtype: type, seed: int = 0) -> list[np.ndarray]:
 @pytest.fixture
 def numpy_blas():
     """The products on numpy's OpenBLAS (where the one-thread path applies), then back."""
-    from chainrule import backend
-
     before = backend.blas_info()["blas"]
     backend.set_blas("numpy")
-    if recurrent._openblas_local_threads() is None:
+    if backend._openblas_local_threads() is None:
         pytest.skip("numpy's BLAS is not an OpenBLAS with per-thread counts")
     yield
     backend.set_blas(before)
@@ -47,8 +45,8 @@ def numpy_blas():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_one_thread_step_products_change_no_value(kind, dtype, monkeypatch, numpy_blas):
     calls = []
-    setter = recurrent._openblas_local_threads()
-    monkeypatch.setattr(recurrent, "_thread_local_setter",
+    setter = backend._openblas_local_threads()
+    monkeypatch.setattr(backend, "_openblas_setter",
                         [lambda n: calls.append(n) or setter(n)])
     fast = _step(kind, dtype)  # these sizes are far below the threshold: one thread
     assert calls and calls[0] == 1  # the fast path did run
@@ -85,3 +83,30 @@ def test_fused_step_equals_the_unrolled_graph(kind):
         results.append([out.data] + [p.grad.data for p in layer.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.skipif(backend._mkl_library() is None,
+                    reason="the optional mkl wheel is not installed (pip install chainrule[mkl])")
+def test_on_mkl_the_step_products_run_on_one_mkl_thread_and_change_no_value(monkeypatch):
+    """With the products on MKL, the one-thread block sets MKL's count (OpenBLAS's would
+    change nothing there), restores it after, and the step's values equal those of the
+    loop left on the thread count set, within MKL's rounding across thread counts."""
+    import ctypes
+
+    before = backend.blas_info()["blas"]
+    backend.set_blas("mkl")
+    try:
+        lib = ctypes.CDLL(str(backend._mkl_library()))
+        outside = lib.MKL_Get_Max_Threads()
+        with backend.one_thread():
+            assert lib.MKL_Get_Max_Threads() == 1
+        assert lib.MKL_Get_Max_Threads() == outside
+        for kind in KINDS:
+            fast = _step(kind, np.float64)
+            monkeypatch.setattr(recurrent, "ONE_THREAD_BELOW", 0)
+            reference = _step(kind, np.float64)
+            monkeypatch.undo()
+            for a, b in zip(fast, reference, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    finally:
+        backend.set_blas(before)

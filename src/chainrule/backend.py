@@ -5,8 +5,9 @@ recurrent cells, convolution and attention) calls ``backend.matmul(a, b)`` on ar
 the choice of BLAS is made here, once, for every model family.
 
 numpy's wheels link OpenBLAS. On some CPUs MKL's ``cblas_?gemm`` is faster at the shapes a
-network multiplies (on an Intel Xeon with AVX-512, 0.26 s against OpenBLAS's 0.37 s for one
-epoch's products of the 784-256-256-10 MLP at batch 128); on others it is not. So the
+network multiplies (on a 2-core Intel Xeon with AVX-512, 0.38 s against OpenBLAS's 0.49 s
+for one epoch's products of the 784-256-256-10 MLP at batch 128); on others it is not (an
+AMD EPYC took twice as long on MKL). So the
 choice is made by measurement, never by vendor:
 
 * ``CHAINRULE_BLAS=numpy|mkl|auto`` (environment) or ``chainrule.set_blas(...)`` force it;
@@ -36,13 +37,14 @@ whose products come microseconds apart.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import math
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,8 @@ class _MKL:
                                     i, i]
                 batched.restype = None
                 self.gemm_batch[np.dtype(dtype)] = batched
+        self.set_local_threads = lib.MKL_Set_Num_Threads_Local  # (n) -> previous count
+        self.set_local_threads.argtypes, self.set_local_threads.restype = [i], i
         self.version = _mkl_version()
         # which products go to MKL: single matrices, stacks of them (the calibration may
         # find that one kind is faster on MKL and the other on numpy)
@@ -228,6 +232,53 @@ def _limit_spinning(lib: ctypes.CDLL) -> None:
         omp.kmp_set_blocktime(BLOCK_TIME_MS)
     except (OSError, AttributeError):  # another OpenMP runtime: its default applies
         pass
+
+
+# -- one thread for a block of small products -----------------------------------------------
+
+
+_openblas_setter: list = []  # [function or None], found on first use
+
+
+def _openblas_local_threads() -> Callable[[int], int] | None:
+    """numpy's OpenBLAS ``openblas_set_num_threads_local(n) -> previous count`` (OpenBLAS
+    >= 0.3.27; measured here, it sets the process-wide count), or None where numpy's BLAS
+    is another library or older."""
+    if not _openblas_setter:
+        setter = None
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+                setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+                setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+                break
+        except (ImportError, OSError, AttributeError):
+            setter = None
+        _openblas_setter.append(setter)
+    return _openblas_setter[0]
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the products of the block on one thread of the library in use, then restore
+    its count: for loops of products too small to split over threads (the recurrent
+    layers' per-step products, ops/recurrent.py), where waking a second thread costs more
+    than it saves, and far more when another process holds the other core."""
+    if _state.name is None:
+        blas_info()  # decide the library first, so the count is set on the right one
+    if _state.name == "mkl" and _state.mkl is not None and _state.mkl.single:
+        setter = _state.mkl.set_local_threads  # per thread; 0 restores the global count
+    else:
+        setter = _openblas_local_threads()
+    if setter is None:
+        yield
+        return
+    previous = setter(1)
+    try:
+        yield
+    finally:
+        setter(previous)
 
 
 # -- the choice -------------------------------------------------------------------------------

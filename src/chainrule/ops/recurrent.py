@@ -20,7 +20,7 @@ with ``create_graph=True``; tests assert the two paths agree.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 
@@ -81,45 +81,15 @@ def projected_steps(inputs: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[T
 # the character model's 32x256x1024 took 292 vs 168 us; with the other core busy, two
 # threads took 10 to 16 times longer than one (docs/performance.md).
 ONE_THREAD_BELOW = 4_000_000
-_thread_local_setter: list = []  # [function or None], found on first use
 
 
-def _openblas_local_threads() -> Callable[[int], int] | None:
-    """numpy's OpenBLAS ``openblas_set_num_threads_local(n) -> previous count`` (OpenBLAS
-    >= 0.3.27; measured here, it sets the process-wide count), or None where numpy's BLAS
-    is another library or older."""
-    if not _thread_local_setter:
-        setter = None
-        try:
-            import ctypes
-
-            from threadpoolctl import ThreadpoolController
-
-            for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-                setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
-                setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-                break
-        except (ImportError, OSError, AttributeError):
-            setter = None
-        _thread_local_setter.append(setter)
-    return _thread_local_setter[0]
-
-
-@contextlib.contextmanager
-def _step_products(batch: int, hidden: int, gates: int) -> Iterator[None]:
+def _step_products(batch: int, hidden: int, gates: int) -> contextlib.AbstractContextManager:
     """Run the BPTT loop's per-step products (batch, hidden) x (hidden, gates) on one BLAS
-    thread when they are small (ONE_THREAD_BELOW); bigger ones keep the thread count set.
-    The count is OpenBLAS's process-wide one, restored when the loop ends (so
-    ``chainrule.set_num_threads`` keeps its meaning for everything else)."""
-    setter = _openblas_local_threads() if batch * hidden * gates < ONE_THREAD_BELOW else None
-    if setter is None or backend.blas_info().get("blas") != "numpy":
-        yield
-        return
-    previous = setter(1)
-    try:
-        yield
-    finally:
-        setter(previous)
+    thread when they are small (ONE_THREAD_BELOW); bigger ones keep the thread count set
+    (``chainrule.set_num_threads`` keeps its meaning for everything else)."""
+    if batch * hidden * gates < ONE_THREAD_BELOW:
+        return backend.one_thread()
+    return contextlib.nullcontext()
 
 
 class _FusedRecurrent(Function):
