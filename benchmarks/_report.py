@@ -56,14 +56,10 @@ def run_child(script: str, spec: dict, framework: str, threads: int, what: str) 
 
 
 def cpu_model() -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (the platform's guess elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name, as chainrule.backend keys its calibration by it."""
+    from chainrule.backend import _cpu_model
+
+    return _cpu_model()
 
 
 def cpu_kind() -> tuple[str, str]:

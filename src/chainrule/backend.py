@@ -101,8 +101,9 @@ class _MKL:
         _limit_spinning(lib)
         from chainrule.threads import requested_num_threads
 
-        if requested_num_threads() is not None:  # set_num_threads ran before MKL loaded
-            lib.MKL_Set_Num_Threads(requested_num_threads())
+        threads = requested_num_threads()
+        if threads is not None:  # set_num_threads ran before MKL loaded
+            lib.MKL_Set_Num_Threads(threads)
 
     def matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
                ) -> np.ndarray:
@@ -411,8 +412,8 @@ def time_products(matmul: Callable[[np.ndarray, np.ndarray], np.ndarray],
     One library at a time, MKL before numpy, because a library's idle threads go on
     spinning after its products, OpenBLAS's for tens of milliseconds: an MKL product that
     follows numpy's competes with them for the cores. Measured on a 2-core Intel Xeon
-    (docs/performance.md), alternating the two call by call made MKL look 1.5x slower
-    than numpy at the MLP's shapes, where alone it is 0.8x numpy's time; MKL's own
+    (docs/performance.md), alternating the two call by call made MKL look 1.6x slower
+    than numpy at the MLP's shapes, where alone it takes 0.76x numpy's time; MKL's own
     threads spin for 1 ms only (BLOCK_TIME_MS), so numpy's timings after them are fair."""
     rng = np.random.default_rng(0)
     total = 0.0
