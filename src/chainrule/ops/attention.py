@@ -24,6 +24,7 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
+from chainrule.ops.kernels import max_along
 from chainrule.ops.linalg import matmul
 from chainrule.ops.reductions import sum as _sum
 
@@ -36,7 +37,7 @@ def masked_softmax_array(s: np.ndarray, allowed: np.ndarray | None,
         s = s + additive
     if allowed is not None:
         s = np.where(allowed, s, -np.inf)
-    m = s.max(axis=-1, keepdims=True)
+    m = max_along(s, -1)
     if allowed is not None or additive is not None:
         m[~np.isfinite(m)] = 0  # an all-masked row: exp(-inf - 0) = 0 everywhere
     e = np.exp(s - m)

@@ -45,8 +45,31 @@ def sigmoid_into(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+SHORT_AXIS = 64  # a max by halving beats numpy's reduction on rows up to this long
+MANY_ROWS = 128  # ... once there are this many of them (below, the calls cost more)
+
+
+def max_along(x: np.ndarray, axis: int) -> np.ndarray:
+    """x.max(axis=axis, keepdims=True), the same values (NaN included), faster along a
+    short last axis: numpy reduces a contiguous row of 16 at about 0.09 us a row (187 us
+    for attention's 2,048 rows of 16, measured), while folding the axis in halves with
+    np.maximum takes log2(16) = 4 whole-array passes (61 us). Measured from 128 rows of 10
+    up to 4,096 of 32; below 128 rows numpy's reduction is the faster."""
+    n = x.shape[axis] if x.ndim else 0
+    if (not 2 <= n <= SHORT_AXIS or axis not in (-1, x.ndim - 1)
+            or x.size < MANY_ROWS * n):
+        return x.max(axis=axis, keepdims=True)
+    while n > 1:
+        half = n // 2
+        folded = np.maximum(x[..., :half], x[..., half:2 * half])
+        if n % 2:  # the odd one out joins the first column
+            np.maximum(folded[..., :1], x[..., 2 * half:], out=folded[..., :1])
+        x, n = folded, half
+    return x
+
+
 def logsumexp_array(x: np.ndarray, axis: int) -> np.ndarray:
     """log sum_i e^(x_i) along ``axis`` (kept), with the maximum subtracted first so any
     values give a finite result."""
-    m = x.max(axis=axis, keepdims=True)
+    m = max_along(x, axis)
     return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
