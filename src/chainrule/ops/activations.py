@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor
 from chainrule.ops.elementwise import as_tensor, where
@@ -158,7 +159,8 @@ class SoftmaxOp(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         e = np.exp(x - max_along(x, self.axis))
-        e /= e.sum(axis=self.axis, keepdims=True)
+        e /= (backend.sum_last(e) if self.axis in (-1, x.ndim - 1)
+              else e.sum(axis=self.axis, keepdims=True))
         return e
 
     def backward(self, gy: Tensor) -> Tensor:

@@ -41,7 +41,7 @@ def masked_softmax_array(s: np.ndarray, allowed: np.ndarray | None,
     if allowed is not None or additive is not None:
         m[~np.isfinite(m)] = 0  # an all-masked row: exp(-inf - 0) = 0 everywhere
     e = np.exp(s - m)
-    z = e.sum(axis=-1, keepdims=True)
+    z = backend.sum_last(e)
     z[z == 0] = 1  # the all-masked rows stay 0
     e /= z
     return e
@@ -112,7 +112,7 @@ class ScaledDotProductAttention(Function):
         dp = backend.matmul(go, np.swapaxes(v.data, -1, -2))
         if keep is not None:
             dp *= keep
-        ds = dp - (dp * p).sum(axis=-1, keepdims=True)
+        ds = dp - backend.sum_last(dp * p)
         ds *= p
         ds *= self.scale
         dq = backend.matmul(ds, k.data) if q.requires_grad else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import backend
+
 
 def normalize_axis(name: str, axis: int, ndim: int) -> int:
     """A possibly negative axis as an index in range(ndim), or a clear error."""
@@ -72,4 +74,6 @@ def logsumexp_array(x: np.ndarray, axis: int) -> np.ndarray:
     """log sum_i e^(x_i) along ``axis`` (kept), with the maximum subtracted first so any
     values give a finite result."""
     m = max_along(x, axis)
-    return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+    e = np.exp(x - m)
+    s = backend.sum_last(e) if axis in (-1, x.ndim - 1) else e.sum(axis=axis, keepdims=True)
+    return m + np.log(s)

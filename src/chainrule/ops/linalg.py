@@ -112,7 +112,7 @@ class LinearOp(Function):
         grads = (backend.matmul(g2, w.data).reshape(x.shape) if x.requires_grad else None,
                  backend.matmul(g2.T, x2) if w.requires_grad else None)
         if len(self.inputs) == 3:
-            grads += (g2.sum(axis=0) if self.inputs[2].requires_grad else None,)
+            grads += (backend.sum_leading(g2) if self.inputs[2].requires_grad else None,)
         return grads
 
     def backward(self, gy: Tensor) -> tuple[Tensor | None, ...]:

@@ -38,10 +38,12 @@ with recorded ops, so the gradient can be differentiated again.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.mode import mode
 from chainrule.autograd.tensor import Tensor
@@ -171,10 +173,18 @@ class _TrailingNorm(Function):
     def _axes(self, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim - self.n, ndim))
 
+    def _mean(self, x: np.ndarray) -> np.ndarray:
+        """The mean over the normalized (last ``n``) axes, kept, as one matrix-vector
+        product (backend.sum_last): numpy's reduction over rows this short is the slower."""
+        lead = x.shape[:x.ndim - self.n]
+        k = math.prod(x.shape[x.ndim - self.n:])
+        m = backend.sum_last(x.reshape(*lead, k))
+        m /= k
+        return m.reshape(*lead, *(1,) * self.n)
+
     def forward(self, x: np.ndarray, *params: np.ndarray) -> np.ndarray:
-        axes = self._axes(x.ndim)
-        xc = x - x.mean(axis=axes, keepdims=True) if self.centered else x
-        r = np.mean(xc * xc, axis=axes, keepdims=True)
+        xc = x - self._mean(x) if self.centered else x
+        r = self._mean(xc * xc)
         r += self.eps
         np.sqrt(r, out=r)
         np.divide(1.0, r, out=r)
@@ -196,20 +206,18 @@ class _TrailingNorm(Function):
         """The closed form on the statistics forward saved (no graph recorded)."""
         x = self.inputs[0]
         w = self.inputs[1] if self.has_weight else None
-        axes = self._axes(x.ndim)
-        lead = tuple(range(x.ndim - self.n))
         xhat, r = self.saved
         g = gy * w.data if w is not None else gy
-        dx = g - (g * xhat).mean(axis=axes, keepdims=True) * xhat
+        dx = g - self._mean(g * xhat) * xhat
         if self.centered:
-            dx -= g.mean(axis=axes, keepdims=True)
+            dx -= self._mean(g)
         dx *= r
         grads = [dx if x.requires_grad else None]
         if w is not None:
-            dw = (gy * xhat).sum(axis=lead) if lead else gy * xhat
+            dw = backend.sum_leading(gy * xhat, self.n)
             grads.append(dw if w.requires_grad else None)
         if self.has_bias:
-            db = gy.sum(axis=lead) if lead else gy
+            db = backend.sum_leading(gy, self.n)
             grads.append(db if self.inputs[-1].requires_grad else None)
         return tuple(grads)
 

@@ -180,7 +180,7 @@ class _FusedRecurrent(Function):
         grads: list[np.ndarray | None] = [dx, *dstates, dw_ih, dw_hh]
         if self.has_bias:
             # RNN and LSTM send one pre-activation gradient both ways: the same sum
-            grads += [gb_ih, gb_ih.copy() if dz_h is dz_x else gh_flat.sum(axis=0)]
+            grads += [gb_ih, gb_ih.copy() if dz_h is dz_x else backend.sum_leading(gh_flat)]
         return grads
 
 

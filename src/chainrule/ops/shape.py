@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.tensor import Tensor, index_key
 from chainrule.ops.kernels import normalize_axis
@@ -29,6 +30,8 @@ class SumTo(Function):
         lead = x.ndim - len(self.shape)
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1)
+        if axes == tuple(range(lead)) and lead:  # a bias's broadcast: one product
+            return backend.sum_leading(x, len(self.shape)).reshape(self.shape)
         y = x.sum(axis=axes, keepdims=True) if axes else x
         return y.reshape(self.shape) if lead else y
 
