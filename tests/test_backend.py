@@ -318,3 +318,44 @@ def test_gradcheck_passes_on_mkl(restore_backend, monkeypatch):
     b = cr.tensor(rng.standard_normal(9), requires_grad=True, dtype=cr.float64)
     assert cr.gradcheck(lambda x, w, b: F.linear(x, w, b), [x, w, b])
     assert cr.gradcheck(lambda x, w: cr.matmul(x, w.T), [x, w])
+
+
+# -- sums as products with ones ------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2048, 16), (4, 6, 64), (60000, 10)])
+def test_sums_by_product_are_as_accurate_as_numpys_sums(dtype, shape):
+    """Against the sum in extended precision: the error is at most twice numpy's own, plus
+    two units of the last place of the sum, along the last axis and over the leading ones."""
+    rng = np.random.default_rng(len(shape))
+    x = (rng.standard_normal(shape) + 1.0).astype(dtype)
+    exact = x.astype(np.longdouble)
+
+    def assert_as_accurate(ours, numpys, axes):
+        want = exact.sum(axis=axes).reshape(numpys.shape)
+        ulp = 2 * np.finfo(dtype).eps * float(np.abs(want).max())
+        assert ours.shape == numpys.shape and ours.dtype == numpys.dtype == dtype
+        assert np.abs(ours - want).max() <= 2 * np.abs(numpys - want).max() + ulp
+
+    assert_as_accurate(backend.sum_last(x), x.sum(axis=-1, keepdims=True), -1)
+    for keep in range(1, x.ndim):
+        axes = tuple(range(x.ndim - keep))
+        assert_as_accurate(backend.sum_leading(x, keep), x.sum(axis=axes), axes)
+
+
+def test_sums_by_product_fall_back_to_numpy_where_blas_cannot_sum():
+    x = np.arange(24.0).reshape(4, 6)
+    cases = [x[:, ::2], x.T, x.astype(np.int64), x.astype(np.float16), np.zeros((0, 3)),
+             np.zeros((3, 0)), np.array([[np.inf, 1.0], [np.nan, 2.0], [-np.inf, np.inf]])]
+    for a in cases:
+        np.testing.assert_array_equal(backend.sum_last(a), a.sum(axis=-1, keepdims=True))
+        np.testing.assert_array_equal(backend.sum_leading(a), a.sum(axis=0))
+        assert backend.sum_last(a).dtype == a.sum(axis=-1).dtype
+    np.testing.assert_array_equal(backend.sum_leading(np.arange(3.0)), np.arange(3.0))
+
+
+def test_the_cached_ones_cannot_be_written_by_a_caller():
+    backend.sum_last(np.ones((2, 5), np.float32))
+    ones = backend._ones(5, np.dtype(np.float32))
+    with pytest.raises(ValueError):
+        ones[0] = 2.0
