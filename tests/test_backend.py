@@ -323,7 +323,8 @@ def test_gradcheck_passes_on_mkl(restore_backend, monkeypatch):
 # -- sums as products with ones ------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2048, 16), (4, 6, 64), (60000, 10)])
+@pytest.mark.parametrize(
+    "shape", [(1,), (7,), (3, 5), (2048, 16), (40, 6, 64), (60000, 10), (9000,)])
 def test_sums_by_product_are_as_accurate_as_numpys_sums(dtype, shape):
     """Against the sum in extended precision: the error is at most twice numpy's own, plus
     two units of the last place of the sum, along the last axis and over the leading ones."""
@@ -354,8 +355,25 @@ def test_sums_by_product_fall_back_to_numpy_where_blas_cannot_sum():
     np.testing.assert_array_equal(backend.sum_leading(np.arange(3.0)), np.arange(3.0))
 
 
+def test_small_sums_are_numpys_own_and_large_ones_keep_infinities_and_nans():
+    """At or below SMALL_SUM elements the call would cost more than it saves, so the result
+    is numpy's bit for bit; above it, a row holding inf and -inf sums to nan as numpy's does."""
+    small = np.random.default_rng(0).standard_normal((32, 256)).astype(np.float32)
+    assert small.size <= backend.SMALL_SUM
+    np.testing.assert_array_equal(backend.sum_leading(small), small.sum(axis=0))
+    np.testing.assert_array_equal(backend.sum_last(small), small.sum(axis=-1, keepdims=True))
+    big = np.ones((1000, 16), np.float32)
+    big[0, 0], big[1, :2], big[2, 3] = np.inf, (np.inf, -np.inf), np.nan
+    assert big.size > backend.SMALL_SUM
+    np.testing.assert_array_equal(backend.sum_last(big), big.sum(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(np.isnan(backend.sum_leading(big)),
+                                  np.isnan(big.sum(axis=0)))
+    np.testing.assert_array_equal(np.isinf(backend.sum_leading(big)),
+                                  np.isinf(big.sum(axis=0)))
+
+
 def test_the_cached_ones_cannot_be_written_by_a_caller():
-    backend.sum_last(np.ones((2, 5), np.float32))
+    backend.sum_last(np.ones((2000, 5), np.float32))
     ones = backend._ones(5, np.dtype(np.float32))
     with pytest.raises(ValueError):
         ones[0] = 2.0

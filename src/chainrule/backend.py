@@ -330,8 +330,14 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     return ones
 
 
+# Below this many elements numpy's own reduction is as fast or faster (measured on 32x10 to
+# 32x256 float32: the product's call costs about 0.5 us more than the sum it saves).
+SMALL_SUM = 8192
+
+
 def _summable(x: np.ndarray) -> bool:
-    return x.dtype in (np.float32, np.float64) and x.size > 0 and x.flags.c_contiguous
+    return (x.dtype in (np.float32, np.float64) and x.size > SMALL_SUM
+            and x.flags.c_contiguous)
 
 
 def sum_last(x: np.ndarray) -> np.ndarray:
