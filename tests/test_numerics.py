@@ -292,17 +292,18 @@ def test_micrograd_style_scalar_mlp_trains():
     assert all(b < a + 1e-12 for a, b in zip(losses, losses[1:], strict=False)), losses
 
 
-# -- the row maximum by halving (ops/kernels.max_along) ------------------------------------
+# -- the row maximum over columns or by halving (ops/kernels.max_along) ---------------------
 
 @pytest.mark.parametrize("shape", [(128, 2), (128, 3), (200, 10), (512, 27), (32, 4, 16, 16),
-                                   (130, 63), (128, 64), (64, 5), (3, 65), (7,), ()])
+                                   (130, 63), (128, 64), (64, 5), (3, 65), (7,), (), (2, 32),
+                                   (1, 2), (300, 33), (40, 3, 32), (0, 16)])
 def test_max_along_equals_numpys_max_bit_for_bit(shape):
     from chainrule.ops.kernels import max_along
     x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
     if x.size:
         x.flat[::11] = -np.inf  # masked scores
         x.flat[5::97] = np.nan  # NaN wins wherever it is, as in numpy
-    if x.ndim >= 2:
+    if x.ndim >= 2 and x.shape[0] > 1:
         x[1] = -np.inf  # a row with nothing allowed
     axis = -1 if x.ndim else None
     got = max_along(x, -1) if x.ndim else max_along(x, 0)
