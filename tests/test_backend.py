@@ -131,7 +131,7 @@ def test_batch_stride_finds_one_stride_or_none():
 @needs_mkl
 def test_mkl_runs_stacks_as_one_batched_call_equal_to_numpy(restore_backend, monkeypatch):
     backend.set_blas("mkl")
-    monkeypatch.setattr(backend, "SMALL_PRODUCT", 0)  # small stacks too, for a quick test
+    monkeypatch.setattr(backend, "SMALL_STACK", 0)  # small stacks too, for a quick test
     mkl = backend._state.mkl
     calls = []
     for dtype, fn in list(mkl.gemm_batch.items()):
@@ -155,6 +155,24 @@ def test_mkl_runs_stacks_as_one_batched_call_equal_to_numpy(restore_backend, mon
             assert got.dtype == dtype and got.shape == want.shape and got.flags.c_contiguous
             assert np.abs(got - want).max() <= tol * np.abs(want).max() * x.shape[-1]
 
+
+@needs_mkl
+def test_small_stacks_stay_on_numpy_and_large_ones_go_to_mkl(restore_backend, monkeypatch):
+    backend.set_blas("mkl")
+    mkl = backend._state.mkl
+    calls = []
+    fn = mkl.gemm_batch[np.dtype(np.float32)]
+    monkeypatch.setitem(mkl.gemm_batch, np.dtype(np.float32),
+                        lambda *args: (calls.append(args[-1]), fn(*args))[1])
+    rng = np.random.default_rng(5)
+    heads = rng.standard_normal((128, 16, 16), dtype=np.float32)  # makemore's attention
+    got = backend.matmul(heads, heads)
+    assert calls == [] and 128 * 16 ** 3 < backend.SMALL_STACK
+    np.testing.assert_array_equal(got, np.matmul(heads, heads))  # numpy's own result
+    big = rng.standard_normal((128, 64, 64), dtype=np.float32)
+    got = backend.matmul(big, big)
+    assert calls == [128] and 128 * 64 ** 3 >= backend.SMALL_STACK
+    np.testing.assert_allclose(got, np.matmul(big, big), rtol=1e-4, atol=1e-4)
 
 @needs_mkl
 def test_auto_measures_once_and_caches_the_verdict(restore_backend, monkeypatch):
@@ -298,6 +316,7 @@ def _grads(model, out) -> list[np.ndarray]:
 @pytest.mark.parametrize("layer", ["mlp", "rnn", "lstm", "gru", "cnn", "attention"])
 def test_every_model_kind_gives_numpys_gradients_on_mkl(restore_backend, monkeypatch, layer):
     monkeypatch.setattr(backend, "SMALL_PRODUCT", 0)  # every product on MKL, however small
+    monkeypatch.setattr(backend, "SMALL_STACK", 0)
     on_numpy = _training_step(layer, "numpy")
     on_mkl = _training_step(layer, "mkl")
     for a, b in zip(on_numpy, on_mkl, strict=True):
@@ -312,6 +331,7 @@ def test_gradcheck_passes_on_mkl(restore_backend, monkeypatch):
 
     backend.set_blas("mkl")
     monkeypatch.setattr(backend, "SMALL_PRODUCT", 0)  # small shapes, all of them on MKL
+    monkeypatch.setattr(backend, "SMALL_STACK", 0)
     rng = np.random.default_rng(3)
     x = cr.tensor(rng.standard_normal((7, 8)), requires_grad=True, dtype=cr.float64)
     w = cr.tensor(rng.standard_normal((9, 8)), requires_grad=True, dtype=cr.float64)

@@ -54,13 +54,19 @@ import numpy as np
 CHOICES = ("numpy", "mkl", "auto")
 # Below this many multiply-adds a ctypes call (~2 us) costs more than a faster kernel saves.
 SMALL_PRODUCT = 64 * 64 * 64
+# A stack below this many multiply-adds in all stays on numpy, whose loop over the matrices
+# beats MKL's batched gemm there (attention's 128 heads of 16 x 16 x 16: 16 against 32 us on
+# two threads, 16 against 35 on one; MKL wins from about 128 of 32 x 32 x 32 on two threads,
+# measured on an Intel Xeon).
+SMALL_STACK = 1 << 22
 # Shapes the calibration times: an MLP layer's forward and both backward products
 # (batch 128, 784 -> 256), and a recurrent step's h W^T (batch 32, 256 -> 4 * 256).
 CALIBRATION_SHAPES = ((128, 784, 256), (784, 128, 256), (128, 256, 784), (32, 256, 1024))
 # Stacks of products, timed apart because a batched gemm may win or lose on its own:
-# (count, m, k, n) of attention's per-head Q K^T (batch 32, 4 heads, 16 tokens, 16 channels
-# each) and of a convolution's per-sample kernel @ windows (LeNet's second layer, batch 32).
-BATCHED_CALIBRATION_SHAPES = ((128, 16, 16, 16), (32, 16, 150, 100))
+# (count, m, k, n) of attention's per-head Q K^T (batch 32, 4 heads, 64 tokens, 64 channels
+# each; smaller stacks stay on numpy, SMALL_STACK) and of a convolution's per-sample
+# kernel @ windows (LeNet's second layer, batch 32).
+BATCHED_CALIBRATION_SHAPES = ((128, 64, 64, 64), (32, 16, 150, 100))
 CALIBRATION_SECONDS = 0.05  # per shape and library
 CALIBRATION_ROUNDS = 5  # the fewest timed runs of each library per shape
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -144,7 +150,7 @@ class _MKL:
         m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
         count = math.prod(batch) if batch is not None else 0
         if (gemm is None or batch is None or out is not None or b.shape[-2] != k
-                or count * m * n * k < SMALL_PRODUCT or min(count, m, n, k) == 0):
+                or count * m * n * k < SMALL_STACK or min(count, m, n, k) == 0):
             return np.matmul(a, b, out=out)
         sa, sb = _batch_stride(a, batch), _batch_stride(b, batch)
         (ta, lda), (tb, ldb) = _operand_layout(a[(0,) * (a.ndim - 2)]), \
