@@ -18,7 +18,15 @@ import chainrule as cr
 import chainrule.functional as F
 import chainrule.nn as nn
 from chainrule import optim
-from chainrule.ops.activations import Erf, GELUOp, SiLUOp, erf, erf_array, erfc_array
+from chainrule.ops.activations import (
+    Erf,
+    GELUOp,
+    SiLUOp,
+    erf,
+    erf_array,
+    erfc_array,
+    normal_cdf_array,
+)
 from chainrule.ops.attention import MaskedSoftmax, ScaledDotProductAttention, attention_probs
 from chainrule.ops.normalization import LayerNormOp, RMSNormOp
 
@@ -73,6 +81,32 @@ def test_erf_and_erfc_are_float64_accurate():
     x32 = np.linspace(-5, 5, 101, dtype=np.float32)
     assert erf_array(x32).dtype == np.float32
     assert np.abs(erf_array(x32) - [math.erf(v) for v in x32]).max() < 3e-7
+
+
+def test_float32_erfc_is_within_7_ulps_everywhere_and_exact_at_the_ends():
+    # the branch-free float32 path (ops.activations._erfc_float32), against math.erfc
+    x = np.concatenate([np.linspace(-12, 12, 240001), np.geomspace(1e-30, 1, 200),
+                        -np.geomspace(1e-30, 1, 200), [0.0, -0.0, 10.0, 10.5, 11.0]]
+                       ).astype(np.float32)
+    got = erfc_array(x)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    want = np.array([math.erfc(float(v)) for v in x])
+    normal = want > np.finfo(np.float32).tiny
+    ulps = np.abs(got - want)[normal] / np.spacing(want[normal].astype(np.float32))
+    assert ulps.max() <= 7, (ulps.max(), x[normal][np.argmax(ulps)])
+    assert np.abs(got - want)[~normal].max() <= 1e-44  # subnormal: absolute
+    ends = erfc_array(np.array([np.inf, -np.inf, 0.0, -0.0, np.nan], np.float32))
+    np.testing.assert_array_equal(ends[:4], [0.0, 2.0, 1.0, 1.0])
+    assert np.isnan(ends[4])
+    scalar = erfc_array(np.array(0.5, np.float32))
+    assert scalar.shape == () and scalar.dtype == np.float32
+    assert abs(float(scalar) - math.erfc(0.5)) < 1e-7
+    # Phi, as the exact GELU uses it, agrees with the float64 path to float32 rounding: in
+    # the left tail, rounding z / sqrt 2 to float32 moves Phi by up to z^2 times its 6e-8
+    z = (np.random.default_rng(0).standard_normal(10_000) * 3).astype(np.float32)
+    got, want = normal_cdf_array(z), normal_cdf_array(z.astype(np.float64))
+    assert got.dtype == np.float32
+    assert (np.abs(got - want) / want <= 5e-7 * (1 + z.astype(np.float64) ** 2)).all()
 
 
 # -- the elementwise activations and the norms, gradchecked ----------------------------------------

@@ -306,9 +306,12 @@ def _erfc_tail(a: np.ndarray) -> np.ndarray:
     a = np.minimum(a, 27.5)  # erfc(27.5) underflows to 0 already; this keeps inf out of a - s
     t = 2.0 / (2.0 + a)
     y2 = t * 5.5 - 2.0  # 2 y, with y = t / (8/11) * 2 - 1 the Chebyshev variable on [-1, 1]
-    b1, b2 = np.zeros_like(a), np.zeros_like(a)
-    for c in _ERFC_CHEBYSHEV[:0:-1]:
-        b1, b2 = y2 * b1 - b2 + c, b1
+    b1, b2, spare = np.zeros_like(a), np.zeros_like(a), np.empty_like(a)
+    for c in _ERFC_CHEBYSHEV[:0:-1]:  # b1, b2 = y2 b1 - b2 + c, b1, in three buffers
+        np.multiply(y2, b1, out=spare)
+        spare -= b2
+        spare += c
+        b1, b2, spare = spare, b1, b2
     f = y2 * 0.5 * b1 - b2 + _ERFC_CHEBYSHEV[0]
     # e^(-a^2) as e^(-s^2) e^(-(a - s)(a + s)) with s = a rounded to 1/16: s^2 is exact, so the
     # rounding error of a^2 (which e^ would multiply by a^2) never enters
@@ -316,29 +319,87 @@ def _erfc_tail(a: np.ndarray) -> np.ndarray:
     return np.exp(-s * s) * np.exp(-(a - s) * (a + s)) * t * f
 
 
+# float32 needs no series and no branch: for a >= 0, erfc(a) = t e^(-a^2 + P(t)) with
+# t = 1 / (1 + a / 2) in (0, 1], where P(t) = log(e^(a^2) erfc(a) / t) is smooth (it tends to
+# -log(2 sqrt(pi)) as a grows). P is a degree-9 polynomial fitted by least squares at 400
+# Chebyshev nodes on t in [1/6, 1] (a in [0, 10]; erfc(10) is below float32's normal range)
+# against math.erfc. Evaluated in float32 over 100,001 points of [0, 10], its error is at
+# most 7 float32 ulps (4e-7 relative) and 1 ulp on average. Phi of 131,072 float32 values
+# (the exact GELU of makemore's MLP hidden layer) took 3.9 ms on the series-and-tail path
+# below (1.45 ms with integer positions), and takes 0.93 ms this way (Intel Xeon, 1 thread).
+_ERFC_FLOAT32 = (
+    -1.2654479969009527, 0.9986327833227795, 0.38664041228905804, 0.034602799306520333,
+    0.0012675884980952712, -0.08028043633120473, -0.6962518937274169, 1.1567337531117599,
+    -0.6808271760271895, 0.1449302133898345,
+)
+_ERFC_FLOAT32_END = 10.5  # beyond it e^(-s^2) underflows: erfc is 0 in float32, as it should
+
+
+def _erfc_float32(x: np.ndarray) -> np.ndarray:
+    """erfc(x) for float32 x: t e^(-a^2 + P(t)) at a = |x|, and 2 minus that for x < 0."""
+    shape, x = x.shape, x.reshape(-1)  # 1-d, so that a 0-d x still takes out= arguments
+    a = np.minimum(np.abs(x), _ERFC_FLOAT32_END)
+    t = a * 0.5
+    t += 1.0
+    np.reciprocal(t, out=t)
+    p = np.full_like(a, _ERFC_FLOAT32[-1])
+    for c in _ERFC_FLOAT32[-2::-1]:
+        p *= t
+        p += c
+    # e^(-a^2) as e^(-s^2) e^(-(a - s)(a + s)), s = a rounded to 1/16 (s^2 exact), so the
+    # rounding of a^2 (which e^ would multiply by a^2, up to 100) never enters
+    s = np.round(a * 16.0)
+    s *= 1.0 / 16.0
+    p -= (a - s) * (a + s)
+    np.exp(p, out=p)
+    p *= t
+    np.square(s, out=s)
+    np.negative(s, out=s)
+    np.exp(s, out=s)
+    p *= s
+    # 2 - p where x < 0, without np.where, which took 578 us here on random signs (the
+    # branch predictor again): copysign(p, x) + (1 - copysign(1, x)) is p or 2 - p exactly
+    np.copysign(p, x, out=p)
+    np.copysign(1.0, x, out=s)
+    np.subtract(1.0, s, out=s)
+    p += s
+    return p.reshape(shape)
+
+
+def _branches(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions where |x| = ``a`` takes the series, and where the tail formula.
+    Integer positions, not boolean masks: on 131,072 float32 values a boolean gather or
+    scatter took about 510 us, finding the positions 84 us and a gather by them 60 us
+    (a mask of random-signed data defeats the branch predictor; Intel Xeon)."""
+    small = a < _SERIES_BOUND
+    return np.flatnonzero(small), np.flatnonzero(~small)
+
+
 def erfc_array(x: np.ndarray) -> np.ndarray:
     """1 - erf(x), accurate (relative) far into the right tail, where 1 - erf(x) is not."""
     x = np.asarray(x)
-    out = np.empty_like(x)
-    a = np.abs(x)
-    small = a < _SERIES_BOUND
-    out[small] = 1.0 - _erf_series(x[small])
-    big = ~small
-    tail = _erfc_tail(a[big])
-    out[big] = np.where(x[big] < 0, 2.0 - tail, tail)
-    return out
+    if x.dtype == np.float32:
+        return _erfc_float32(x)
+    flat = x.ravel()
+    a = np.abs(flat)
+    series, tail_at = _branches(a)
+    out = np.empty_like(flat)
+    out[series] = 1.0 - _erf_series(flat[series])
+    tail = _erfc_tail(a[tail_at])
+    out[tail_at] = np.where(flat[tail_at] < 0, 2.0 - tail, tail)
+    return out.reshape(x.shape)
 
 
 def erf_array(x: np.ndarray) -> np.ndarray:
     """The error function erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, elementwise."""
     x = np.asarray(x)
-    out = np.empty_like(x)
-    small = np.abs(x) < _SERIES_BOUND
-    out[small] = _erf_series(x[small])
-    big = ~small
-    xb = x[big]
-    out[big] = np.copysign(1.0 - _erfc_tail(np.abs(xb)), xb)
-    return out
+    flat = x.ravel()
+    a = np.abs(flat)
+    series, tail_at = _branches(a)
+    out = np.empty_like(flat)
+    out[series] = _erf_series(flat[series])
+    out[tail_at] = np.copysign(1.0 - _erfc_tail(a[tail_at]), flat[tail_at])
+    return out.reshape(x.shape)
 
 
 def normal_cdf_array(x: np.ndarray) -> np.ndarray:
