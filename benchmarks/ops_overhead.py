@@ -130,6 +130,77 @@ def cases():
 
     out.append(("x[int array].sum(), 64 of 128 rows", index_ours, index_numpy,
                 ("index", (h_, idx))))
+    out.extend(transformer_cases())
+    return out
+
+
+def transformer_cases():
+    """The Transformer's own ops at makemore's sizes (batch 32, 16 tokens, 64 channels,
+    4 heads): GELU on the MLP's hidden layer, layer norm, causal attention."""
+    import chainrule as cr
+    import chainrule.functional as F
+
+    out = []
+    u_ = arr(512, 256)
+    u = cr.tensor(u_, requires_grad=True)
+    for approximate in ("none", "tanh"):
+        def gelu_ours(approximate=approximate):
+            F.gelu(u, approximate=approximate).sum().backward()
+            u.grad = None
+
+        def gelu_numpy():  # a = x h, h = (1 + tanh v) / 2, da/dx = h + x h (1 - h) 2 v'
+            u2 = u_ * u_  # not u_ ** 3: np.power is a slow general loop
+            h = 0.5 * (1 + np.tanh(0.7978845608 * u_ * (1 + 0.044715 * u2)))
+            _ = (u_ * h).sum()
+            return h + u_ * h * (1 - h) * 2 * 0.7978845608 * (1 + 3 * 0.044715 * u2)
+
+        # numpy has no erf: the exact form has no by-hand column
+        out.append((f"gelu(x, approximate={approximate!r}).sum(), 512x256", gelu_ours,
+                    gelu_numpy if approximate == "tanh" else None,
+                    ("gelu", (u_, approximate))))
+
+    x_, w_, b_ = arr(32, 16, 64), arr(64), arr(64)
+    x, w, b = (cr.tensor(a, requires_grad=True) for a in (x_, w_, b_))
+
+    def norm_ours():
+        F.layer_norm(x, (64,), w, b).sum().backward()
+        x.grad = w.grad = b.grad = None
+
+    def norm_numpy():  # dy = 1: g = w, dx = r (g - mean g - xhat mean(g xhat))
+        mean = x_.mean(-1, keepdims=True)
+        xc = x_ - mean
+        r = 1 / np.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
+        xhat = xc * r
+        _ = (xhat * w_ + b_).sum()
+        g = np.broadcast_to(w_, x_.shape)
+        dx = r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+        return dx, xhat.sum((0, 1)), np.full(64, 512.0, np.float32)
+
+    out.append(("layer_norm(x).sum(), 32x16x64", norm_ours, norm_numpy,
+                ("layer_norm", (x_, w_, b_))))
+
+    q_, k_, v_ = arr(32, 4, 16, 16), arr(32, 4, 16, 16), arr(32, 4, 16, 16)
+    q, k, v = (cr.tensor(a, requires_grad=True) for a in (q_, k_, v_))
+
+    def attention_ours():
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+        q.grad = k.grad = v.grad = None
+
+    allowed = np.tri(16, 16, dtype=bool)
+
+    def attention_numpy():  # dO = 1; the backward of ops/attention.py's docstring
+        s = np.where(allowed, q_ @ k_.swapaxes(-1, -2) * 0.25, -np.inf)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        o = p @ v_
+        go = np.ones_like(o)
+        dv = p.swapaxes(-1, -2) @ go
+        dp = go @ v_.swapaxes(-1, -2)
+        ds = p * (dp - (dp * p).sum(-1, keepdims=True)) * 0.25
+        return ds @ k_, ds.swapaxes(-1, -2) @ q_, dv
+
+    out.append(("causal attention, 32x4 heads of 16x16", attention_ours, attention_numpy,
+                ("attention", (q_, k_, v_))))
     return out
 
 
@@ -141,7 +212,7 @@ def torch_fn(spec):
         return None
     torch.set_num_threads(2)
     kind, arrays = spec
-    t = [torch.from_numpy(a) for a in arrays]
+    t = [torch.from_numpy(a) for a in arrays if isinstance(a, np.ndarray)]
     if kind == "abc":
         a, b, c = (v.clone().requires_grad_() for v in t)
 
@@ -160,6 +231,25 @@ def torch_fn(spec):
         def run():
             torch.nn.functional.cross_entropy(z, labels).backward()
             z.grad = None
+    elif kind == "gelu":
+        u, approximate = t[0].clone().requires_grad_(), arrays[1]
+
+        def run():
+            torch.nn.functional.gelu(u, approximate=approximate).sum().backward()
+            u.grad = None
+    elif kind == "layer_norm":
+        x, w, b = (v.clone().requires_grad_() for v in t)
+
+        def run():
+            torch.nn.functional.layer_norm(x, (64,), w, b).sum().backward()
+            x.grad = w.grad = b.grad = None
+    elif kind == "attention":
+        q, k, v = (a.clone().requires_grad_() for a in t)
+
+        def run():
+            torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True
+                                                             ).sum().backward()
+            q.grad = k.grad = v.grad = None
     elif kind in ("tanh", "sigmoid", "mean", "index"):
         h = t[0].clone().requires_grad_()
         idx = t[1] if kind == "index" else None
